@@ -1,0 +1,43 @@
+#pragma once
+// Executing a CNI plugin binary: the runtime side (cnitool, chains) and IPAM
+// delegation both come through here.
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cni/json.h"
+
+namespace cni {
+
+// Finds `name` in the CNI_PATH directories; throws code 5 naming the plugin
+// and the directories searched when it is not there.
+std::string find_plugin(const std::vector<std::string>& path, std::string_view name);
+std::vector<std::string> split_path(std::string_view cni_path);
+
+struct ExecOutput {
+  int status = 0;  // exit code, or 128+signal
+  std::string out;
+  std::string err;
+};
+
+// Runs `binary` with exactly `env` ("K=V" strings) and `stdin_data`, collecting
+// stdout and stderr. Kills the child after `timeout`. Throws code 5 when the
+// binary cannot be started.
+ExecOutput exec_binary(const std::string& binary, const std::vector<std::string>& env,
+                       std::string_view stdin_data,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// The current process environment with `overrides` applied (K -> V; an empty
+// V removes K), as "K=V" strings.
+std::vector<std::string> environ_with(const std::map<std::string, std::string>& overrides);
+
+// Runs a plugin and interprets its answer: on exit 0 returns the parsed stdout
+// (null when it printed nothing); otherwise throws cni::Error with the plugin's
+// own code and message, prefixed by `plugin_name`.
+json invoke_plugin(const std::string& binary, std::string_view plugin_name,
+                   const std::vector<std::string>& env, std::string_view stdin_data);
+
+}  // namespace cni

@@ -1,0 +1,51 @@
+#pragma once
+// The plugin skeleton: reads the environment and stdin, checks versions,
+// dispatches to a plugin's verbs, and turns every cni::Error into the spec's
+// error JSON on stdout with a non-zero exit.
+
+#include <functional>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "cni/env.h"
+#include "cni/error.h"
+#include "cni/netconf.h"
+#include "cni/result.h"
+
+namespace cni {
+
+// One entry of "cni.dev/valid-attachments" in a GC request.
+struct Attachment {
+  std::string container_id;
+  std::string ifname;
+  bool operator==(const Attachment&) const = default;
+};
+
+// Reads the GC attachment list from a config (valid-attachments, or the older
+// cni.dev/attachments key); throws code 7 if it is present but malformed.
+std::vector<Attachment> gc_attachments(const json& config);
+bool contains_attachment(const std::vector<Attachment>& list, std::string_view container_id,
+                         std::string_view ifname);
+
+struct Plugin {
+  std::string about;  // printed on stderr when run without CNI_COMMAND
+  std::function<Result(const Env&, const NetConf&)> add;
+  std::function<void(const Env&, const NetConf&)> del;
+  std::function<void(const Env&, const NetConf&)> check;
+  std::function<void(const Env&, const NetConf&, const std::vector<Attachment>&)> gc;
+  std::function<void(const Env&, const NetConf&)> status;
+};
+
+// Runs one invocation against the given environment and streams; returns the
+// exit code. Tests call this directly; plugin_main wires it to the process.
+int run_plugin(const Plugin& plugin, const std::function<const char*(const char*)>& getenv,
+               std::istream& in, std::ostream& out, std::ostream& err);
+
+// The whole main() of a plugin.
+int plugin_main(const Plugin& plugin);
+
+// Writes the spec's error JSON for `e` ("cniVersion", "code", "msg", "details").
+json error_json(const Error& e, std::string_view version);
+
+}  // namespace cni

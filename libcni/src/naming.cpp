@@ -1,0 +1,47 @@
+#include "cni/naming.h"
+
+#include <cstdio>
+
+namespace cni {
+
+uint64_t owner_hash(const Owner& o) {
+  uint64_t h = 14695981039346656037ull;
+  auto mix = [&](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;  // separator, so ("ab","c") and ("a","bc") differ
+    h *= 1099511628211ull;
+  };
+  mix(o.network);
+  mix(o.container_id);
+  mix(o.ifname);
+  return h;
+}
+
+std::string owner_ifname(std::string_view prefix, const Owner& o) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(owner_hash(o)));
+  std::string name(prefix.substr(0, 15));
+  name.append(hex, 15 - name.size() < 16 ? 15 - name.size() : 16);
+  return name;
+}
+
+std::string owner_tag(const Owner& o) {
+  return "knet:" + o.network + ":" + o.container_id + ":" + o.ifname;
+}
+
+std::optional<Owner> parse_owner_tag(std::string_view tag) {
+  if (tag.rfind("knet:", 0) != 0) return std::nullopt;
+  tag.remove_prefix(5);
+  auto a = tag.find(':');
+  if (a == std::string_view::npos) return std::nullopt;
+  auto b = tag.find(':', a + 1);
+  if (b == std::string_view::npos || tag.find(':', b + 1) != std::string_view::npos) return std::nullopt;
+  Owner o{std::string(tag.substr(0, a)), std::string(tag.substr(a + 1, b - a - 1)), std::string(tag.substr(b + 1))};
+  if (o.network.empty() || o.container_id.empty() || o.ifname.empty()) return std::nullopt;
+  return o;
+}
+
+}  // namespace cni

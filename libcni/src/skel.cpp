@@ -1,0 +1,139 @@
+#include "cni/skel.h"
+
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+
+#include "cni/error.h"
+#include "cni/version.h"
+
+namespace cni {
+
+std::vector<Attachment> gc_attachments(const json& config) {
+  std::vector<Attachment> out;
+  const char* key = "cni.dev/valid-attachments";
+  const json* list = get_array(config, key);
+  if (!list) {
+    key = "cni.dev/attachments";
+    list = get_array(config, key);
+  }
+  if (!list) return out;
+  for (size_t i = 0; i < list->size(); ++i) {
+    const json& e = (*list)[i];
+    std::string p = index_path(key, i);
+    if (!e.is_object()) config_error("invalid \"" + p + "\": expected an object");
+    Attachment a;
+    a.container_id = get_string(e, "containerID", join_path(p, "containerID")).value_or("");
+    a.ifname = get_string(e, "ifname", join_path(p, "ifname")).value_or("");
+    if (a.container_id.empty()) config_error("invalid \"" + p + "\": missing containerID");
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+bool contains_attachment(const std::vector<Attachment>& list, std::string_view container_id,
+                         std::string_view ifname) {
+  for (const auto& a : list)
+    if (a.container_id == container_id && a.ifname == ifname) return true;
+  return false;
+}
+
+json error_json(const Error& e, std::string_view version) {
+  json j = {{"cniVersion", std::string(version.empty() ? kCurrentVersion : version)},
+            {"code", e.code()},
+            {"msg", e.msg()}};
+  if (!e.details().empty()) j["details"] = e.details();
+  return j;
+}
+
+namespace {
+
+std::string read_stdin(std::istream& in) {
+  std::string data;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    data.append(buf, static_cast<size_t>(in.gcount()));
+    if (data.size() > kMaxStdinBytes)
+      throw Error(kIOFailure, "network config on stdin is larger than " + std::to_string(kMaxStdinBytes) + " bytes");
+  }
+  return data;
+}
+
+void require_version(const NetConf& conf, std::string_view min, Command cmd) {
+  if (!version_at_least(conf.cni_version, min))
+    throw Error(kIncompatibleVersion, "config version \"" + conf.cni_version + "\" does not allow " +
+                                          std::string(command_name(cmd)) + " (it needs " + std::string(min) + " or later)");
+}
+
+}  // namespace
+
+int run_plugin(const Plugin& plugin, const std::function<const char*(const char*)>& getenv, std::istream& in,
+               std::ostream& out, std::ostream& err) {
+  std::string version;
+  try {
+    const char* cmd = getenv("CNI_COMMAND");
+    if ((!cmd || !*cmd) && !plugin.about.empty()) {
+      err << plugin.about << "\nCNI protocol versions supported:";
+      for (const auto& v : supported_versions()) err << " " << v;
+      err << "\n";
+      return 0;
+    }
+    Env env = Env::from_environment(getenv);
+    if (env.command == Command::Version) {
+      out << version_info().dump() << "\n";
+      return 0;
+    }
+    NetConf conf = NetConf::parse(read_stdin(in));
+    if (conf.cni_version.empty()) conf.cni_version = "0.1.0";
+    version = conf.cni_version;
+    if (!is_supported_version(conf.cni_version)) {
+      std::string all;
+      for (const auto& v : supported_versions()) all += (all.empty() ? "" : ", ") + v;
+      version.clear();
+      throw Error(kIncompatibleVersion, "incompatible CNI versions: config is \"" + conf.cni_version + "\"",
+                  "plugin supports [" + all + "]");
+    }
+    switch (env.command) {
+      case Command::Add: {
+        if (!plugin.add) throw Error(kInternal, "this plugin does not implement ADD");
+        Result r = plugin.add(env, conf);
+        out << r.dump(conf.cni_version) << "\n";
+        break;
+      }
+      case Command::Del:
+        if (plugin.del) plugin.del(env, conf);
+        break;
+      case Command::Check:
+        require_version(conf, "0.4.0", env.command);
+        if (plugin.check) plugin.check(env, conf);
+        break;
+      case Command::GC: {
+        require_version(conf, "1.1.0", env.command);
+        auto valid = gc_attachments(conf.raw);
+        if (plugin.gc) plugin.gc(env, conf, valid);
+        break;
+      }
+      case Command::Status:
+        require_version(conf, "1.1.0", env.command);
+        if (plugin.status) plugin.status(env, conf);
+        break;
+      case Command::Version:
+        break;
+    }
+    out.flush();
+    return 0;
+  } catch (const Error& e) {
+    out << error_json(e, version).dump() << "\n";
+  } catch (const std::exception& e) {
+    out << error_json(Error(kInternal, e.what()), version).dump() << "\n";
+  }
+  out.flush();
+  return 1;
+}
+
+int plugin_main(const Plugin& plugin) {
+  std::ios::sync_with_stdio(false);
+  return run_plugin(plugin, [](const char* k) { return std::getenv(k); }, std::cin, std::cout, std::cerr);
+}
+
+}  // namespace cni

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs everything knet needs to build, test and run its demo, from Debian
+# packages only. Safe to run again: apt-get skips what is already installed.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(
+  cmake ninja-build g++ pkg-config
+  nlohmann-json3-dev libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev
+  libgtest-dev googletest
+  iproute2 iputils-ping iperf3 nftables iptables tcpdump procps util-linux kmod
+  containernetworking-plugins golang-go golang-github-appc-cni-dev
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
