@@ -5,5 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
+# Short, bounded fuzzing of the parsers (clang + libFuzzer + ASan/UBSan).
+KNET_FUZZ_SECONDS="${KNET_FUZZ_SECONDS:-15}" bash scripts/fuzz.sh
 cd "${KNET_BUILD_DIR:-build}"
 ctest --output-on-failure --timeout 600 -j"$(nproc)" "$@"
