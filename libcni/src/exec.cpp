@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -146,8 +147,10 @@ ExecOutput exec_binary(const std::string& binary, const std::vector<std::string>
   }
   in_w.reset();
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  struct rusage ru {};
+  while (::wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
   }
+  res.max_rss_kb = ru.ru_maxrss;
   sigaction(SIGPIPE, &old, nullptr);
   if (killed) throw Error(kIOFailure, binary + " did not finish within " + std::to_string(timeout.count()) + " ms");
   res.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

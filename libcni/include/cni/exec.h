@@ -21,6 +21,7 @@ struct ExecOutput {
   int status = 0;  // exit code, or 128+signal
   std::string out;
   std::string err;
+  long max_rss_kb = 0;  // the child's peak resident set size
 };
 
 // Runs `binary` with exactly `env` ("K=V" strings) and `stdin_data`, collecting

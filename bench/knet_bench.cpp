@@ -1,0 +1,401 @@
+// knet-bench: runs knet's plugins and the reference plugins side by side,
+// alternating A/B inside sandbox namespaces, and prints a markdown table.
+// Nothing runs in the machine's own network namespace: the benchmark enters a
+// sandbox "host" namespace first, and every container is a namespace of its own.
+//
+// Usage: knet-bench --knet DIR --ref DIR [--runs N] [--only NAME,...] [--raw FILE]
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cni/error.h"
+#include "cni/exec.h"
+#include "cni/json.h"
+
+namespace fs = std::filesystem;
+using cni::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Options {
+  std::string knet_dir, ref_dir, raw_file;
+  int runs = 30;
+  std::set<std::string> only;
+};
+Options opt;
+std::string tag;                 // unique prefix for namespaces
+std::vector<std::string> made;   // namespaces to remove at exit
+std::ofstream raw;
+int orig_ns = -1;
+
+int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
+
+std::string add_ns(const std::string& role) {
+  std::string name = tag + "-" + role;
+  if (sh("ip netns add " + name + " && ip -n " + name + " link set lo up") != 0)
+    throw std::runtime_error("cannot create namespace " + name);
+  made.push_back(name);
+  return name;
+}
+
+void del_ns(const std::string& name) {
+  // Never signal ourselves: this process lives in the sandbox host namespace.
+  sh("ip netns pids " + name + " 2>/dev/null | grep -vx " + std::to_string(getpid()) +
+     " | xargs -r kill -9 2>/dev/null; ip netns del " + name + " 2>/dev/null");
+  made.erase(std::remove(made.begin(), made.end(), name), made.end());
+}
+
+void cleanup() {
+  // Leave the sandbox before removing it, or `ip netns del` of it misbehaves.
+  if (orig_ns >= 0) ::setns(orig_ns, CLONE_NEWNET);
+  auto copy = made;
+  for (auto it = copy.rbegin(); it != copy.rend(); ++it) del_ns(*it);
+}
+
+struct Stats {
+  double p50 = 0, p95 = 0;
+  size_t n = 0;
+};
+
+Stats stats(std::vector<double> v) {
+  Stats s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  s.n = v.size();
+  s.p50 = v[v.size() / 2];
+  s.p95 = v[std::min(v.size() - 1, (v.size() * 95) / 100)];
+  return s;
+}
+
+// One plugin invocation, as a runtime makes it.
+struct Call {
+  std::string dir, type, cmd, netns, cid, ifname = "eth0", args;
+  json conf;
+};
+
+struct Outcome {
+  double ms = 0;
+  long rss_kb = 0;
+  json out;
+  int status = 0;
+  std::string err;
+};
+
+Outcome run(const Call& c) {
+  std::vector<std::string> env = {"CNI_COMMAND=" + c.cmd, "CNI_CONTAINERID=" + c.cid,
+                                  "CNI_NETNS=" + (c.netns.empty() ? "" : "/var/run/netns/" + c.netns),
+                                  "CNI_IFNAME=" + c.ifname, "CNI_PATH=" + c.dir,
+                                  "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  if (!c.args.empty()) env.push_back("CNI_ARGS=" + c.args);
+  std::string in = c.conf.dump();
+  auto t0 = Clock::now();
+  cni::ExecOutput o = cni::exec_binary(c.dir + "/" + c.type, env, in);
+  Outcome r;
+  r.ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  r.rss_kb = o.max_rss_kb;
+  r.status = o.status;
+  r.out = json::parse(o.out, nullptr, false);
+  r.err = o.out + o.err;
+  return r;
+}
+
+struct Impl {
+  std::string label, dir;
+};
+
+// A figure measured for both implementations.
+struct Row {
+  std::string figure, unit;
+  Stats knet, ref;
+  bool higher_is_better = false;
+};
+std::vector<Row> rows;
+
+void record(const std::string& figure, const std::string& impl, const std::vector<double>& v) {
+  for (double x : v) raw << figure << "," << impl << "," << x << "\n";
+}
+
+void add_row(const std::string& figure, const std::string& unit, const std::vector<double>& k,
+             const std::vector<double>& r, bool higher_is_better = false) {
+  record(figure, "knet", k);
+  record(figure, "ref", r);
+  rows.push_back({figure, unit, stats(k), stats(r), higher_is_better});
+  const Row& row = rows.back();
+  std::fprintf(stderr, "  %-48s knet p50 %9.2f  ref p50 %9.2f %s\n", figure.c_str(), row.knet.p50, row.ref.p50,
+               unit.c_str());
+}
+
+json bridge_conf(const std::string& name, const std::string& datadir, bool masq, const std::string& subnet) {
+  return json{{"cniVersion", "1.0.0"},
+              {"name", name},
+              {"type", "bridge"},
+              {"bridge", "kb-" + name.substr(0, 10)},
+              {"isGateway", true},
+              {"ipMasq", masq},
+              {"ipam", {{"type", "host-local"}, {"dataDir", datadir}, {"ranges", {{{{"subnet", subnet}}}}}}}};
+}
+
+json bandwidth_conf(const std::string& name, const json& prev, uint64_t rate) {
+  return json{{"cniVersion", "1.0.0"},  {"name", name},          {"type", "bandwidth"},
+              {"ingressRate", rate},    {"ingressBurst", rate / 50}, {"egressRate", rate},
+              {"egressBurst", rate / 50}, {"prevResult", prev}};
+}
+
+bool wanted(const std::string& name) { return opt.only.empty() || opt.only.count(name); }
+
+void check_ok(const Outcome& o, const std::string& what) {
+  if (o.status != 0) throw std::runtime_error(what + " failed: " + o.err.substr(0, 400));
+}
+
+// ADD, CHECK and DEL of bridge+host-local (+bandwidth), by direct exec.
+void bench_bridge_chain(bool with_bw, bool masq) {
+  std::string label = std::string("bridge+host-local") + (with_bw ? "+bandwidth" : "") + (masq ? " ipMasq" : "");
+  std::map<std::string, std::vector<double>> add, check, del;
+  Impl impls[2] = {{"knet", opt.knet_dir}, {"ref", opt.ref_dir}};
+  std::string datadir = "/tmp/" + tag + "-ipam";
+  for (int i = 0; i < opt.runs; ++i) {
+    for (int k = 0; k < 2; ++k) {
+      const Impl& im = impls[(i + k) % 2];
+      std::string ns = add_ns("c");
+      std::string cid = "bench" + std::to_string(i) + im.label;
+      json bc = bridge_conf("bench-" + im.label, datadir, masq, im.label == "knet" ? "10.77.0.0/16" : "10.78.0.0/16");
+      Call c{im.dir, "bridge", "ADD", ns, cid, "eth0", "", bc};
+      Outcome a = run(c);
+      check_ok(a, im.label + " bridge ADD");
+      double t_add = a.ms, t_check = 0, t_del = 0;
+      json prev = a.out;
+      if (with_bw) {
+        Call b{im.dir, "bandwidth", "ADD", ns, cid, "eth0", "", bandwidth_conf(bc["name"], prev, 100000000)};
+        Outcome ba = run(b);
+        check_ok(ba, im.label + " bandwidth ADD");
+        t_add += ba.ms;
+        b.cmd = "CHECK";
+        Outcome bc2 = run(b);
+        check_ok(bc2, im.label + " bandwidth CHECK");
+        t_check += bc2.ms;
+      }
+      json withprev = bc;
+      withprev["prevResult"] = prev;
+      Call chk{im.dir, "bridge", "CHECK", ns, cid, "eth0", "", withprev};
+      Outcome co = run(chk);
+      check_ok(co, im.label + " bridge CHECK");
+      t_check += co.ms;
+      if (with_bw) {
+        Call b{im.dir, "bandwidth", "DEL", ns, cid, "eth0", "", bandwidth_conf(bc["name"], prev, 100000000)};
+        Outcome bd = run(b);
+        check_ok(bd, im.label + " bandwidth DEL");
+        t_del += bd.ms;
+      }
+      chk.cmd = "DEL";
+      Outcome d = run(chk);
+      check_ok(d, im.label + " bridge DEL");
+      t_del += d.ms;
+      add[im.label].push_back(t_add);
+      check[im.label].push_back(t_check);
+      del[im.label].push_back(t_del);
+      del_ns(ns);
+    }
+  }
+  add_row("ADD " + label, "ms", add["knet"], add["ref"]);
+  add_row("CHECK " + label, "ms", check["knet"], check["ref"]);
+  add_row("DEL " + label, "ms", del["knet"], del["ref"]);
+  sh("rm -rf " + datadir);
+}
+
+void bench_rss_and_size() {
+  std::map<std::string, std::vector<double>> rss;
+  Impl impls[2] = {{"knet", opt.knet_dir}, {"ref", opt.ref_dir}};
+  std::string datadir = "/tmp/" + tag + "-ipam-rss";
+  for (int i = 0; i < std::min(opt.runs, 10); ++i) {
+    for (const Impl& im : impls) {
+      std::string ns = add_ns("r");
+      json bc = bridge_conf("rss-" + im.label, datadir, false, "10.79.0.0/16");
+      Call c{im.dir, "bridge", "ADD", ns, "rss" + std::to_string(i), "eth0", "", bc};
+      Outcome a = run(c);
+      check_ok(a, im.label + " bridge ADD");
+      rss[im.label].push_back(a.rss_kb / 1024.0);
+      bc["prevResult"] = a.out;
+      c.cmd = "DEL";
+      c.conf = bc;
+      run(c);
+      del_ns(ns);
+    }
+  }
+  add_row("peak RSS of one bridge ADD", "MB", rss["knet"], rss["ref"]);
+  sh("rm -rf " + datadir);
+  for (const Impl& im : impls) {
+    double total = 0;
+    std::set<std::pair<dev_t, ino_t>> seen;  // hard links count once
+    for (const char* p : {"bridge", "host-local", "bandwidth", "macvlan", "vxlan", "loopback"}) {
+      struct stat st;
+      std::string path = im.dir + "/" + p;
+      if (::stat(path.c_str(), &st) == 0 && seen.insert({st.st_dev, st.st_ino}).second) total += st.st_size;
+    }
+    rss["size-" + im.label].push_back(total / 1e6);
+  }
+  add_row("size of the plugin binaries on disk", "MB", rss["size-knet"], rss["size-ref"]);
+}
+
+// Prefills a host-local store with `held` addresses of 10.60.0.0/16 in the on-disk format.
+void prefill(const std::string& dir, int held) {
+  fs::create_directories(dir);
+  for (int i = 0; i < held; ++i) {
+    int a = 2 + i;
+    std::string ip = "10.60." + std::to_string(a / 256) + "." + std::to_string(a % 256);
+    std::ofstream(dir + "/" + ip) << "prefill" << i << "\r\neth0";
+  }
+}
+
+void bench_host_local_scale() {
+  for (int held : {0, 1000, 10000, 50000}) {
+    std::map<std::string, std::vector<double>> add, del;
+    Impl impls[2] = {{"knet", opt.knet_dir}, {"ref", opt.ref_dir}};
+    for (const Impl& im : impls) {
+      std::string datadir = "/tmp/" + tag + "-scale-" + im.label;
+      prefill(datadir + "/scale", held);
+      json conf = {{"cniVersion", "1.0.0"}, {"name", "scale"}, {"type", "host-local"},
+                   {"dataDir", datadir},    {"subnet", "10.60.0.0/16"}};
+      int n = std::max(5, opt.runs / (held >= 10000 ? 3 : 1));
+      for (int i = 0; i < n; ++i) {
+        Call c{im.dir, "host-local", "ADD", "", "scale" + std::to_string(i), "eth0", "", conf};
+        c.netns = "";
+        Outcome a = run(c);
+        check_ok(a, im.label + " host-local ADD");
+        add[im.label].push_back(a.ms);
+        c.cmd = "DEL";
+        Outcome d = run(c);
+        check_ok(d, im.label + " host-local DEL");
+        del[im.label].push_back(d.ms);
+      }
+      sh("rm -rf " + datadir);
+    }
+    add_row("host-local ADD with " + std::to_string(held) + " held", "ms", add["knet"], add["ref"]);
+    add_row("host-local DEL with " + std::to_string(held) + " held", "ms", del["knet"], del["ref"]);
+  }
+}
+
+// `total` bridge+host-local ADDs, `width` at a time; returns ADDs per second and checks for duplicate IPs.
+void bench_parallel(int width, int total) {
+  std::map<std::string, std::vector<double>> rate;
+  Impl impls[2] = {{"knet", opt.knet_dir}, {"ref", opt.ref_dir}};
+  for (const Impl& im : impls) {
+    std::string datadir = "/tmp/" + tag + "-par-" + im.label;
+    std::vector<std::string> nss;
+    for (int i = 0; i < total; ++i) nss.push_back(add_ns("p" + std::to_string(i)));
+    json bc = bridge_conf("par-" + im.label, datadir, false, "10.61.0.0/16");
+    std::vector<Outcome> outs(total);
+    auto t0 = Clock::now();
+    std::atomic<int> next{0};
+    std::vector<std::thread> ts;
+    for (int w = 0; w < width; ++w)
+      ts.emplace_back([&] {
+        for (int i; (i = next++) < total;)
+          outs[i] = run(Call{im.dir, "bridge", "ADD", nss[i], "par" + std::to_string(i), "eth0", "", bc});
+      });
+    for (auto& t : ts) t.join();
+    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::set<std::string> ips;
+    int failed = 0;
+    for (auto& o : outs) {
+      if (o.status != 0) ++failed;
+      else ips.insert(o.out["ips"][0]["address"].get<std::string>());
+    }
+    if (failed || static_cast<int>(ips.size()) != total)
+      std::fprintf(stderr, "  %s: %d failed ADDs, %zu distinct IPs of %d\n", im.label.c_str(), failed, ips.size(), total);
+    rate[im.label].push_back(total / secs);
+    for (int i = 0; i < total; ++i) {
+      json d = bc;
+      if (outs[i].status == 0) d["prevResult"] = outs[i].out;
+      run(Call{im.dir, "bridge", "DEL", nss[i], "par" + std::to_string(i), "eth0", "", d});
+      del_ns(nss[i]);
+    }
+    sh("rm -rf " + datadir);
+  }
+  add_row(std::to_string(width) + "-way parallel bridge ADD, " + std::to_string(total) + " total", "ADD/s",
+          rate["knet"], rate["ref"], true);
+}
+
+void print_table(std::ostream& out) {
+  out << "| figure | knet p50 | knet p95 | reference p50 | reference p95 | knet/reference |\n";
+  out << "|---|---|---|---|---|---|\n";
+  char buf[512];
+  for (const auto& r : rows) {
+    double ratio = r.ref.p50 > 0 ? r.knet.p50 / r.ref.p50 : 0;
+    std::snprintf(buf, sizeof buf, "| %s (%s) | %.2f | %.2f | %.2f | %.2f | %.2f× |\n", r.figure.c_str(),
+                  r.unit.c_str(), r.knet.p50, r.knet.p95, r.ref.p50, r.ref.p95, ratio);
+    out << buf;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (a == "--knet") opt.knet_dir = next();
+    else if (a == "--ref") opt.ref_dir = next();
+    else if (a == "--runs") opt.runs = std::max(3, std::atoi(next().c_str()));
+    else if (a == "--raw") opt.raw_file = next();
+    else if (a == "--only") {
+      std::stringstream ss(next());
+      for (std::string s; std::getline(ss, s, ',');) opt.only.insert(s);
+    } else {
+      std::cerr << "usage: knet-bench --knet DIR --ref DIR [--runs N] [--only a,b] [--raw FILE]\n";
+      return 2;
+    }
+  }
+  if (opt.knet_dir.empty() || opt.ref_dir.empty()) {
+    std::cerr << "knet-bench: --knet and --ref are required\n";
+    return 2;
+  }
+  tag = "knet-bench-" + std::to_string(getpid());
+  raw.open(opt.raw_file.empty() ? "/dev/null" : opt.raw_file);
+  raw << "figure,impl,value\n";
+  int rc = 0;
+  try {
+    // Enter the sandbox host namespace for good: every plugin runs there.
+    orig_ns = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    std::string host = add_ns("host");
+    int fd = ::open(("/var/run/netns/" + host).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) throw std::runtime_error("cannot enter " + host);
+    ::close(fd);
+    if (wanted("chain")) {
+      bench_bridge_chain(false, false);
+      bench_bridge_chain(true, false);
+    }
+    if (wanted("masq")) bench_bridge_chain(false, true);
+    if (wanted("rss")) bench_rss_and_size();
+    if (wanted("scale")) bench_host_local_scale();
+    if (wanted("parallel")) {
+      bench_parallel(10, 10);
+      bench_parallel(20, 100);
+      bench_parallel(50, 50);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "knet-bench: " << e.what() << "\n";
+    rc = 1;
+  }
+  print_table(std::cout);
+  cleanup();
+  return rc;
+}
