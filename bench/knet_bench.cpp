@@ -49,6 +49,17 @@ int orig_ns = -1;
 
 int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
 
+std::string sh_out(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
 std::string add_ns(const std::string& role) {
   std::string name = tag + "-" + role;
   if (sh("ip netns add " + name + " && ip -n " + name + " link set lo up") != 0)
@@ -334,6 +345,107 @@ void bench_parallel(int width, int total) {
           rate["knet"], rate["ref"], true);
 }
 
+// A container on bridge+host-local+bandwidth with the given bandwidth config
+// keys (merged into the bandwidth plugin's config); removed by the destructor.
+struct ShapedContainer {
+  Impl im;
+  std::string ns, cid, datadir, net;
+  json bconf, bwconf, prev;
+  ShapedContainer(const Impl& i, const json& bw_keys, int n) : im(i) {
+    ns = add_ns("bw" + std::to_string(n));
+    cid = "bw" + std::to_string(n);
+    datadir = "/tmp/" + tag + "-bw-" + im.label;
+    net = im.label == "knet" ? "10.62.0" : "10.63.0";
+    bconf = bridge_conf("bw-" + im.label, datadir, false, net + ".0/24");
+    Outcome a = run(Call{im.dir, "bridge", "ADD", ns, cid, "eth0", "", bconf});
+    check_ok(a, im.label + " bridge ADD");
+    prev = a.out;
+    bwconf = json{{"cniVersion", "1.0.0"}, {"name", bconf["name"]}, {"type", "bandwidth"}, {"prevResult", prev}};
+    for (auto& [k, v] : bw_keys.items()) bwconf[k] = v;
+    Outcome b = run(Call{im.dir, "bandwidth", "ADD", ns, cid, "eth0", "", bwconf});
+    check_ok(b, im.label + " bandwidth ADD");
+  }
+  ~ShapedContainer() {
+    run(Call{im.dir, "bandwidth", "DEL", ns, cid, "eth0", "", bwconf});
+    json d = bconf;
+    d["prevResult"] = prev;
+    run(Call{im.dir, "bridge", "DEL", ns, cid, "eth0", "", d});
+    del_ns(ns);
+    sh("rm -rf " + datadir);
+  }
+  std::string gateway() const { return net + ".1"; }
+  // iperf3 between the container and the sandbox host; `reverse` measures what the container receives.
+  json iperf(bool reverse, double secs, const std::string& extra = "") const {
+    sh("timeout " + std::to_string(int(secs) + 10) + " iperf3 -s -1 -p 5301 >/dev/null 2>&1 &");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::string out = sh_out("ip netns exec " + ns + " timeout " + std::to_string(int(secs) + 10) + " iperf3 -c " +
+                             gateway() + " -p 5301 -J -t " + std::to_string(secs) + (reverse ? " -R" : "") + " " + extra);
+    sh("pkill -f 'iperf3 -s -1 -p 5301' 2>/dev/null");
+    return json::parse(out, nullptr, false);
+  }
+};
+
+double received_bps(const json& j) {
+  if (j.is_discarded() || !j.contains("end")) return 0;
+  const json& e = j["end"];
+  if (e.contains("sum_received")) return e["sum_received"].value("bits_per_second", 0.0);
+  return e.contains("sum") ? e["sum"].value("bits_per_second", 0.0) : 0;
+}
+
+// Shaping accuracy, both directions; the first second with the burst CRI
+// sends; UDP loss at the configured rate; ping latency through a saturated link.
+void bench_bandwidth() {
+  Impl impls[2] = {{"knet", opt.knet_dir}, {"ref", opt.ref_dir}};
+  int n = 0;
+  for (uint64_t mbit : {1, 10, 100, 1000}) {
+    uint64_t rate = mbit * 1000000;
+    std::map<std::string, std::vector<double>> in, out;
+    for (const Impl& im : impls) {
+      // The burst the reference docs suggest for a rate: enough for ~20 ms, at least 64 KiB.
+      uint64_t burst = std::max<uint64_t>(rate / 50, 64 * 1024 * 8);
+      ShapedContainer c(im, {{"ingressRate", rate}, {"ingressBurst", burst}, {"egressRate", rate}, {"egressBurst", burst}}, n++);
+      double secs = mbit <= 1 ? 5 : 4;
+      in[im.label].push_back(received_bps(c.iperf(true, secs)) / rate);
+      out[im.label].push_back(received_bps(c.iperf(false, secs)) / rate);
+    }
+    add_row("TCP goodput/rate into the container at " + std::to_string(mbit) + " Mbit/s", "ratio", in["knet"], in["ref"]);
+    add_row("TCP goodput/rate out of the container at " + std::to_string(mbit) + " Mbit/s", "ratio", out["knet"], out["ref"]);
+  }
+  {
+    // containerd's CRI: capitalised keys, burst 4294967295 bits when the pod sets only a rate.
+    uint64_t rate = 10000000;
+    std::map<std::string, std::vector<double>> first, udp, rtt;
+    for (const Impl& im : impls) {
+      json rc = {{"bandwidth", {{"IngressRate", rate}, {"IngressBurst", 4294967295ull}, {"EgressRate", rate}, {"EgressBurst", 4294967295ull}}}};
+      ShapedContainer c(im, {{"runtimeConfig", rc}}, n++);
+      json j = c.iperf(true, 3, "-i 1");
+      double f = 0;
+      if (!j.is_discarded() && j.contains("intervals") && !j["intervals"].empty())
+        f = j["intervals"][0]["sum"].value("bits_per_second", 0.0) / rate;
+      first[im.label].push_back(f);
+      json u = c.iperf(false, 3, "-u -b " + std::to_string(rate));
+      double loss = 0;
+      if (!u.is_discarded() && u.contains("end")) loss = u["end"]["sum"].value("lost_percent", 0.0);
+      udp[im.label].push_back(loss);
+      // Ping the container from the host while a TCP stream fills its shaped ingress.
+      sh("timeout 12 iperf3 -s -1 -p 5302 >/dev/null 2>&1 &");
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      sh("ip netns exec " + c.ns + " timeout 10 iperf3 -c " + c.gateway() + " -p 5302 -R -t 5 >/dev/null 2>&1 &");
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      std::string ip = c.prev["ips"][0]["address"].get<std::string>();
+      ip = ip.substr(0, ip.find('/'));
+      std::string p = sh_out("ping -c 10 -i 0.2 -W 1 " + ip + " | tail -1");
+      auto slash = p.find('/', p.find('='));
+      rtt[im.label].push_back(slash == std::string::npos ? 0 : std::atof(p.substr(slash + 1).c_str()));
+      std::this_thread::sleep_for(std::chrono::seconds(3));
+      sh("pkill -f 'iperf3 -s -1 -p 5302' 2>/dev/null");
+    }
+    add_row("first second at 10 Mbit/s with CRI burst 4294967295 / rate", "ratio", first["knet"], first["ref"]);
+    add_row("UDP loss sending at the 10 Mbit/s egress rate", "%", udp["knet"], udp["ref"]);
+    add_row("ping RTT through a saturated 10 Mbit/s shaped ingress", "ms", rtt["knet"], rtt["ref"]);
+  }
+}
+
 void print_table(std::ostream& out) {
   out << "| figure | knet p50 | knet p95 | reference p50 | reference p95 | knet/reference |\n";
   out << "|---|---|---|---|---|---|\n";
@@ -386,6 +498,7 @@ int main(int argc, char** argv) {
     if (wanted("masq")) bench_bridge_chain(false, true);
     if (wanted("rss")) bench_rss_and_size();
     if (wanted("scale")) bench_host_local_scale();
+    if (wanted("bandwidth")) bench_bandwidth();
     if (wanted("parallel")) {
       bench_parallel(10, 10);
       bench_parallel(20, 100);
