@@ -1,0 +1,60 @@
+#pragma once
+// Neighbour (ARP/NDP) entries and bridge/vxlan forwarding-database entries.
+
+#include <cni/ip.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nlw {
+
+class Socket;
+
+struct NeighInfo {
+  int index = 0;
+  cni::IP ip{};
+  std::string mac{};  // empty when the entry has no lladdr (FAILED, INCOMPLETE)
+  int state = 0;      // NUD_*
+  bool permanent() const;
+};
+
+// Adds (or replaces) a permanent neighbour entry ip -> mac on link `index`.
+void add_neigh(Socket& sock, int index, const cni::IP& ip, const std::string& mac);
+// Deletes the neighbour entry for `ip` on link `index`; false if there was none.
+bool del_neigh(Socket& sock, int index, const cni::IP& ip);
+// Neighbour entries on link `index` (0 = all) of `family` (0 = both).
+std::vector<NeighInfo> list_neighs(Socket& sock, int index, int family = 0);
+
+// A forwarding-database entry of a bridge port or a vxlan device.
+struct FdbEntry {
+  int index = 0;
+  std::string mac{};
+  std::optional<cni::IP> dst{};  // vxlan remote (NDA_DST)
+  bool self = false;             // NTF_SELF: the device's own table (vxlan), not the bridge's
+  bool permanent = false;
+};
+
+struct FdbOptions {
+  bool self = true;       // NTF_SELF (what vxlan needs)
+  bool permanent = true;  // NUD_PERMANENT, else NUD_REACHABLE
+  // NLM_F_APPEND: add one more remote for the same MAC; how head-end
+  // replication with the all-zeros MAC lists several remotes.
+  bool append = false;
+};
+
+// Adds an FDB entry mac -> dst on link `index` (e.g. "00:00:00:00:00:00" ->
+// remote VTEP for flooding). An existing entry for a unicast `mac` is
+// replaced; one for the all-zeros or a multicast MAC is kept (the kernel
+// cannot replace those): set `append` to add one more remote.
+void add_fdb(Socket& sock, int index, const std::string& mac, const std::optional<cni::IP>& dst,
+             const FdbOptions& opts = {});
+// Deletes the entry mac (-> dst, when given) on link `index`; false if there
+// is no entry for `mac` (vxlan reports success when `mac` exists but `dst` is
+// not one of its remotes).
+bool del_fdb(Socket& sock, int index, const std::string& mac, const std::optional<cni::IP>& dst,
+             bool self = true);
+// FDB entries whose link is `index`.
+std::vector<FdbEntry> list_fdb(Socket& sock, int index);
+
+}  // namespace nlw

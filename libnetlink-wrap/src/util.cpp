@@ -1,0 +1,62 @@
+#include "util.h"
+
+#include <cni/error.h>
+#include <sys/socket.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace nlw::detail {
+
+AddrPtr to_nl(const cni::IP& ip, std::optional<int> prefix) {
+  AddrPtr a(nl_addr_build(ip.is_v4() ? AF_INET : AF_INET6, ip.bytes.data(), ip.size()));
+  if (!a) throw cni::Error(cni::kInternal, "out of memory building address " + ip.str());
+  nl_addr_set_prefixlen(a.get(), prefix.value_or(ip.bits()));
+  return a;
+}
+
+std::optional<cni::IP> from_nl(const nl_addr* a) {
+  if (!a) return std::nullopt;
+  int family = nl_addr_get_family(a);
+  unsigned len = nl_addr_get_len(a);
+  if (!((family == AF_INET && len == 4) || (family == AF_INET6 && len == 16))) return std::nullopt;
+  cni::IP ip;
+  ip.family = family;
+  std::memcpy(ip.bytes.data(), nl_addr_get_binary_addr(a), len);
+  return ip;
+}
+
+AddrPtr mac_to_nl(const std::string& mac) {
+  unsigned b[6];
+  char tail;
+  if (std::sscanf(mac.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+                  &b[5], &tail) != 6 ||
+      mac.size() != 17) {
+    throw cni::Error(cni::kInvalidNetworkConfig, "invalid MAC address \"" + mac + "\"");
+  }
+  unsigned char bytes[6];
+  for (int i = 0; i < 6; i++) bytes[i] = static_cast<unsigned char>(b[i]);
+  AddrPtr a(nl_addr_build(AF_LLC, bytes, sizeof bytes));
+  if (!a) throw cni::Error(cni::kInternal, "out of memory building MAC address " + mac);
+  return a;
+}
+
+std::string mac_str(const nl_addr* a) {
+  if (!a || nl_addr_get_len(a) == 0) return {};
+  const auto* p = static_cast<const unsigned char*>(nl_addr_get_binary_addr(a));
+  std::string out;
+  char buf[4];
+  for (unsigned i = 0; i < nl_addr_get_len(a); i++) {
+    std::snprintf(buf, sizeof buf, i ? ":%02x" : "%02x", p[i]);
+    out += buf;
+  }
+  return out;
+}
+
+MsgPtr alloc_msg(int type, int flags) {
+  MsgPtr m(nlmsg_alloc_simple(type, flags));
+  if (!m) throw cni::Error(cni::kInternal, "out of memory allocating a netlink message");
+  return m;
+}
+
+}  // namespace nlw::detail

@@ -1,0 +1,61 @@
+#pragma once
+// Internal helpers shared by the wrapper's sources: owning pointers for libnl
+// objects and conversions between libnl and knet value types.
+
+#include <cni/ip.h>
+#include <netlink/addr.h>
+#include <netlink/cache.h>
+#include <netlink/msg.h>
+#include <netlink/route/link.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace nlw::detail {
+
+struct LinkDeleter {
+  void operator()(rtnl_link* l) const { rtnl_link_put(l); }
+};
+struct AddrDeleter {
+  void operator()(nl_addr* a) const { nl_addr_put(a); }
+};
+struct CacheDeleter {
+  void operator()(nl_cache* c) const { nl_cache_free(c); }
+};
+struct MsgDeleter {
+  void operator()(nl_msg* m) const { nlmsg_free(m); }
+};
+using LinkPtr = std::unique_ptr<rtnl_link, LinkDeleter>;
+using AddrPtr = std::unique_ptr<nl_addr, AddrDeleter>;
+using CachePtr = std::unique_ptr<nl_cache, CacheDeleter>;
+using MsgPtr = std::unique_ptr<nl_msg, MsgDeleter>;
+
+// A libnl address holding `ip` (and `prefix`, default the full length).
+AddrPtr to_nl(const cni::IP& ip, std::optional<int> prefix = std::nullopt);
+// The IP in a libnl address; nullopt for a null or non-IP address.
+std::optional<cni::IP> from_nl(const nl_addr* a);
+// A libnl link-layer address for "aa:bb:cc:dd:ee:ff"; throws
+// cni::Error(kInvalidNetworkConfig) naming the string if malformed.
+AddrPtr mac_to_nl(const std::string& mac);
+// "aa:bb:cc:dd:ee:ff" for a libnl link-layer address, "" for none.
+std::string mac_str(const nl_addr* a);
+// Allocates a message or throws; libnl only fails here when out of memory.
+MsgPtr alloc_msg(int type, int flags);
+
+}  // namespace nlw::detail
+
+#include "nlw/socket.h"
+
+namespace nlw::detail {
+
+// Runs one libnl request `f` (returning 0 or a negative libnl error) on
+// `sock` and throws the error for `what` if it failed.
+template <class F>
+void request(Socket& sock, const std::string& what, F&& f) {
+  sock.clear_error();
+  int rc = f();
+  if (rc < 0) throw_nl(sock, rc, what);
+}
+
+}  // namespace nlw::detail

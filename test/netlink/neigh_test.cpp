@@ -1,0 +1,61 @@
+#include "nlw/neigh.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+
+#include "fixture.h"
+#include "nlw/link.h"
+
+namespace knet::test {
+namespace {
+
+using NeighTest = NetlinkTest;
+
+TEST_F(NeighTest, PermanentNeighbourEntry) {
+  auto peer = nlw::NetNS::open(sb.add_ns("peer"));
+  int eth0 = nlw::create_veth(sock, "eth0", "eth0", peer).index;
+  nlw::set_up(sock, eth0);
+  auto ip = *cni::IP::parse("10.1.0.9");
+  nlw::add_neigh(sock, eth0, ip, "0a:00:00:00:00:09");
+  nlw::add_neigh(sock, eth0, ip, "0a:00:00:00:00:0a");  // replaces
+  auto ns = nlw::list_neighs(sock, eth0, AF_INET);
+  ASSERT_EQ(ns.size(), 1u);
+  EXPECT_EQ(ns[0].ip, ip);
+  EXPECT_EQ(ns[0].mac, "0a:00:00:00:00:0a");
+  EXPECT_TRUE(ns[0].permanent());
+  EXPECT_TRUE(nlw::del_neigh(sock, eth0, ip));
+  EXPECT_FALSE(nlw::del_neigh(sock, eth0, ip));
+}
+
+TEST_F(NeighTest, VxlanFdbHeadEndReplication) {
+  auto vx = nlw::create_vxlan(sock, "vxlan1", {.vni = 1, .local = cni::IP::parse("10.0.0.1")});
+  const std::string zero = "00:00:00:00:00:00";
+  auto r1 = *cni::IP::parse("10.0.0.2"), r2 = *cni::IP::parse("10.0.0.3");
+  nlw::add_fdb(sock, vx.index, zero, r1);
+  nlw::add_fdb(sock, vx.index, zero, r2, {.append = true});
+  nlw::add_fdb(sock, vx.index, "0a:00:00:00:00:02", r1);
+
+  auto fdb = nlw::list_fdb(sock, vx.index);
+  auto has = [&](const std::string& mac, const cni::IP& dst) {
+    return std::any_of(fdb.begin(), fdb.end(), [&](const nlw::FdbEntry& e) {
+      return e.mac == mac && e.dst == dst && e.self && e.permanent;
+    });
+  };
+  EXPECT_TRUE(has(zero, r1));
+  EXPECT_TRUE(has(zero, r2));
+  EXPECT_TRUE(has("0a:00:00:00:00:02", r1));
+  auto shown = sb.exec_in(sb.host(), "bridge fdb show dev vxlan1");
+  EXPECT_NE(shown.out.find("00:00:00:00:00:00 dst 10.0.0.3 self permanent"), std::string::npos)
+      << shown.out;
+
+  EXPECT_TRUE(nlw::del_fdb(sock, vx.index, zero, r2));
+  EXPECT_TRUE(nlw::del_fdb(sock, vx.index, "0a:00:00:00:00:02", r1));
+  EXPECT_FALSE(nlw::del_fdb(sock, vx.index, "0a:00:00:00:00:02", r1));
+  fdb = nlw::list_fdb(sock, vx.index);
+  EXPECT_FALSE(has(zero, r2));
+  EXPECT_TRUE(has(zero, r1));
+}
+
+}  // namespace
+}  // namespace knet::test
