@@ -29,6 +29,12 @@
 #include "cni/error.h"
 #include "cni/exec.h"
 #include "cni/json.h"
+#include "cni/naming.h"
+#include "nlw/addr.h"
+#include "nlw/link.h"
+#include "nlw/netns.h"
+#include "nlw/route.h"
+#include "nlw/socket.h"
 
 namespace fs = std::filesystem;
 using cni::json;
@@ -230,6 +236,54 @@ void bench_bridge_chain(bool with_bw, bool masq) {
   add_row("CHECK " + label, "ms", check["knet"], check["ref"]);
   add_row("DEL " + label, "ms", del["knet"], del["ref"]);
   sh("rm -rf " + datadir);
+}
+
+// The kernel floor: the netlink operations of a bridge ADD and DEL (veth with
+// its peer in the container, attach to the bridge, addresses, routes, links up)
+// done in this process with no JSON, no exec and no IPAM. Reported next to
+// both implementations' DEL/ADD so the table shows what the kernel costs.
+void bench_kernel_floor() {
+  std::vector<double> add, del;
+  nlw::Socket host = nlw::Socket::current();
+  std::string br = "kb-floor";
+  auto bridge = nlw::find_link(host, br);
+  if (!bridge) {
+    bridge = nlw::create_bridge(host, br);
+    nlw::add_address(host, bridge->index, *cni::IPNet::parse("10.76.0.1/16"));
+    nlw::set_up(host, bridge->index);
+  }
+  for (int i = 0; i < opt.runs; ++i) {
+    std::string ns = add_ns("f");
+    auto t0 = Clock::now();
+    nlw::NetNS cns = nlw::NetNS::open("/var/run/netns/" + ns);
+    nlw::Socket csock = nlw::Socket::in(cns);
+    std::string hname = cni::owner_ifname("veth", {"floor", std::to_string(i), "eth0"});
+    nlw::VethOptions vo;
+    vo.alias = cni::owner_tag({"floor", std::to_string(i), "eth0"});
+    auto veth = nlw::create_veth(host, hname, "eth0", cns, vo);
+    nlw::set_master(host, veth.index, bridge->index);
+    nlw::set_up(host, veth.index);
+    auto c = nlw::get_link(csock, "eth0");
+    cni::IP ip = cni::IP::parse("10.76.1.0")->add(i + 2);
+    nlw::add_address(csock, c.index, cni::IPNet{ip, 16});
+    nlw::set_up(csock, c.index);
+    nlw::RouteSpec r;
+    r.dst = *cni::IPNet::parse("0.0.0.0/0");
+    r.gw = cni::IP::parse("10.76.0.1");
+    r.oif = c.index;
+    nlw::add_route(csock, r);
+    add.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    auto t1 = Clock::now();
+    nlw::delete_link_if_exists(csock, "eth0");
+    del.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t1).count());
+    del_ns(ns);
+  }
+  nlw::delete_link_if_exists(host, br);
+  record("kernel floor ADD", "floor", add);
+  record("kernel floor DEL", "floor", del);
+  rows.push_back({"kernel floor: bridge ADD netlink ops, one process", "ms", stats(add), stats(add), false});
+  rows.push_back({"kernel floor: bridge DEL netlink ops, one process", "ms", stats(del), stats(del), false});
+  std::fprintf(stderr, "  kernel floor ADD p50 %.2f ms, DEL p50 %.2f ms\n", stats(add).p50, stats(del).p50);
 }
 
 void bench_rss_and_size() {
@@ -491,6 +545,7 @@ int main(int argc, char** argv) {
     int fd = ::open(("/var/run/netns/" + host).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) throw std::runtime_error("cannot enter " + host);
     ::close(fd);
+    if (wanted("floor")) bench_kernel_floor();
     if (wanted("chain")) {
       bench_bridge_chain(false, false);
       bench_bridge_chain(true, false);
