@@ -81,6 +81,13 @@ std::vector<std::string> environ_with(const std::map<std::string, std::string>& 
 
 ExecOutput exec_binary(const std::string& binary, const std::vector<std::string>& env,
                        std::string_view stdin_data, std::chrono::milliseconds timeout) {
+  return exec_argv({binary}, env, stdin_data, timeout);
+}
+
+ExecOutput exec_argv(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                     std::string_view stdin_data, std::chrono::milliseconds timeout) {
+  if (args.empty()) throw Error(kInternal, "exec_argv: no program given");
+  const std::string& binary = args[0];
   Fd in_r, in_w, out_r, out_w, err_r, err_w;
   make_pipe(in_r, in_w);
   make_pipe(out_r, out_w);
@@ -94,9 +101,11 @@ ExecOutput exec_binary(const std::string& binary, const std::vector<std::string>
   std::vector<char*> envp;
   for (const auto& s : env) envp.push_back(const_cast<char*>(s.c_str()));
   envp.push_back(nullptr);
-  char* argv[] = {const_cast<char*>(binary.c_str()), nullptr};
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   pid_t pid;
-  int rc = posix_spawn(&pid, binary.c_str(), &fa, nullptr, argv, envp.data());
+  int rc = posix_spawn(&pid, binary.c_str(), &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) throw Error(kIOFailure, "failed to execute " + binary + ": " + strerror(rc));
   in_r.reset();

@@ -31,6 +31,11 @@ ExecOutput exec_binary(const std::string& binary, const std::vector<std::string>
                        std::string_view stdin_data,
                        std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+// Like exec_binary, with arguments: runs args[0] (a path) with argv `args`.
+ExecOutput exec_argv(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                     std::string_view stdin_data,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
 // The current process environment with `overrides` applied (K -> V; an empty
 // V removes K), as "K=V" strings.
 std::vector<std::string> environ_with(const std::map<std::string, std::string>& overrides);

@@ -1,0 +1,293 @@
+#include "ipam/store.h"
+
+#include <cni/error.h>
+#include <cni/naming.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace knet::ipam {
+namespace {
+
+constexpr const char* kLockName = "lock";
+constexpr const char* kIndexName = "knet.index";
+// A reservation's content is written here first and then hard-linked to the
+// address's name, so a file named by an address always has its full content
+// even if the writer dies; only the lock holder uses it.
+constexpr const char* kStagingName = "knet.staging";
+constexpr const char* kLastReservedPrefix = "last_reserved_ip.";
+constexpr size_t kStampedSets = std::size(Stamp{}.last_reserved);
+
+[[noreturn]] void io_error(const std::string& what) {
+  throw cni::Error(cni::kIOFailure, what + ": " + std::strerror(errno));
+}
+
+std::string_view trim_space(std::string_view s) {
+  const char* ws = " \t\r\n\v\f";
+  size_t b = s.find_first_not_of(ws);
+  if (b == std::string_view::npos) return {};
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+// Reads a small file relative to `dirfd`; nullopt if it is missing or unreadable.
+std::optional<std::string> read_small(int dirfd, const char* name) {
+  int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return std::nullopt;
+  char buf[1024];
+  ssize_t n = read(fd, buf, sizeof buf);
+  close(fd);
+  if (n < 0) return std::nullopt;
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+// Replaces a small file's content in place. Not O_TRUNC: ext4 flushes a file
+// truncated to zero when it is closed (auto_da_alloc), which costs milliseconds.
+void write_file(int dirfd, const char* name, std::string_view content) {
+  int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) io_error(std::string("cannot write ") + name);
+  bool ok = pwrite(fd, content.data(), content.size(), 0) == static_cast<ssize_t>(content.size()) &&
+            ftruncate(fd, static_cast<off_t>(content.size())) == 0;
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  if (!ok) io_error(std::string("cannot write ") + name);
+}
+
+// Calls `fn` with every entry name of the directory (not "." or "..").
+template <typename Fn>
+void list_dir(int dirfd, Fn fn) {
+  int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR* d = fd < 0 ? nullptr : fdopendir(fd);
+  if (!d) {
+    if (fd >= 0) close(fd);
+    io_error("cannot list the host-local network directory");
+  }
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
+    fn(e->d_name);
+  }
+  closedir(d);
+}
+
+const std::string& boot_id() {
+  static const std::string id = [] {
+    std::ifstream in("/proc/sys/kernel/random/boot_id");
+    std::string s;
+    std::getline(in, s);
+    return s;
+  }();
+  return id;
+}
+
+Stamp::File stat_file(int dirfd, const char* name) {
+  struct stat st;
+  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return {};
+  return {static_cast<uint64_t>(st.st_ino), st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec,
+          static_cast<int64_t>(st.st_size)};
+}
+
+// Marks files and index as possibly out of step for the duration of a change.
+class Mutation {
+ public:
+  explicit Mutation(int& depth) : depth_(depth) { ++depth_; }
+  ~Mutation() {
+    if (std::uncaught_exceptions() == 0) --depth_;
+  }
+
+ private:
+  int& depth_;
+};
+
+}  // namespace
+
+std::string OwnerKey::content() const {
+  return ifname.empty() ? container_id : container_id + "\r\n" + ifname;
+}
+
+uint64_t OwnerKey::hash() const { return cni::owner_hash(cni::Owner{"", container_id, ifname}); }
+
+std::optional<OwnerKey> OwnerKey::parse(std::string_view content) {
+  content = trim_space(content);
+  if (content.empty()) return std::nullopt;
+  size_t crlf = content.find("\r\n");
+  if (crlf == std::string_view::npos) return OwnerKey{std::string(content), ""};
+  return OwnerKey{std::string(content.substr(0, crlf)), std::string(content.substr(crlf + 2))};
+}
+
+Store::Store(const std::string& network_dir, bool create) : dir_(network_dir) {
+  if (create) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    if (ec)
+      throw cni::Error(cni::kIOFailure,
+                       "cannot create host-local directory " + dir_ + ": " + ec.message());
+  }
+  dirfd_ = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd_ < 0) {
+    if (!create && errno == ENOENT) return;
+    io_error("cannot open host-local directory " + dir_);
+  }
+  lockfd_ = openat(dirfd_, kLockName, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (lockfd_ < 0) io_error("cannot open lock file " + dir_ + "/" + kLockName);
+  while (flock(lockfd_, LOCK_EX) != 0) {
+    if (errno != EINTR) io_error("cannot lock " + dir_ + "/" + kLockName);
+  }
+  // Left by a writer that died between staging and linking; holds no address.
+  unlinkat(dirfd_, kStagingName, 0);
+}
+
+Store::~Store() {
+  if (staged_) unlinkat(dirfd_, kStagingName, 0);
+  if (index_ && changed_ && mutating_ == 0) {
+    if (index_->size() == 0) {
+      index_.reset();
+      unlinkat(dirfd_, kIndexName, 0);
+    } else {
+      index_->finish(stamp());
+    }
+  }
+  index_.reset();
+  if (lockfd_ >= 0) close(lockfd_);  // releases the flock
+  if (dirfd_ >= 0) close(dirfd_);
+}
+
+Stamp Store::stamp() const {
+  Stamp s;
+  std::strncpy(s.boot_id, boot_id().c_str(), sizeof s.boot_id - 1);
+  s.dir = stat_file(dirfd_, ".");
+  for (size_t i = 0; i < kStampedSets; ++i)
+    s.last_reserved[i] = stat_file(dirfd_, (kLastReservedPrefix + std::to_string(i)).c_str());
+  return s;
+}
+
+OwnerIndex& Store::index() {
+  if (!index_) index_ = OwnerIndex::open(dirfd_, kIndexName, stamp());
+  if (!index_) {
+    // Missing, dirty or stale: someone else (the reference plugin, an older
+    // knet, a writer that died) changed the directory. Read the truth once.
+    std::vector<IndexEntry> entries;
+    for (const Reservation& r : read_all()) entries.push_back({r.owner.hash(), r.ip});
+    index_ = OwnerIndex::create(dirfd_, kIndexName, entries);
+    changed_ = true;
+  }
+  return *index_;
+}
+
+std::optional<OwnerKey> Store::read_owner(const std::string& name) const {
+  auto content = read_small(dirfd_, name.c_str());
+  return content ? OwnerKey::parse(*content) : std::nullopt;
+}
+
+std::vector<Reservation> Store::read_all() const {
+  std::vector<Reservation> out;
+  if (!exists()) return out;
+  list_dir(dirfd_, [&](const char* name) {
+    auto ip = cni::IP::parse(name);
+    if (!ip) return;
+    if (auto owner = read_owner(name)) out.push_back({*ip, std::move(*owner)});
+  });
+  return out;
+}
+
+std::vector<cni::IP> Store::find(const OwnerKey& owner) {
+  std::vector<cni::IP> out;
+  if (!exists()) return out;
+  for (const cni::IP& ip : index().lookup(owner.hash())) {
+    auto holder = read_owner(ip.str());
+    if (holder && *holder == owner) {
+      out.push_back(ip);
+    } else if (!holder || holder->hash() != owner.hash()) {
+      Mutation m(mutating_);
+      index_->erase(owner.hash(), ip);  // released or reused since: drop the stale entry
+      changed_ = true;
+    }
+  }
+  return out;
+}
+
+bool Store::reserve(const cni::IP& ip, const OwnerKey& owner, size_t set) {
+  OwnerIndex& idx = index();
+  Mutation m(mutating_);
+  std::string content = owner.content();
+  if (!staged_ || staged_content_ != content) {
+    write_file(dirfd_, kStagingName, content);
+    staged_ = true;
+    staged_content_ = content;
+  }
+  idx.mark_dirty();
+  changed_ = true;
+  std::string name = ip.str();
+  if (linkat(dirfd_, kStagingName, dirfd_, name.c_str(), 0) != 0) {
+    if (errno == EEXIST) return false;
+    io_error("cannot reserve " + name + " in " + dir_);
+  }
+  idx.insert(owner.hash(), ip);
+  write_file(dirfd_, (kLastReservedPrefix + std::to_string(set)).c_str(), name);
+  return true;
+}
+
+void Store::remove(const cni::IP& ip, const OwnerKey& owner) {
+  OwnerIndex& idx = index();
+  Mutation m(mutating_);
+  idx.mark_dirty();
+  changed_ = true;
+  std::string name = ip.str();
+  if (unlinkat(dirfd_, name.c_str(), 0) != 0 && errno != ENOENT)
+    io_error("cannot release " + name + " in " + dir_);
+  idx.erase(owner.hash(), ip);
+}
+
+std::vector<cni::IP> Store::release(const OwnerKey& owner) {
+  std::vector<cni::IP> freed = find(owner);
+  if (freed.empty() && !owner.ifname.empty()) {
+    OwnerKey legacy{owner.container_id, ""};
+    for (const cni::IP& ip : find(legacy)) {
+      remove(ip, legacy);
+      freed.push_back(ip);
+    }
+    return freed;
+  }
+  for (const cni::IP& ip : freed) remove(ip, owner);
+  return freed;
+}
+
+void Store::release(const cni::IP& ip, const OwnerKey& owner) {
+  if (!exists()) return;
+  auto holder = read_owner(ip.str());
+  if (holder && *holder == owner) remove(ip, owner);
+}
+
+std::optional<cni::IP> Store::last_reserved(size_t set) const {
+  if (!exists()) return std::nullopt;
+  auto s = read_small(dirfd_, (kLastReservedPrefix + std::to_string(set)).c_str());
+  return s ? cni::IP::parse(trim_space(*s)) : std::nullopt;
+}
+
+std::vector<Reservation> Store::scan() {
+  if (!exists()) return {};
+  std::vector<Reservation> all = read_all();
+  std::vector<IndexEntry> entries;
+  for (const Reservation& r : all) entries.push_back({r.owner.hash(), r.ip});
+  index_.reset();
+  index_ = OwnerIndex::create(dirfd_, kIndexName, entries);
+  changed_ = true;
+  return all;
+}
+
+std::set<cni::IP> Store::reserved_names() const {
+  std::set<cni::IP> out;
+  if (!exists()) return out;
+  list_dir(dirfd_, [&](const char* name) {
+    if (auto ip = cni::IP::parse(name)) out.insert(*ip);
+  });
+  return out;
+}
+
+}  // namespace knet::ipam

@@ -1,0 +1,632 @@
+#include "nat/nft.h"
+
+#include <arpa/inet.h>
+#include <cni/error.h>
+#include <cni/naming.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <net/if.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace knet::nat {
+namespace {
+
+[[noreturn]] void fail(const std::string& what, int err) {
+  throw cni::Error(cni::kInternal, what + ": " + std::strerror(err));
+}
+
+// unique_ptr deleter calling libnftnl's free function for the type.
+template <auto Free>
+struct Deleter {
+  template <typename T>
+  void operator()(T* p) const {
+    Free(p);
+  }
+};
+using RulePtr = std::unique_ptr<nftnl_rule, Deleter<nftnl_rule_free>>;
+using ChainPtr = std::unique_ptr<nftnl_chain, Deleter<nftnl_chain_free>>;
+using TablePtr = std::unique_ptr<nftnl_table, Deleter<nftnl_table_free>>;
+using SetPtr = std::unique_ptr<nftnl_set, Deleter<nftnl_set_free>>;
+using UdataPtr = std::unique_ptr<nftnl_udata_buf, Deleter<nftnl_udata_buf_free>>;
+
+// The chain every rule of one knet table goes into.
+struct ChainSpec {
+  uint16_t family;
+  const char* table;
+  const char* chain;
+  const char* type;
+  uint32_t hook;
+  int32_t prio;
+};
+
+constexpr int32_t kSrcNatPrio = 100;    // NF_IP_PRI_NAT_SRC, nft's "srcnat"
+constexpr int32_t kBridgeEarly = -300;  // before the bridge's own prerouting work
+
+ChainSpec nat_chain(int family) {
+  return {static_cast<uint16_t>(family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6),
+          kNatTable,
+          "postrouting",
+          "nat",
+          NF_INET_POST_ROUTING,
+          kSrcNatPrio};
+}
+// The bridge family numbers its hooks like inet (NF_BR_PRE_ROUTING == 0).
+ChainSpec spoof_chain() {
+  return {NFPROTO_BRIDGE, kSpoofTable, "prerouting", "filter", NF_INET_PRE_ROUTING, kBridgeEarly};
+}
+
+// Expression builders: each appends one expression to `r`.
+void load_payload(nftnl_rule* r, uint32_t base, uint32_t offset, uint32_t len) {
+  nftnl_expr* e = nftnl_expr_alloc("payload");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+  nftnl_rule_add_expr(r, e);
+}
+void mask_reg(nftnl_rule* r, const uint8_t* mask, uint32_t len) {
+  std::vector<uint8_t> zero(len, 0);
+  nftnl_expr* e = nftnl_expr_alloc("bitwise");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+  nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+  nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero.data(), len);
+  nftnl_rule_add_expr(r, e);
+}
+void compare(nftnl_rule* r, uint32_t op, const void* data, uint32_t len) {
+  nftnl_expr* e = nftnl_expr_alloc("cmp");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+  nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+  nftnl_rule_add_expr(r, e);
+}
+
+// The prefix mask of `prefix` bits over `len` bytes.
+std::vector<uint8_t> prefix_mask(int prefix, uint32_t len) {
+  std::vector<uint8_t> m(len, 0);
+  for (int i = 0; i < prefix && i < int(len * 8); ++i) m[i / 8] |= uint8_t(0x80 >> (i % 8));
+  return m;
+}
+
+// "<dst field> & mask != net": the destination is outside `net`.
+void daddr_outside(nftnl_rule* r, uint32_t offset, const cni::IPNet& net) {
+  uint32_t len = static_cast<uint32_t>(net.ip.size());
+  load_payload(r, NFT_PAYLOAD_NETWORK_HEADER, offset, len);
+  std::vector<uint8_t> mask = prefix_mask(net.prefix, len);
+  mask_reg(r, mask.data(), len);
+  compare(r, NFT_CMP_NEQ, net.network().ip.bytes.data(), len);
+}
+
+void set_comment(nftnl_rule* r, const std::string& comment) {
+  UdataPtr buf(nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN));
+  if (!buf || !nftnl_udata_put_strz(buf.get(), NFTNL_UDATA_RULE_COMMENT, comment.c_str())) {
+    throw cni::Error(cni::kInternal, "rule comment too long: " + comment);
+  }
+  nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(buf.get()),
+                      nftnl_udata_buf_len(buf.get()));
+}
+
+RulePtr new_rule(const ChainSpec& c, const std::string& comment) {
+  RulePtr r(nftnl_rule_alloc());
+  nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, c.family);
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, c.table);
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, c.chain);
+  set_comment(r.get(), comment);
+  return r;
+}
+
+// The masquerade map of a family's knet-nat table: container address ->
+// `jump` to that container's chain.
+constexpr const char* kMasqMap = "masq";
+constexpr uint32_t kMasqMapId = 1;  // names the map inside its creating transaction
+
+int family_of(const cni::IP& ip) { return ip.is_v4() ? AF_INET : AF_INET6; }
+
+// The chain holding `comment`'s rules: named after the owner, so DEL finds it
+// without walking every container's rules.
+std::string owner_chain(const std::string& comment) {
+  auto o = cni::parse_owner_tag(comment);
+  if (!o) throw cni::Error(cni::kInternal, "not an owner tag: " + comment);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(cni::owner_hash(*o)));
+  return std::string("knet-") + hex;
+}
+
+// In the owner's chain: `ip saddr <ip> ip daddr != <subnet>
+// ip daddr != 224.0.0.0/4 masquerade` (ip6: ff00::/8), the nft form of the
+// reference's CNI-<hash> chain. The saddr match is redundant with the map
+// but is where DEL reads the map key back from.
+RulePtr masquerade_rule(const cni::IPNet& addr, const std::string& chain,
+                        const std::string& comment) {
+  bool v4 = addr.ip.is_v4();
+  ChainSpec c = nat_chain(family_of(addr.ip));
+  c.chain = chain.c_str();
+  RulePtr r = new_rule(c, comment);
+  uint32_t len = static_cast<uint32_t>(addr.ip.size());
+  uint32_t saddr = v4 ? 12 : 8, daddr = v4 ? 16 : 24;
+  load_payload(r.get(), NFT_PAYLOAD_NETWORK_HEADER, saddr, len);
+  compare(r.get(), NFT_CMP_EQ, addr.ip.bytes.data(), len);
+  daddr_outside(r.get(), daddr, addr.network());
+  daddr_outside(r.get(), daddr, *cni::IPNet::parse(v4 ? "224.0.0.0/4" : "ff00::/8"));
+  nftnl_rule_add_expr(r.get(), nftnl_expr_alloc("masq"));
+  return r;
+}
+
+// In postrouting: `ip saddr vmap @masq`, one per family, made with the table.
+RulePtr dispatch_rule(int family) {
+  ChainSpec c = nat_chain(family);
+  RulePtr r(nftnl_rule_alloc());
+  nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, c.family);
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, c.table);
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, c.chain);
+  load_payload(r.get(), NFT_PAYLOAD_NETWORK_HEADER, family == AF_INET ? 12 : 8,
+               family == AF_INET ? 4 : 16);
+  nftnl_expr* e = nftnl_expr_alloc("lookup");
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
+  nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, kMasqMap);
+  nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, kMasqMapId);
+  nftnl_rule_add_expr(r.get(), e);
+  return r;
+}
+
+SetPtr masq_map(int family) {
+  SetPtr s(nftnl_set_alloc());
+  nftnl_set_set_u32(s.get(), NFTNL_SET_FAMILY, nat_chain(family).family);
+  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, kNatTable);
+  nftnl_set_set_str(s.get(), NFTNL_SET_NAME, kMasqMap);
+  return s;
+}
+
+// The map key of a rule made by masquerade_rule: the data of its first cmp.
+std::optional<cni::IP> rule_saddr(nftnl_rule* r, int family) {
+  std::optional<cni::IP> out;
+  nftnl_expr_iter* it = nftnl_expr_iter_create(r);
+  for (nftnl_expr* e = nftnl_expr_iter_next(it); e; e = nftnl_expr_iter_next(it)) {
+    if (std::string_view(nftnl_expr_get_str(e, NFTNL_EXPR_NAME)) != "cmp") continue;
+    uint32_t len = 0;
+    const void* d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
+    cni::IP ip;
+    ip.family = family;
+    if (d && len == ip.size()) {
+      std::memcpy(ip.bytes.data(), d, len);
+      out = ip;
+    }
+    break;
+  }
+  nftnl_expr_iter_destroy(it);
+  return out;
+}
+
+std::vector<uint8_t> mac_bytes(const std::string& mac) {
+  if (mac.size() != 17) throw cni::Error(cni::kInternal, "malformed MAC " + mac);
+  std::vector<uint8_t> b;
+  for (size_t i = 0; i < 6; ++i) {
+    b.push_back(static_cast<uint8_t>(std::stoul(mac.substr(i * 3, 2), nullptr, 16)));
+  }
+  return b;
+}
+
+// `iifname <ifname> ether saddr != <mac> drop`
+RulePtr spoof_rule(const std::string& ifname, const std::string& mac, const std::string& comment) {
+  RulePtr r = new_rule(spoof_chain(), comment);
+  nftnl_expr* meta = nftnl_expr_alloc("meta");
+  nftnl_expr_set_u32(meta, NFTNL_EXPR_META_KEY, NFT_META_IIFNAME);
+  nftnl_expr_set_u32(meta, NFTNL_EXPR_META_DREG, NFT_REG_1);
+  nftnl_rule_add_expr(r.get(), meta);
+  char name[IFNAMSIZ] = {};
+  std::strncpy(name, ifname.c_str(), IFNAMSIZ - 1);
+  compare(r.get(), NFT_CMP_EQ, name, IFNAMSIZ);
+  load_payload(r.get(), NFT_PAYLOAD_LL_HEADER, 6, 6);
+  std::vector<uint8_t> m = mac_bytes(mac);
+  compare(r.get(), NFT_CMP_NEQ, m.data(), 6);
+  nftnl_expr* verdict = nftnl_expr_alloc("immediate");
+  nftnl_expr_set_u32(verdict, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+  nftnl_expr_set_u32(verdict, NFTNL_EXPR_IMM_VERDICT, NF_DROP);
+  nftnl_rule_add_expr(r.get(), verdict);
+  return r;
+}
+
+std::string rule_comment(nftnl_rule* r) {
+  uint32_t len = 0;
+  const void* data = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &len);
+  if (!data) return {};
+  std::string out;
+  nftnl_udata_parse(
+      data, len,
+      [](const nftnl_udata* attr, void* out) -> int {
+        if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT) {
+          const char* v = static_cast<const char*>(nftnl_udata_get(attr));
+          uint32_t n = nftnl_udata_len(attr);
+          static_cast<std::string*>(out)->assign(v, strnlen(v, n));
+        }
+        return MNL_CB_OK;
+      },
+      &out);
+  return out;
+}
+
+}  // namespace
+
+struct Nft::State {
+  mnl_socket* sock = nullptr;
+  uint32_t portid = 0;
+  uint32_t seq = static_cast<uint32_t>(time(nullptr));
+  ~State() {
+    if (sock) mnl_socket_close(sock);
+  }
+};
+
+// A transaction under construction: NFNL_MSG_BATCH_BEGIN, messages, END.
+class Batch {
+ public:
+  explicit Batch(uint32_t& seq) : seq_(seq), buf_(1 << 16) {
+    b_ = mnl_nlmsg_batch_start(buf_.data(), buf_.size());
+    nftnl_batch_begin(static_cast<char*>(mnl_nlmsg_batch_current(b_)), seq_++);
+    mnl_nlmsg_batch_next(b_);
+  }
+  ~Batch() { mnl_nlmsg_batch_stop(b_); }
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+
+  nlmsghdr* hdr(uint16_t type, uint16_t family, uint16_t flags) {
+    ++count_;
+    return nftnl_nlmsg_build_hdr(static_cast<char*>(mnl_nlmsg_batch_current(b_)), type, family,
+                                 flags | NLM_F_ACK, seq_++);
+  }
+  void next() {
+    if (!mnl_nlmsg_batch_next(b_)) throw cni::Error(cni::kInternal, "nftables batch too large");
+  }
+  // The table and base chain of `c`; with `excl` the transaction fails with
+  // EEXIST when the table exists (how a caller learns it must bootstrap it).
+  void add_chain(const ChainSpec& c, bool excl = false) {
+    TablePtr t(nftnl_table_alloc());
+    nftnl_table_set_u32(t.get(), NFTNL_TABLE_FAMILY, c.family);
+    nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, c.table);
+    nftnl_table_nlmsg_build_payload(
+        hdr(NFT_MSG_NEWTABLE, c.family, NLM_F_CREATE | (excl ? NLM_F_EXCL : 0)), t.get());
+    next();
+    ChainPtr ch(nftnl_chain_alloc());
+    nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_FAMILY, c.family);
+    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TABLE, c.table);
+    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_NAME, c.chain);
+    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TYPE, c.type);
+    nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_HOOKNUM, c.hook);
+    nftnl_chain_set_s32(ch.get(), NFTNL_CHAIN_PRIO, c.prio);
+    nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
+    nftnl_chain_nlmsg_build_payload(hdr(NFT_MSG_NEWCHAIN, c.family, NLM_F_CREATE), ch.get());
+    next();
+  }
+  // A regular chain (no hook) in `c.table`.
+  void add_plain_chain(uint16_t family, const char* table, const std::string& name) {
+    ChainPtr ch(nftnl_chain_alloc());
+    nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_FAMILY, family);
+    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TABLE, table);
+    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_NAME, name.c_str());
+    nftnl_chain_nlmsg_build_payload(hdr(NFT_MSG_NEWCHAIN, family, NLM_F_CREATE), ch.get());
+    next();
+  }
+  // Deletes chain `name` and the rules in it.
+  void del_chain(uint16_t family, const char* table, const std::string& name) {
+    ChainPtr ch(nftnl_chain_alloc());
+    nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_FAMILY, family);
+    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TABLE, table);
+    nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_NAME, name.c_str());
+    nftnl_chain_nlmsg_build_payload(hdr(NFT_MSG_DELCHAIN, family, 0), ch.get());
+    next();
+  }
+  // The masquerade map of `family`'s knet-nat table.
+  void add_masq_map(int family) {
+    SetPtr m = masq_map(family);
+    bool v4 = family == AF_INET;
+    nftnl_set_set_u32(m.get(), NFTNL_SET_FLAGS, NFT_SET_MAP);
+    nftnl_set_set_u32(m.get(), NFTNL_SET_KEY_TYPE, v4 ? 7 : 8);  // nft's ipv4_addr / ipv6_addr
+    nftnl_set_set_u32(m.get(), NFTNL_SET_KEY_LEN, v4 ? 4 : 16);
+    nftnl_set_set_u32(m.get(), NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+    nftnl_set_set_u32(m.get(), NFTNL_SET_ID, kMasqMapId);
+    uint16_t f = static_cast<uint16_t>(nftnl_set_get_u32(m.get(), NFTNL_SET_FAMILY));
+    nftnl_set_nlmsg_build_payload(hdr(NFT_MSG_NEWSET, f, NLM_F_CREATE), m.get());
+    next();
+  }
+  // Adds (`add`) or removes `ip` -> jump `chain` in the masquerade map.
+  void masq_element(const cni::IP& ip, const std::string& chain, bool add) {
+    SetPtr m = masq_map(family_of(ip));
+    nftnl_set_elem* e = nftnl_set_elem_alloc();
+    nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, ip.bytes.data(), static_cast<uint32_t>(ip.size()));
+    if (add) {
+      nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, static_cast<uint32_t>(NFT_JUMP));
+      nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, chain.c_str());
+    }
+    nftnl_set_elem_add(m.get(), e);
+    uint16_t f = static_cast<uint16_t>(nftnl_set_get_u32(m.get(), NFTNL_SET_FAMILY));
+    nftnl_set_elems_nlmsg_build_payload(
+        hdr(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, f, add ? NLM_F_CREATE : 0), m.get());
+    next();
+  }
+  void add_rule(nftnl_rule* r) {
+    uint16_t family = static_cast<uint16_t>(nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY));
+    nftnl_rule_nlmsg_build_payload(hdr(NFT_MSG_NEWRULE, family, NLM_F_CREATE | NLM_F_APPEND), r);
+    next();
+  }
+  // Deletes a dumped rule by its handle.
+  void del_rule(nftnl_rule* dumped) {
+    uint16_t family = static_cast<uint16_t>(nftnl_rule_get_u32(dumped, NFTNL_RULE_FAMILY));
+    RulePtr r(nftnl_rule_alloc());
+    nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, family);
+    nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, nftnl_rule_get_str(dumped, NFTNL_RULE_TABLE));
+    nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, nftnl_rule_get_str(dumped, NFTNL_RULE_CHAIN));
+    nftnl_rule_set_u64(r.get(), NFTNL_RULE_HANDLE, nftnl_rule_get_u64(dumped, NFTNL_RULE_HANDLE));
+    nftnl_rule_nlmsg_build_payload(hdr(NFT_MSG_DELRULE, family, 0), r.get());
+    next();
+  }
+  size_t count() const { return count_; }
+
+  // Sends the transaction; returns 0 or the first errno the kernel reported.
+  int commit(Nft::State& s) {
+    nftnl_batch_end(static_cast<char*>(mnl_nlmsg_batch_current(b_)), seq_++);
+    mnl_nlmsg_batch_next(b_);
+    if (mnl_socket_sendto(s.sock, mnl_nlmsg_batch_head(b_), mnl_nlmsg_batch_size(b_)) < 0) {
+      return errno;
+    }
+    // The kernel handles the whole batch inside sendmsg: every ack is queued
+    // by now, so read until the queue is empty instead of waiting.
+    int first_err = 0;
+    size_t acks = 0;
+    std::vector<char> rbuf(MNL_SOCKET_BUFFER_SIZE);
+    while (acks < count_) {
+      ssize_t n = recv(mnl_socket_get_fd(s.sock), rbuf.data(), rbuf.size(), MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      auto* nlh = reinterpret_cast<nlmsghdr*>(rbuf.data());
+      int len = static_cast<int>(n);
+      for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+        if (nlh->nlmsg_type != NLMSG_ERROR) continue;
+        ++acks;
+        auto* e = static_cast<nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+        if (e->error && !first_err) first_err = -e->error;
+      }
+    }
+    return first_err;
+  }
+
+ private:
+  uint32_t& seq_;
+  std::vector<char> buf_;
+  mnl_nlmsg_batch* b_;
+  size_t count_ = 0;
+};
+
+Nft::Nft() : s_(std::make_unique<State>()) {
+  s_->sock = mnl_socket_open(NETLINK_NETFILTER);
+  if (!s_->sock) fail("failed to open a netfilter netlink socket", errno);
+  if (mnl_socket_bind(s_->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
+    fail("failed to bind a netfilter netlink socket", errno);
+  }
+  s_->portid = mnl_socket_get_portid(s_->sock);
+}
+Nft::~Nft() = default;
+Nft::Nft(Nft&&) noexcept = default;
+Nft& Nft::operator=(Nft&&) noexcept = default;
+
+namespace {
+
+// Creates `family`'s knet-nat table with its postrouting chain, map and
+// dispatch rule. EXCL on the table: of two racing ADDs exactly one makes the
+// dispatch rule; the other's EEXIST is success.
+void bootstrap_nat(Nft::State& s, int family) {
+  Batch b(s.seq);
+  b.add_chain(nat_chain(family), true);
+  b.add_masq_map(family);
+  b.add_rule(dispatch_rule(family).get());
+  int err = b.commit(s);
+  if (err && err != EEXIST) {
+    fail(std::string("failed to create nftables table ") + (family == AF_INET ? "ip " : "ip6 ") +
+             kNatTable,
+         err);
+  }
+}
+
+}  // namespace
+
+void Nft::add_masquerade(const std::vector<cni::IPNet>& addrs, const std::string& comment) {
+  if (addrs.empty()) return;
+  std::string chain = owner_chain(comment);
+  // Tried as if the tables existed (the common case: one round trip); a
+  // missing table makes the transaction fail with ENOENT, then it is created.
+  for (int attempt = 0;; ++attempt) {
+    Batch b(s_->seq);
+    bool seen[2] = {false, false};
+    for (const auto& a : addrs) {
+      bool v4 = a.ip.is_v4();
+      if (!seen[v4]) b.add_plain_chain(nat_chain(family_of(a.ip)).family, kNatTable, chain);
+      seen[v4] = true;
+      b.add_rule(masquerade_rule(a, chain, comment).get());
+      b.masq_element(a.ip, chain, true);
+    }
+    int err = b.commit(*s_);
+    if (!err) return;
+    if (err != ENOENT || attempt == 1) {
+      fail(std::string("failed to add nftables masquerade rules to table ") + kNatTable + " for " +
+               comment,
+           err);
+    }
+    if (seen[1]) bootstrap_nat(*s_, AF_INET);
+    if (seen[0]) bootstrap_nat(*s_, AF_INET6);
+  }
+}
+
+void Nft::add_macspoof(const std::string& ifname, const std::string& mac,
+                       const std::string& comment) {
+  Batch b(s_->seq);
+  b.add_chain(spoof_chain());
+  b.add_rule(spoof_rule(ifname, mac, comment).get());
+  if (int err = b.commit(*s_)) {
+    fail(std::string("failed to add the nftables MAC spoof check for ") + ifname + " to table " +
+             kSpoofTable,
+         err);
+  }
+}
+
+namespace {
+
+constexpr size_t kDumpBuffer = 1 << 18;
+
+// The families knet uses `table` in.
+std::vector<uint16_t> families_of(const char* table) {
+  if (std::string_view(table) == kSpoofTable) return {NFPROTO_BRIDGE};
+  return {NFPROTO_IPV4, NFPROTO_IPV6};
+}
+
+// Appends the rules of `table` in `family` to `rules`. The kernel filters by
+// table name, but a name filter stops its dump after the first family whose
+// table matches: hence one dump per family.
+void dump_family(Nft::State& s, uint16_t family, const char* table, const std::string& chain,
+                 std::vector<RulePtr>& rules) {
+  // The kernel sizes each dump chunk to the reader's buffer: a large one
+  // means few round trips (it walks the chain from the start for each).
+  std::vector<char> buf(kDumpBuffer);
+  uint32_t seq = s.seq++;
+  nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETRULE, family, NLM_F_DUMP, seq);
+  RulePtr filter(nftnl_rule_alloc());
+  nftnl_rule_set_str(filter.get(), NFTNL_RULE_TABLE, table);
+  if (!chain.empty()) nftnl_rule_set_str(filter.get(), NFTNL_RULE_CHAIN, chain.c_str());
+  nftnl_rule_nlmsg_build_payload(nlh, filter.get());
+  if (mnl_socket_sendto(s.sock, nlh, nlh->nlmsg_len) < 0) {
+    fail(std::string("failed to list nftables table ") + table, errno);
+  }
+  auto cb = [](const nlmsghdr* h, void* data) -> int {
+    RulePtr r(nftnl_rule_alloc());
+    if (nftnl_rule_nlmsg_parse(h, r.get()) < 0) return MNL_CB_ERROR;
+    static_cast<std::vector<RulePtr>*>(data)->push_back(std::move(r));
+    return MNL_CB_OK;
+  };
+  for (;;) {
+    ssize_t n = mnl_socket_recvfrom(s.sock, buf.data(), buf.size());
+    if (n < 0) fail(std::string("failed to list nftables table ") + table, errno);
+    int ret = mnl_cb_run(buf.data(), static_cast<size_t>(n), seq, s.portid, cb, &rules);
+    if (ret < 0) {
+      if (errno == ENOENT) return;  // no such table in this family: nothing to list
+      fail(std::string("failed to list nftables table ") + table, errno);
+    }
+    if (ret == MNL_CB_STOP) return;
+  }
+}
+
+std::vector<RulePtr> dump_rules(Nft::State& s, const char* table) {
+  std::vector<RulePtr> rules;
+  for (uint16_t family : families_of(table)) dump_family(s, family, table, "", rules);
+  return rules;
+}
+
+std::vector<RulePtr> dump_chain(Nft::State& s, uint16_t family, const char* table,
+                                const std::string& chain) {
+  std::vector<RulePtr> rules;
+  dump_family(s, family, table, chain, rules);
+  return rules;
+}
+
+}  // namespace
+
+size_t Nft::delete_rules(const char* table, const std::function<bool(std::string_view)>& match) {
+  // A rule that vanishes between dump and delete (a concurrent DEL) aborts the
+  // transaction with ENOENT: dump again, a bounded number of times.
+  for (int attempt = 0;; ++attempt) {
+    Batch b(s_->seq);
+    for (auto& r : dump_rules(*s_, table)) {
+      if (match(rule_comment(r.get()))) b.del_rule(r.get());
+    }
+    if (b.count() == 0) return 0;
+    int err = b.commit(*s_);
+    if (!err) return b.count();
+    if (err != ENOENT || attempt == 4) {
+      fail(std::string("failed to delete rules from nftables table ") + table, err);
+    }
+  }
+}
+
+namespace {
+
+// Rules of chain `chain` (empty: every chain) of `table` in `family`.
+std::vector<RulePtr> dump_chain(Nft::State& s, uint16_t family, const char* table,
+                                const std::string& chain);
+
+// Deletes owner chains (name -> their rules) of `family`'s knet-nat table
+// and their map elements, in one transaction.
+int delete_owner_chains(Nft::State& s, int family,
+                        const std::vector<std::pair<std::string, std::vector<RulePtr>>>& chains) {
+  Batch b(s.seq);
+  for (const auto& [name, rules] : chains) {
+    for (const auto& r : rules) {
+      if (auto ip = rule_saddr(r.get(), family)) b.masq_element(*ip, name, false);
+    }
+    b.del_chain(nat_chain(family).family, kNatTable, name);
+  }
+  return b.count() ? b.commit(s) : 0;
+}
+
+}  // namespace
+
+size_t Nft::del_masquerade(const std::string& comment) {
+  std::string chain = owner_chain(comment);
+  size_t removed = 0;
+  for (int family : {AF_INET, AF_INET6}) {
+    // Only this owner's chain is read: the cost does not grow with the
+    // number of containers.
+    std::vector<std::pair<std::string, std::vector<RulePtr>>> found;
+    found.emplace_back(chain, dump_chain(*s_, nat_chain(family).family, kNatTable, chain));
+    if (found[0].second.empty()) continue;
+    removed += found[0].second.size();
+    int err = delete_owner_chains(*s_, family, found);
+    // ENOENT: a concurrent DEL of the same owner won.
+    if (err && err != ENOENT) {
+      fail(std::string("failed to delete nftables masquerade rules for ") + comment, err);
+    }
+  }
+  return removed;
+}
+
+size_t Nft::gc_masquerade(const std::function<bool(std::string_view)>& stale) {
+  size_t removed = 0;
+  for (int family : {AF_INET, AF_INET6}) {
+    std::vector<std::pair<std::string, std::vector<RulePtr>>> found;
+    for (auto& r : dump_chain(*s_, nat_chain(family).family, kNatTable, "")) {
+      std::string chain = nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN);
+      if (chain.rfind("knet-", 0) != 0 || !stale(rule_comment(r.get()))) continue;
+      if (found.empty() || found.back().first != chain) {
+        found.emplace_back(chain, std::vector<RulePtr>());
+      }
+      found.back().second.push_back(std::move(r));
+    }
+    removed += found.size();
+    int err = delete_owner_chains(*s_, family, found);
+    if (err && err != ENOENT) fail("failed to delete stale nftables masquerade rules", err);
+  }
+  return removed;
+}
+
+std::vector<std::string> Nft::comments(const char* table) {
+  std::vector<std::string> out;
+  for (auto& r : dump_rules(*s_, table)) out.push_back(rule_comment(r.get()));
+  return out;
+}
+
+}  // namespace knet::nat

@@ -1,0 +1,111 @@
+#include "shaping.h"
+
+#include <cni/error.h>
+#include <nlw/error.h>
+#include <nlw/socket.h>
+#include <tc/redirect.h>
+#include <tc/shaper.h>
+
+namespace knet::bandwidth {
+namespace {
+
+// The limit shaped on the link's own egress and the one shaped on the ifb,
+// with the address that identifies the remote end in each.
+struct Plan {
+  Limit direct;
+  tc::Match direct_match;
+  Limit redirected;
+  tc::Match redirected_match;
+};
+
+Plan plan(const Target& t, const Config& cfg) {
+  if (t.host_side) {
+    return {cfg.ingress, tc::Match::kSource, cfg.egress, tc::Match::kDestination};
+  }
+  return {cfg.egress, tc::Match::kDestination, cfg.ingress, tc::Match::kSource};
+}
+
+tc::ShaperSpec spec(const Limit& l, tc::Match m, const Config& cfg, unsigned mtu) {
+  return tc::ShaperSpec{tc::plan_bucket(l.rate, l.burst, mtu), cfg.subnets, cfg.only_subnets, m};
+}
+
+std::string ifb_name(const cni::Owner& o) { return cni::owner_ifname(kIfbPrefix, o); }
+
+}  // namespace
+
+Target locate(nlw::Socket& host, nlw::Socket& cont, const std::string& ifname,
+              const cni::Result* prev) {
+  nlw::LinkInfo link = nlw::get_link(cont, ifname);
+  if (link.kind == "veth" && link.link_netnsid && link.link > 0) {
+    auto peer = nlw::find_link(host, link.link);
+    bool listed = !prev;
+    if (peer && prev) {
+      for (const auto& i : prev->interfaces) listed |= i.sandbox.empty() && i.name == peer->name;
+    }
+    if (peer && peer->kind == "veth" && listed) return Target{true, *peer};
+  }
+  return Target{false, link};
+}
+
+void apply(nlw::Socket& sock, const Target& t, const Config& cfg, const cni::Owner& owner) {
+  Plan p = plan(t, cfg);
+  remove(sock, t, owner);  // a retried ADD starts from a clean link
+  try {
+    if (p.direct.enabled()) {
+      tc::install_shaper(sock, t.link.index, spec(p.direct, p.direct_match, cfg, t.link.mtu));
+    }
+    if (p.redirected.enabled()) {
+      nlw::LinkInfo ifb = nlw::create_ifb(sock, ifb_name(owner), t.link.mtu, cni::owner_tag(owner));
+      tc::install_shaper(sock, ifb.index, spec(p.redirected, p.redirected_match, cfg, t.link.mtu));
+      nlw::set_up(sock, ifb.index);
+      tc::redirect_ingress(sock, t.link.index, ifb.index);
+    }
+  } catch (...) {
+    try {
+      remove(sock, t, owner);
+    } catch (const cni::Error&) {  // the original error is the one to report
+    }
+    throw;
+  }
+}
+
+void verify(nlw::Socket& sock, const Target& t, const Config& cfg, const cni::Owner& owner) {
+  Plan p = plan(t, cfg);
+  if (p.direct.enabled()) {
+    tc::verify_shaper(sock, t.link.index, spec(p.direct, p.direct_match, cfg, t.link.mtu),
+                      t.link.name);
+  }
+  if (!p.redirected.enabled()) return;
+  std::string name = ifb_name(owner);
+  auto ifb = nlw::find_link(sock, name);
+  if (!ifb || ifb->kind != "ifb") {
+    throw cni::Error(cni::kInternal, "ifb " + name + " not found in " + sock.ns_name());
+  }
+  if (ifb->alias != cni::owner_tag(owner)) {
+    throw cni::Error(cni::kInternal, "ifb " + name + " belongs to \"" + ifb->alias + "\", not " +
+                                         cni::owner_tag(owner));
+  }
+  if (!ifb->up) throw cni::Error(cni::kInternal, "ifb " + name + " is down");
+  tc::verify_shaper(sock, ifb->index, spec(p.redirected, p.redirected_match, cfg, t.link.mtu),
+                    name);
+  tc::verify_redirect(sock, t.link.index, ifb->index, t.link.name);
+}
+
+void remove(nlw::Socket& sock, const Target& t, const cni::Owner& owner) {
+  tc::remove_redirect(sock, t.link.index);
+  tc::remove_shaper(sock, t.link.index);
+  delete_ifb(sock, owner);
+}
+
+bool delete_ifb(nlw::Socket& sock, const cni::Owner& owner) {
+  auto ifb = nlw::find_link(sock, ifb_name(owner));
+  if (!ifb || ifb->kind != "ifb" || ifb->alias != cni::owner_tag(owner)) return false;
+  try {
+    nlw::delete_link(sock, ifb->index);
+  } catch (const nlw::NotFound&) {
+    return false;  // deleted concurrently: gone is what DEL wants
+  }
+  return true;
+}
+
+}  // namespace knet::bandwidth

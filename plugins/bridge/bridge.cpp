@@ -1,0 +1,324 @@
+#include "bridge.h"
+
+#include <cni/error.h>
+#include <nlw/addr.h>
+#include <nlw/error.h>
+#include <nlw/route.h>
+#include <nlw/sysctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+
+namespace knet::bridge {
+namespace {
+
+[[noreturn]] void check_failed(const std::string& msg) { throw cni::Error(cni::kInternal, msg); }
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Sets a sysctl the kernel may not have (IPv6 disabled, older kernels): a
+// missing key is not an error, as in the reference.
+void try_sysctl(const nlw::NetNS& ns, const std::string& key, const std::string& value) {
+  try {
+    nlw::write_sysctl(ns, key, value);
+  } catch (const cni::Error&) {
+  }
+}
+
+std::optional<cni::IP> gateway_of_family(const cni::Result& r, int family) {
+  for (const auto& c : r.ips) {
+    if (c.gateway && c.gateway->family == family) return c.gateway;
+  }
+  return std::nullopt;
+}
+
+// Adds VLAN membership to a bridge port: `vlan` as PVID untagged, or every
+// trunk ID tagged; drops VLAN 1 unless preserveDefaultVlan.
+void set_port_vlans(nlw::Socket& host, int index, uint16_t vlan, const std::vector<uint16_t>& trunk,
+                    bool preserve_default) {
+  if (!vlan && trunk.empty()) return;
+  if (!preserve_default) nlw::bridge_vlan_del(host, index, 1);
+  if (vlan) nlw::bridge_vlan_add(host, index, vlan, true, true);
+  for (uint16_t v : trunk) nlw::bridge_vlan_add(host, index, v, false, false);
+}
+
+// The link the gateway addresses go on: the bridge itself, or with a VLAN
+// the reference's "<bridge>.<vlan>" veth, whose peer is an untagged port of
+// that VLAN (created on first use).
+nlw::LinkInfo gateway_link(const nlw::NetNS& host_ns, nlw::Socket& host, const nlw::LinkInfo& br,
+                           const Config& cfg, const std::string& network) {
+  if (!cfg.vlan) return br;
+  std::string name = cfg.bridge + "." + std::to_string(cfg.vlan);
+  if (auto l = nlw::find_link(host, name)) return *l;
+  cni::Owner gw{network, name, "gw"};
+  std::string port = host_veth_name(gw);
+  nlw::VethOptions opts;
+  opts.mtu = br.mtu;
+  opts.alias = cni::owner_tag(gw);
+  nlw::LinkInfo p = nlw::create_veth(host, port, name, host_ns, opts);
+  PortUndo undo(host, port);
+  nlw::set_master(host, p.index, br.index);
+  set_port_vlans(host, p.index, cfg.vlan, {}, cfg.preserve_default_vlan);
+  nlw::set_up(host, p.index);
+  nlw::LinkInfo l = nlw::get_link(host, name);
+  nlw::set_up(host, l.index);
+  undo.release();
+  return l;
+}
+
+// The reference's ensureAddr: `gw` on link `l`, replacing a different
+// address of the same subnet only when `force`.
+void ensure_address(nlw::Socket& host, const nlw::LinkInfo& l, const cni::IPNet& gw, bool force) {
+  for (const auto& a : nlw::list_addresses(host, l.index, gw.ip.is_v4() ? AF_INET : AF_INET6)) {
+    if (a.net == gw) return;
+    if (!a.net.contains(gw.ip) && !gw.contains(a.net.ip)) continue;
+    if (!force) {
+      throw cni::Error(cni::kInternal, "\"" + l.name + "\" already has an IP address " +
+                                           a.net.str() + " different from " + gw.str() +
+                                           " (set \"forceAddress\" to replace it)");
+    }
+    nlw::del_address(host, l.index, a.net);
+  }
+  nlw::AddrOptions opts;
+  // The gateway is IPAM's to hand out, so DAD could only delay it: usable at once.
+  opts.nodad = !gw.ip.is_v4();
+  try {
+    nlw::add_address(host, l.index, gw, opts);
+  } catch (const nlw::Exists&) {
+    // A concurrent ADD of the same network added it first.
+  }
+}
+
+// A random locally administered unicast MAC. A bridge created without one
+// takes the lowest MAC of its ports and changes it as ports come and go,
+// which leaves containers with a stale gateway neighbour entry.
+std::string random_mac() {
+  uint8_t b[6];
+  if (getrandom(b, sizeof b, 0) != sizeof b) {
+    throw cni::Error(cni::kInternal, std::string("getrandom failed: ") + std::strerror(errno));
+  }
+  b[0] = static_cast<uint8_t>((b[0] & 0xfe) | 0x02);
+  char out[18];
+  std::snprintf(out, sizeof out, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4],
+                b[5]);
+  return out;
+}
+
+}  // namespace
+
+nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg) {
+  std::optional<nlw::LinkInfo> br = nlw::find_link(host, cfg.bridge);
+  if (!br) {
+    try {
+      br = nlw::create_bridge(host, cfg.bridge, {cfg.mtu, random_mac(), cfg.vlan_filtering()});
+    } catch (const nlw::Exists&) {
+      br = nlw::find_link(host, cfg.bridge);  // a concurrent ADD created it
+    } catch (const cni::Error& e) {
+      if (!cfg.vlan_filtering() || host.last_errno() != EOPNOTSUPP) throw;
+      nlw::delete_link_if_exists(host, cfg.bridge);
+      throw cni::Error(e.code(), e.msg() +
+                                     " (this kernel has no bridge VLAN filtering, "
+                                     "CONFIG_BRIDGE_VLAN_FILTERING, which \"vlan\" and "
+                                     "\"vlanTrunk\" need)");
+    }
+  }
+  if (!br || br->kind != "bridge") {
+    throw cni::Error(cni::kInternal, "\"" + cfg.bridge + "\" already exists but is not a bridge");
+  }
+  if (cfg.promisc && !br->promisc) nlw::set_promisc(host, br->index, true);
+  if (!br->up) nlw::set_up(host, br->index);
+  return *br;
+}
+
+std::string host_veth_name(const cni::Owner& owner) { return cni::owner_ifname("veth", owner); }
+
+PortUndo::~PortUndo() {
+  if (name_.empty()) return;
+  try {
+    nlw::delete_link_if_exists(host_, name_);
+  } catch (...) {
+    // Best effort: the ADD is already failing with its own error.
+  }
+}
+
+Port create_port(nlw::Socket& host, nlw::Socket& cont_sock, const nlw::NetNS& cont,
+                 const nlw::LinkInfo& br, const Config& cfg, const cni::Owner& owner) {
+  // The reference's message, before anything is created: a second ADD of a
+  // container must not touch the first one's interface.
+  if (nlw::find_link(cont_sock, owner.ifname)) {
+    throw cni::Error(cni::kInternal,
+                     "container veth name provided (" + owner.ifname + ") already exists");
+  }
+  std::string name = host_veth_name(owner);
+  std::string tag = cni::owner_tag(owner);
+  nlw::VethOptions opts;
+  opts.mtu = cfg.mtu;
+  opts.peer_mac = cfg.mac;
+  opts.alias = tag;
+  Port p;
+  try {
+    p.host = nlw::create_veth(host, name, owner.ifname, cont, opts);
+  } catch (const nlw::Exists&) {
+    // A crashed ADD of this owner may have left its host end; anything else
+    // under this name is not ours to remove.
+    auto old = nlw::find_link(host, name);
+    if (!old || old->alias != tag) throw;
+    nlw::delete_link_if_exists(host, name);
+    p.host = nlw::create_veth(host, name, owner.ifname, cont, opts);
+  }
+  PortUndo undo(host, name);
+  nlw::set_master(host, p.host.index, br.index);
+  nlw::BridgePortOptions port;
+  if (cfg.hairpin) port.hairpin = true;
+  if (cfg.port_isolation) port.isolated = true;
+  if (port.hairpin || port.isolated) nlw::set_bridge_port(host, p.host.index, port);
+  set_port_vlans(host, p.host.index, cfg.vlan, cfg.vlan_trunk, cfg.preserve_default_vlan);
+  nlw::set_up(host, p.host.index);
+  p.container = nlw::get_link(cont_sock, owner.ifname);
+  undo.release();
+  return p;
+}
+
+void complete_ip_result(cni::Result& ip, const Config& cfg) {
+  for (auto& c : ip.ips) {
+    c.interface = 2;
+    if (cfg.is_gateway && !c.gateway) c.gateway = c.address.network().ip.next();
+  }
+  if (!cfg.is_default_gateway) return;
+  for (int family : {AF_INET, AF_INET6}) {
+    auto gw = gateway_of_family(ip, family);
+    if (!gw) continue;
+    bool found = false;
+    for (const auto& r : ip.routes) {
+      found = found || (r.gw && r.dst.prefix == 0 && r.dst.ip.family == family);
+    }
+    if (!found) {
+      cni::Route def;
+      def.dst = *cni::IPNet::parse(family == AF_INET ? "0.0.0.0/0" : "::/0");
+      def.gw = gw;
+      ip.routes.push_back(def);
+    }
+  }
+}
+
+void configure_container(const nlw::NetNS& cont, nlw::Socket& cont_sock, const nlw::LinkInfo& link,
+                         const cni::Result& ip, const Config& cfg) {
+  const std::string& ifname = link.name;
+  if (!cfg.enable_dad) {
+    try_sysctl(cont, "net/ipv6/conf/" + ifname + "/enhanced_dad", "0");
+    try_sysctl(cont, "net/ipv6/conf/" + ifname + "/accept_dad", "0");
+  }
+  try_sysctl(cont, "net/ipv4/conf/" + ifname + "/arp_notify", "1");
+  bool v6 = false;
+  for (const auto& c : ip.ips) {
+    nlw::add_address(cont_sock, link.index, c.address);
+    v6 = v6 || !c.address.ip.is_v4();
+  }
+  nlw::set_up(cont_sock, link.index);
+  if (v6) nlw::wait_ipv6_usable(cont_sock, link.index);
+  for (const auto& r : ip.routes) {
+    nlw::RouteSpec spec;
+    spec.dst = r.dst;
+    spec.oif = link.index;
+    // A route without "gw" goes via the gateway of its family, as ConfigureIface does.
+    spec.gw = r.gw ? r.gw : gateway_of_family(ip, r.dst.ip.family);
+    if (r.mtu) spec.mtu = static_cast<uint32_t>(*r.mtu);
+    if (r.advmss) spec.advmss = static_cast<uint32_t>(*r.advmss);
+    if (r.priority) spec.priority = static_cast<uint32_t>(*r.priority);
+    if (r.table) spec.table = static_cast<uint32_t>(*r.table);
+    if (r.scope) spec.scope = *r.scope;
+    nlw::add_route(cont_sock, spec);
+  }
+}
+
+void configure_gateway(const nlw::NetNS& host_ns, nlw::Socket& host, const nlw::LinkInfo& br,
+                       const cni::Result& ip, const Config& cfg, const std::string& network) {
+  if (!cfg.is_gateway) return;
+  nlw::LinkInfo l = gateway_link(host_ns, host, br, cfg, network);
+  bool v4 = false, v6 = false;
+  for (const auto& c : ip.ips) {
+    if (!c.gateway) continue;
+    ensure_address(host, l, cni::IPNet{*c.gateway, c.address.prefix}, cfg.force_address);
+    (c.gateway->is_v4() ? v4 : v6) = true;
+  }
+  if (v4) nlw::write_sysctl(host_ns, "net/ipv4/ip_forward", "1");
+  if (v6) nlw::write_sysctl(host_ns, "net/ipv6/conf/all/forwarding", "1");
+}
+
+void delete_port(nlw::Socket& host, const std::string& netns, const cni::Owner& owner) {
+  std::string name = host_veth_name(owner);
+  auto l = nlw::find_link(host, name);
+  if (l && l->kind == "veth" && l->alias == cni::owner_tag(owner)) {
+    nlw::delete_link_if_exists(host, name);  // takes the container end with it
+    return;
+  }
+  // A pair knet did not name (the reference plugin made it): go by the
+  // container's interface name, if its namespace is still there.
+  if (netns.empty()) return;
+  std::optional<nlw::NetNS> cont;
+  try {
+    cont.emplace(nlw::NetNS::open(netns));
+  } catch (const nlw::NotFound&) {
+    return;
+  }
+  nlw::Socket cont_sock = nlw::Socket::in(*cont);
+  auto c = nlw::find_link(cont_sock, owner.ifname);
+  if (c && c->kind == "veth") nlw::delete_link_if_exists(cont_sock, owner.ifname);
+}
+
+void verify(nlw::Socket& host, nlw::Socket& cont_sock, const cni::Result& prev,
+            const cni::Interface& iface, const Config& cfg) {
+  const std::string& name = iface.name;
+  auto link = nlw::find_link(cont_sock, name);
+  if (!link) check_failed("container interface " + name + " not found in " + cont_sock.ns_name());
+  if (link->kind != "veth") {
+    check_failed("container interface " + name + " is a " +
+                 (link->kind.empty() ? std::string("plain") : link->kind) + " link, not a veth");
+  }
+  if (!iface.mac.empty() && lower(iface.mac) != link->mac) {
+    check_failed("container interface " + name + " has MAC " + link->mac + ", prevResult says " +
+                 iface.mac);
+  }
+  auto br = nlw::find_link(host, cfg.bridge);
+  if (!br || br->kind != "bridge") check_failed("bridge " + cfg.bridge + " not found");
+  auto peer = nlw::find_link(host, link->link);
+  if (!peer || peer->master != br->index) {
+    check_failed("the host end of container interface " + name + " is not a port of bridge " +
+                 cfg.bridge);
+  }
+
+  auto addrs = nlw::list_addresses(cont_sock, link->index);
+  for (const auto& c : prev.ips) {
+    if (c.interface && (*c.interface < 0 || size_t(*c.interface) >= prev.interfaces.size() ||
+                        prev.interfaces[*c.interface].name != name)) {
+      continue;  // another plugin's interface in a chained result
+    }
+    bool found = false;
+    for (const auto& a : addrs) found = found || a.net == c.address;
+    if (!found) {
+      check_failed("container interface " + name + " lacks address " + c.address.str() +
+                   " from prevResult");
+    }
+  }
+  for (const auto& r : prev.routes) {
+    bool found = false;
+    for (const auto& k : nlw::list_routes(cont_sock, r.dst.ip.is_v4() ? AF_INET : AF_INET6,
+                                          r.table.value_or(254))) {
+      found = found || (k.dst.network() == r.dst.network() && (!r.gw || k.gw == r.gw));
+    }
+    if (!found) {
+      check_failed("route " + r.dst.str() + (r.gw ? " via " + r.gw->str() : std::string()) +
+                   " from prevResult is missing in " + cont_sock.ns_name());
+    }
+  }
+}
+
+}  // namespace knet::bridge

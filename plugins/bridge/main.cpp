@@ -1,0 +1,142 @@
+// bridge: plugs each container into a Linux bridge on the host through a
+// veth pair; the bridge can be the containers' gateway and masquerade their
+// traffic to the outside.
+
+#include <cni/error.h>
+#include <cni/ipam.h>
+#include <cni/naming.h>
+#include <cni/skel.h>
+#include <nlw/error.h>
+#include <nlw/link.h>
+#include <nlw/netns.h>
+#include <nlw/socket.h>
+
+#include <optional>
+
+#include "bridge.h"
+#include "config.h"
+#include "masquerade.h"
+
+namespace br = knet::bridge;
+
+namespace {
+
+cni::Owner owner_of(const cni::Env& env, const cni::NetConf& conf) {
+  return {conf.name, env.container_id, env.ifname};
+}
+
+cni::Interface iface_of(const nlw::LinkInfo& l, const std::string& sandbox = {}) {
+  cni::Interface i;
+  i.name = l.name;
+  i.mac = l.mac;
+  i.sandbox = sandbox;
+  return i;
+}
+
+cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
+  env.args.require_known({"MAC"});
+  br::Config cfg = br::Config::parse(conf, env.args);
+  cni::Owner owner = owner_of(env, conf);
+  nlw::NetNS host_ns = nlw::NetNS::current();
+  nlw::Socket host = nlw::Socket::in(host_ns);
+  nlw::NetNS cont = nlw::NetNS::open(env.netns);
+  nlw::Socket cont_sock = nlw::Socket::in(cont);
+
+  nlw::LinkInfo bridge = br::ensure_bridge(host, cfg);
+  br::Port port = br::create_port(host, cont_sock, cont, bridge, cfg, owner);
+  br::PortUndo undo_port(host, port.host.name);
+
+  cni::Result result;
+  std::optional<cni::IpamReservation> ipam;
+  std::optional<br::Undo> undo_masq, undo_spoof;
+  if (cfg.has_ipam) {
+    ipam.emplace(env, conf);
+    cni::Result ip = ipam->add();
+    if (ip.ips.empty()) throw cni::Error(cni::kInternal, "IPAM plugin returned missing IP config");
+    br::complete_ip_result(ip, cfg);
+    br::configure_container(cont, cont_sock, port.container, ip, cfg);
+    br::configure_gateway(host_ns, host, bridge, ip, cfg, conf.name);
+    if (cfg.ip_masq) {
+      undo_masq.emplace([&] { br::del_masquerade(cfg, owner); });
+      br::add_masquerade(cfg, owner, ip.ips);
+    }
+    result.ips = ip.ips;
+    result.routes = ip.routes;
+    // The config's DNS when it has any, else what IPAM returned (as newer references do).
+    result.dns = conf.dns.empty() ? ip.dns : conf.dns;
+  } else {
+    result.dns = conf.dns;
+    if (!cfg.disable_container_interface) nlw::set_up(cont_sock, port.container.index);
+  }
+  if (cfg.macspoofchk) {
+    undo_spoof.emplace([&] { br::del_macspoof(owner); });
+    br::add_macspoof(port.host.name, port.container.mac, owner);
+  }
+
+  // The bridge's MAC can change when its first port joins: report it as it is now.
+  bridge = nlw::get_link(host, cfg.bridge);
+  result.interfaces = {iface_of(bridge), iface_of(port.host), iface_of(port.container, env.netns)};
+
+  if (ipam) ipam->commit();
+  if (undo_masq) undo_masq->release();
+  if (undo_spoof) undo_spoof->release();
+  undo_port.release();
+  return result;
+}
+
+void del(const cni::Env& env, const cni::NetConf& conf) {
+  br::Config cfg = br::Config::parse(conf, env.args);
+  cni::Owner owner = owner_of(env, conf);
+  if (cfg.has_ipam) cni::ipam_del(env, conf);
+  if (cfg.ip_masq) br::del_masquerade(cfg, owner);
+  if (cfg.macspoofchk) br::del_macspoof(owner);
+  nlw::Socket host = nlw::Socket::current();
+  br::delete_port(host, env.netns, owner);  // never the bridge: other containers use it
+}
+
+void check(const cni::Env& env, const cni::NetConf& conf) {
+  env.args.require_known({"MAC"});
+  br::Config cfg = br::Config::parse(conf, env.args);
+  if (!conf.prev_result) cni::config_error("required \"prevResult\" missing");
+  if (cfg.has_ipam) cni::ipam_check(env, conf);
+  const cni::Interface* iface = nullptr;
+  for (const auto& i : conf.prev_result->interfaces) {
+    if (i.name == env.ifname && i.sandbox == env.netns) iface = &i;
+  }
+  if (!iface) {
+    throw cni::Error(cni::kInternal,
+                     "prevResult has no interface " + env.ifname + " in sandbox " + env.netns);
+  }
+  nlw::NetNS cont = nlw::NetNS::open(env.netns);
+  nlw::Socket cont_sock = nlw::Socket::in(cont);
+  nlw::Socket host = nlw::Socket::current();
+  br::verify(host, cont_sock, *conf.prev_result, *iface, cfg);
+}
+
+void gc(const cni::Env& env, const cni::NetConf& conf, const std::vector<cni::Attachment>& valid) {
+  br::Config cfg = br::Config::parse(conf, env.args);
+  auto keep = [&](const cni::Owner& o) {
+    return cni::contains_attachment(valid, o.container_id, o.ifname);
+  };
+  auto keep_container = [&](const std::string& id) {
+    for (const auto& a : valid) {
+      if (a.container_id == id) return true;
+    }
+    return false;
+  };
+  nlw::Socket host = nlw::Socket::current();
+  br::delete_stale_ports(host, conf.name, keep);
+  br::gc_rules(cfg, conf.name, keep, keep_container);
+  if (cfg.has_ipam) cni::ipam_gc(env, conf);
+}
+
+void status(const cni::Env& env, const cni::NetConf& conf) {
+  br::Config cfg = br::Config::parse(conf, env.args);
+  if (cfg.has_ipam) cni::ipam_status(env, conf);
+}
+
+}  // namespace
+
+int main() {
+  return cni::plugin_main(cni::Plugin{"knet bridge plugin", add, del, check, gc, status});
+}

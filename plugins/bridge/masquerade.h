@@ -1,0 +1,47 @@
+#pragma once
+// The bridge plugin's netfilter rules: ipMasq through the configured backend
+// and the macspoofchk filter. Every rule is found again by its owner, so DEL
+// works after the container namespace is gone and GC works after a crash.
+
+#include <cni/naming.h>
+#include <cni/result.h>
+
+#include <functional>
+#include <vector>
+
+#include "config.h"
+
+namespace knet::bridge {
+
+// Masquerades every address of `ips` (outside its subnet, not multicast).
+void add_masquerade(const Config& cfg, const cni::Owner& owner,
+                    const std::vector<cni::IPConfig>& ips);
+// Removes `owner`'s masquerade rules; none left is not an error.
+void del_masquerade(const Config& cfg, const cni::Owner& owner);
+
+// Drops frames from host port `port` whose source MAC is not `mac`.
+void add_macspoof(const std::string& port, const std::string& mac, const cni::Owner& owner);
+void del_macspoof(const cni::Owner& owner);
+
+// GC: removes the rules of `network` whose owner `keep` rejects. With the
+// iptables backend the reference's comments carry no ifname, so a container
+// is kept when `keep` accepts it under any ifname (`keep_container`).
+void gc_rules(const Config& cfg, const std::string& network,
+              const std::function<bool(const cni::Owner&)>& keep,
+              const std::function<bool(const std::string&)>& keep_container);
+
+// Runs `undo` on destruction unless release() was called: the undo step of
+// a failing ADD for rules.
+class Undo {
+ public:
+  explicit Undo(std::function<void()> undo) : undo_(std::move(undo)) {}
+  ~Undo();
+  Undo(const Undo&) = delete;
+  Undo& operator=(const Undo&) = delete;
+  void release() { undo_ = nullptr; }
+
+ private:
+  std::function<void()> undo_;
+};
+
+}  // namespace knet::bridge

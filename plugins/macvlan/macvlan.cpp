@@ -1,0 +1,217 @@
+#include "macvlan.h"
+
+#include <cni/error.h>
+#include <cni/naming.h>
+#include <nlw/addr.h>
+#include <nlw/announce.h>
+#include <nlw/error.h>
+#include <nlw/route.h>
+#include <nlw/sysctl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <iostream>
+
+namespace knet::macvlan {
+namespace {
+
+[[noreturn]] void check_failed(const std::string& msg) { throw cni::Error(cni::kInternal, msg); }
+
+// Creates the macvlan, turning the kernel's bare EINVAL for passthru
+// conflicts into a message that says what is wrong.
+nlw::LinkInfo create(nlw::Socket& sock, const std::string& name, const nlw::LinkInfo& master,
+                     const Config& cfg, const std::string& alias) {
+  nlw::MacvlanOptions opts{cfg.mode, cfg.mtu, cfg.mac, cfg.bcqueuelen};
+  try {
+    nlw::LinkInfo link = nlw::create_macvlan(sock, name, master.index, opts);
+    if (!alias.empty()) nlw::set_alias(sock, link.index, alias);
+    return link;
+  } catch (const cni::Error& e) {
+    int err = sock.last_errno();
+    // Gone already unless bcqueuelen or the alias failed after the create;
+    // with EEXIST the name belongs to someone else.
+    if (err != EEXIST) nlw::delete_link_if_exists(sock, name);
+    if (err != EINVAL) throw;
+    throw cni::Error(e.code(), e.msg() + " (a passthru macvlan takes master " + master.name +
+                                   " for itself: it cannot join a master that already has "
+                                   "macvlan links, and no macvlan can join it afterwards)");
+  }
+}
+
+std::optional<cni::IP> gateway_of_family(const cni::Result& r, int family) {
+  for (const auto& c : r.ips) {
+    if (c.gateway && c.gateway->family == family) return c.gateway;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+nlw::LinkInfo resolve_master(nlw::Socket& sock, const Config& cfg) {
+  std::optional<nlw::LinkInfo> master;
+  if (cfg.master.empty()) {
+    auto index = nlw::default_route_link(sock, AF_INET);
+    if (!index) index = nlw::default_route_link(sock, AF_INET6);
+    if (!index) {
+      cni::config_error("no \"master\" given and " + sock.ns_name() +
+                        " has no default route to take it from");
+    }
+    master = nlw::find_link(sock, *index);
+    if (!master) {
+      cni::config_error("no \"master\" given and the default route's link (ifindex " +
+                        std::to_string(*index) + ") has vanished");
+    }
+  } else {
+    master = nlw::find_link(sock, cfg.master);
+    if (!master) {
+      cni::config_error("invalid \"master\" \"" + cfg.master + "\": no such link in " +
+                        sock.ns_name());
+    }
+  }
+  if (cfg.mtu > master->mtu) {
+    cni::config_error("invalid \"mtu\" " + std::to_string(cfg.mtu) + ": larger than the MTU of " +
+                      "master " + master->name + " (" + std::to_string(master->mtu) + ")");
+  }
+  return *master;
+}
+
+LinkUndo::~LinkUndo() {
+  if (!armed_) return;
+  try {
+    nlw::delete_link_if_exists(sock_, name_);
+  } catch (...) {
+    // Best effort: the ADD is already failing with its own error.
+  }
+}
+
+std::string temp_name(const cni::Owner& owner) { return cni::owner_ifname("mv", owner); }
+
+bool delete_leftover(nlw::Socket& master_sock, const cni::Owner& owner) {
+  auto l = nlw::find_link(master_sock, temp_name(owner));
+  // The name is a hash: only delete what carries this owner's tag.
+  if (!l || l->kind != "macvlan" || l->alias != cni::owner_tag(owner)) return false;
+  return nlw::delete_link_if_exists(master_sock, l->name);
+}
+
+nlw::LinkInfo create_in_container(nlw::Socket& master_sock, const nlw::LinkInfo& master,
+                                  nlw::Socket& cont_sock, const nlw::NetNS& cont, const Config& cfg,
+                                  const cni::Owner& owner) {
+  if (nlw::find_link(cont_sock, owner.ifname)) {
+    throw cni::Error(cni::kInternal, "cannot create macvlan " + owner.ifname + ": a link named " +
+                                         owner.ifname + " already exists in " + cont.describe());
+  }
+  if (cfg.link_in_container) return create(cont_sock, owner.ifname, master, cfg, {});
+
+  delete_leftover(master_sock, owner);
+  // The kernel cannot create a link in another namespace under a name that is
+  // taken here, so it is born under an owner-derived name and renamed as it moves.
+  std::string tmp = temp_name(owner);
+  nlw::LinkInfo link = create(master_sock, tmp, master, cfg, cni::owner_tag(owner));
+  LinkUndo undo(master_sock, tmp);
+  nlw::move_to_netns(master_sock, link.index, cont, owner.ifname);
+  undo.release();
+  LinkUndo undo_moved(cont_sock, owner.ifname);
+  nlw::LinkInfo moved = nlw::get_link(cont_sock, owner.ifname);
+  undo_moved.release();
+  return moved;
+}
+
+void configure_ip(const nlw::NetNS& cont, nlw::Socket& cont_sock, const nlw::LinkInfo& link,
+                  const cni::Result& ip) {
+  if (!ip.ips.empty()) {
+    // Make the kernel announce again whenever the link comes up or its
+    // address changes, as the reference does; not every kernel has both keys.
+    for (const char* key : {"net/ipv4/conf/%/arp_notify", "net/ipv6/conf/%/ndisc_notify"}) {
+      std::string k = key;
+      k.replace(k.find('%'), 1, link.name);
+      try {
+        nlw::write_sysctl(cont, k, "1");
+      } catch (const cni::Error&) {
+      }
+    }
+  }
+  bool v6 = false;
+  for (const auto& c : ip.ips) {
+    nlw::add_address(cont_sock, link.index, c.address);
+    v6 = v6 || !c.address.ip.is_v4();
+  }
+  nlw::set_up(cont_sock, link.index);
+  if (v6) nlw::wait_ipv6_usable(cont_sock, link.index);
+  for (const auto& r : ip.routes) {
+    nlw::RouteSpec spec;
+    spec.dst = r.dst;
+    spec.oif = link.index;
+    spec.gw = r.gw ? r.gw : gateway_of_family(ip, r.dst.ip.family);
+    if (r.mtu) spec.mtu = static_cast<uint32_t>(*r.mtu);
+    if (r.advmss) spec.advmss = static_cast<uint32_t>(*r.advmss);
+    if (r.priority) spec.priority = static_cast<uint32_t>(*r.priority);
+    if (r.table) spec.table = static_cast<uint32_t>(*r.table);
+    if (r.scope) spec.scope = *r.scope;
+    nlw::add_route(cont_sock, spec);
+  }
+}
+
+void announce(const nlw::NetNS& cont, const std::string& ifname, const cni::Result& ip) {
+  for (const auto& c : ip.ips) {
+    try {
+      nlw::send_gratuitous_arp(cont, ifname, c.address.ip);
+    } catch (const cni::Error& e) {
+      std::cerr << "macvlan: warning: " << e.msg() << "\n";
+    }
+  }
+}
+
+void verify(nlw::Socket& cont_sock, const cni::Interface& iface, const nlw::LinkInfo& master,
+            bool master_in_container, const Config& cfg, const cni::Result& prev) {
+  const std::string& name = iface.name;
+  auto link = nlw::find_link(cont_sock, name);
+  if (!link) check_failed("container interface " + name + " not found in " + cont_sock.ns_name());
+  if (link->kind != "macvlan") {
+    check_failed("container interface " + name + " is a " +
+                 (link->kind.empty() ? std::string("plain") : link->kind) + " link, not a macvlan");
+  }
+  if (link->macvlan_mode != cfg.mode) {
+    check_failed("container interface " + name + " is in macvlan mode " +
+                 (link->macvlan_mode ? nlw::to_string(*link->macvlan_mode) : "unknown") +
+                 ", the config says " + nlw::to_string(cfg.mode));
+  }
+  // IFLA_LINK_NETNSID is reported exactly when the master is in another namespace.
+  if (link->link != master.index || link->link_netnsid.has_value() == master_in_container) {
+    check_failed("container interface " + name + " is not a macvlan of master " + master.name);
+  }
+  if (!iface.mac.empty() && parse_unicast_mac(iface.mac, "prevResult mac") != link->mac) {
+    check_failed("container interface " + name + " has MAC " + link->mac + ", prevResult says " +
+                 iface.mac);
+  }
+  if (cfg.mtu && link->mtu != cfg.mtu) {
+    check_failed("container interface " + name + " has MTU " + std::to_string(link->mtu) +
+                 ", the config says " + std::to_string(cfg.mtu));
+  }
+
+  auto addrs = nlw::list_addresses(cont_sock, link->index);
+  for (const auto& c : prev.ips) {
+    if (c.interface && (*c.interface < 0 || size_t(*c.interface) >= prev.interfaces.size() ||
+                        prev.interfaces[*c.interface].name != name)) {
+      continue;  // another plugin's interface in a chained result
+    }
+    bool found = false;
+    for (const auto& a : addrs) found = found || a.net == c.address;
+    if (!found) {
+      check_failed("container interface " + name + " lacks address " + c.address.str() +
+                   " from prevResult");
+    }
+  }
+  for (const auto& r : prev.routes) {
+    int family = r.dst.ip.is_v4() ? AF_INET : AF_INET6;
+    bool found = false;
+    for (const auto& k : nlw::list_routes(cont_sock, family, r.table.value_or(254))) {
+      found = found || (k.dst.network() == r.dst.network() && (!r.gw || k.gw == r.gw));
+    }
+    if (!found) {
+      check_failed("route " + r.dst.str() + (r.gw ? " via " + r.gw->str() : std::string()) +
+                   " from prevResult is missing in " + cont_sock.ns_name());
+    }
+  }
+}
+
+}  // namespace knet::macvlan

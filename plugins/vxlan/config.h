@@ -1,0 +1,85 @@
+#pragma once
+// The vxlan plugin's own configuration keys (see docs/vxlan.md), parsed and
+// validated once, and the membership (peers / nodes) they describe.
+
+#include <cni/ip.h>
+#include <cni/json.h>
+#include <cni/netconf.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace knet::vxlan {
+
+enum class Mode { kL2, kL3 };
+
+// One node of an l3 overlay: its underlay address and its pod subnet
+// (network form, host bits cleared).
+struct Node {
+  cni::IP vtep{};
+  cni::IPNet subnet{};
+  bool operator==(const Node&) const = default;
+};
+
+// Who is in the overlay: `peers` (l2 unicast) or `nodes` (l3), this node included.
+struct Membership {
+  std::vector<cni::IP> peers{};
+  std::vector<Node> nodes{};
+};
+
+struct Config {
+  uint32_t vni = 0;
+  uint16_t port = 4789;
+  std::string underlay{};          // empty = the default route's interface
+  std::optional<cni::IP> local{};  // unset = the underlay's first global address
+  Mode mode = Mode::kL2;
+  std::string bridge{};            // always set after parse (default knetbr<vni>)
+  std::optional<cni::IP> group{};  // l2 multicast
+  Membership members{};            // the inline `peers` / `nodes`
+  std::string peers_file{};
+  unsigned mtu = 0;  // 0 = underlay MTU minus the encapsulation overhead
+  bool learning = true;
+  int ttl = 0;
+  bool has_ipam = false;
+
+  // The VXLAN device's name: knetvx<vni>.
+  std::string device() const;
+
+  // Reads the plugin's keys from `conf.raw`. Pure: touches neither the kernel
+  // nor `peersFile`. Throws cni::Error(kInvalidNetworkConfig) naming the bad key.
+  static Config parse(const cni::NetConf& conf);
+};
+
+// Reads `peers` (l2) or `nodes` (l3) from `obj`; `where` prefixes key names
+// in errors ("" for the config itself, "peersFile /x: " for the file). A key
+// of the other mode is an error. Subnets must not overlap.
+Membership parse_members(const cni::json& obj, Mode mode, const std::string& where);
+
+// The membership of `cfg`: the inline list plus the one in cfg.peers_file,
+// duplicates merged. Throws cni::Error(kInvalidNetworkConfig) naming the
+// file when it cannot be read or parsed, or when it contradicts the config
+// (one vtep with two subnets, overlapping subnets).
+Membership load_members(const Config& cfg);
+
+// The deterministic MAC of the VTEP of `vni` at underlay address `vtep`:
+// 02 followed by five bytes of an FNV-1a hash, so every node can compute
+// every other node's MAC without asking.
+std::string vtep_mac(uint32_t vni, const cni::IP& vtep);
+
+// The overlay address of an l3 node: its subnet's network address.
+inline cni::IP overlay_ip(const Node& n) { return n.subnet.first(); }
+
+// The smallest prefix covering every subnet of `family` in `nodes`, or
+// nullopt if there is none.
+std::optional<cni::IPNet> cluster_cidr(const std::vector<Node>& nodes, int family);
+
+// The bytes of the VXLAN header chain on top of the inner frame: 50 over an
+// IPv4 underlay, 70 over IPv6.
+inline unsigned encap_overhead(const cni::IP& local) { return local.is_v4() ? 50 : 70; }
+
+const char* to_string(Mode m);
+
+}  // namespace knet::vxlan

@@ -1,0 +1,155 @@
+// vxlan: connects containers on different nodes over a VXLAN overlay built
+// from configuration alone, with no agent (docs/vxlan.md). l2 stretches one
+// subnet over a bridge per node; l3 routes a subnet per node.
+
+#include <cni/error.h>
+#include <cni/ipam.h>
+#include <cni/naming.h>
+#include <cni/skel.h>
+#include <nlw/link.h>
+#include <nlw/netns.h>
+#include <nlw/socket.h>
+#include <nlw/vxlan_extra.h>
+
+#include <optional>
+
+#include "config.h"
+#include "overlay.h"
+
+namespace vx = knet::vxlan;
+
+namespace {
+
+cni::Owner owner_of(const cni::Env& env, const cni::NetConf& conf) {
+  return {conf.name, env.container_id, env.ifname};
+}
+
+// This node's side of the network, resolved from the config and the kernel:
+// the underlay, the MTU and who the other nodes are.
+struct ThisNode {
+  vx::Underlay underlay;
+  unsigned mtu;
+  vx::View view;
+};
+
+ThisNode resolve(nlw::Socket& host, const vx::Config& cfg) {
+  vx::Underlay u = vx::resolve_underlay(host, cfg);
+  unsigned mtu = vx::overlay_mtu(cfg, u);
+  vx::View view = vx::view_from(cfg, vx::load_members(cfg), u.local);
+  return {u, mtu, view};
+}
+
+// For DEL and GC, which must work when the underlay or peersFile is gone.
+std::optional<ThisNode> try_resolve(nlw::Socket& host, const vx::Config& cfg) {
+  try {
+    return resolve(host, cfg);
+  } catch (const cni::Error&) {
+    return std::nullopt;
+  }
+}
+
+cni::NetConf ipam_conf_of(const cni::NetConf& conf, const vx::Config& cfg,
+                          const std::optional<ThisNode>& node) {
+  return vx::ipam_conf(conf, cfg, node ? &node->view : nullptr);
+}
+
+cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
+  vx::Config cfg = vx::Config::parse(conf);
+  nlw::Socket host = nlw::Socket::current();
+  ThisNode node = resolve(host, cfg);
+  nlw::NetNS cont = nlw::NetNS::open(env.netns);
+  nlw::Socket cont_sock = nlw::Socket::in(cont);
+  cni::Owner owner = owner_of(env, conf);
+
+  cni::NetConf ipam_conf = vx::ipam_conf(conf, cfg, &node.view);
+  std::optional<cni::IpamReservation> ipam;
+  cni::Result ip;  // stays empty for an L2-only interface
+  if (cfg.has_ipam) {
+    ipam.emplace(env, ipam_conf);
+    ip = ipam->add();
+  }
+
+  // The network's shared objects outlive this ADD, unless this ADD made them and fails.
+  bool new_dev = false, new_br = false;
+  nlw::LinkInfo dev = vx::ensure_device(host, cfg, conf.name, node.underlay, node.mtu, new_dev);
+  nlw::LinkUndo undo_dev(host, new_dev ? dev.name : "");
+  nlw::LinkInfo br = vx::ensure_bridge(host, cfg, conf.name, node.mtu, new_br);
+  nlw::LinkUndo undo_br(host, new_br ? br.name : "");
+  if (cfg.mode == vx::Mode::kL2 && dev.master != br.index) {
+    nlw::set_master(host, dev.index, br.index);
+  }
+  vx::reconcile(host, dev, cfg, node.view);
+
+  nlw::LinkInfo link = vx::create_veth(host, br, cont_sock, cont, owner, node.mtu);
+  nlw::LinkUndo undo_veth(host, vx::host_veth_name(owner));
+  if (cfg.mode == vx::Mode::kL3) vx::configure_router(host, br, dev, node.view, ip);
+  nlw::apply_ip_config(cont_sock, link.index, ip);
+
+  cni::Result result;
+  nlw::LinkInfo hv = nlw::get_link(host, vx::host_veth_name(owner));
+  auto iface = [](const nlw::LinkInfo& l, const std::string& sandbox) {
+    cni::Interface i;
+    i.name = l.name;
+    i.mac = l.mac;
+    i.sandbox = sandbox;
+    return i;
+  };
+  result.interfaces = {iface(br, ""), iface(hv, ""), iface(link, env.netns)};
+  result.interfaces[2].mtu = static_cast<int>(node.mtu);
+  for (auto& c : ip.ips) c.interface = 2;
+  result.ips = ip.ips;
+  result.routes = ip.routes;
+  result.dns = conf.dns;
+  result.dns.merge(ip.dns);
+
+  if (ipam) ipam->commit();
+  undo_veth.release();
+  undo_br.release();
+  undo_dev.release();
+  return result;
+}
+
+void del(const cni::Env& env, const cni::NetConf& conf) {
+  vx::Config cfg = vx::Config::parse(conf);
+  nlw::Socket host = nlw::Socket::current();
+  if (cfg.has_ipam) cni::ipam_del(env, ipam_conf_of(conf, cfg, try_resolve(host, cfg)));
+  // Deleting the host end takes the container end with it.
+  vx::delete_veth(host, owner_of(env, conf));
+}
+
+void check(const cni::Env& env, const cni::NetConf& conf) {
+  vx::Config cfg = vx::Config::parse(conf);
+  if (!conf.prev_result) cni::config_error("required \"prevResult\" missing");
+  nlw::Socket host = nlw::Socket::current();
+  ThisNode node = resolve(host, cfg);
+  if (cfg.has_ipam) cni::ipam_check(env, vx::ipam_conf(conf, cfg, &node.view));
+  vx::verify_host(host, cfg, conf.name, node.underlay, node.mtu, node.view);
+  nlw::NetNS cont = nlw::NetNS::open(env.netns);
+  nlw::Socket cont_sock = nlw::Socket::in(cont);
+  vx::verify_container(host, cont_sock, cfg, owner_of(env, conf), node.mtu, *conf.prev_result);
+}
+
+void gc(const cni::Env& env, const cni::NetConf& conf, const std::vector<cni::Attachment>& valid) {
+  vx::Config cfg = vx::Config::parse(conf);
+  nlw::Socket host = nlw::Socket::current();
+  vx::collect(host, cfg, conf.name, valid);
+  if (cfg.has_ipam) cni::ipam_gc(env, ipam_conf_of(conf, cfg, try_resolve(host, cfg)));
+}
+
+void status(const cni::Env& env, const cni::NetConf& conf) {
+  vx::Config cfg = vx::Config::parse(conf);
+  nlw::Socket host = nlw::Socket::current();
+  std::optional<ThisNode> node;
+  try {
+    node = resolve(host, cfg);
+  } catch (const cni::Error& e) {
+    throw cni::Error(cni::kPluginNotAvailable, e.msg());
+  }
+  if (cfg.has_ipam) cni::ipam_status(env, ipam_conf_of(conf, cfg, node));
+}
+
+}  // namespace
+
+int main() {
+  return cni::plugin_main(cni::Plugin{"knet vxlan plugin", add, del, check, gc, status});
+}

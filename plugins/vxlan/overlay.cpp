@@ -1,0 +1,467 @@
+#include "overlay.h"
+
+#include <cni/error.h>
+#include <linux/rtnetlink.h>
+#include <nlw/addr.h>
+#include <nlw/error.h>
+#include <nlw/neigh.h>
+#include <nlw/route.h>
+#include <nlw/sysctl.h>
+#include <nlw/vxlan_extra.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+namespace knet::vxlan {
+namespace {
+
+const std::string kZeroMac = "00:00:00:00:00:00";
+
+[[noreturn]] void check_failed(const std::string& msg) { throw cni::Error(cni::kInternal, msg); }
+
+std::string opt_str(const std::optional<cni::IP>& ip) { return ip ? ip->str() : "none"; }
+
+int family_of(const cni::IP& ip) { return ip.is_v4() ? AF_INET : AF_INET6; }
+
+// What about an existing device named cfg.device() contradicts the config,
+// or "" when it can serve this network. MTU and MAC are not compared: ADD
+// corrects them in place.
+std::string device_difference(const nlw::LinkInfo& l, const Config& cfg, const std::string& network,
+                              const Underlay& u) {
+  std::string name = "link " + l.name;
+  if (l.kind != "vxlan" || !l.vxlan) {
+    return name + " is a " + (l.kind.empty() ? std::string("plain") : l.kind) +
+           " link, not a vxlan device";
+  }
+  if (l.alias != network_tag(network)) {
+    return name + " does not belong to network " + network + " (alias \"" + l.alias + "\")";
+  }
+  const nlw::VxlanInfo& v = *l.vxlan;
+  auto differs = [&](const std::string& what, const std::string& has, const std::string& want) {
+    return name + " has " + what + " " + has + ", the config asks for " + want;
+  };
+  if (v.vni != cfg.vni) return differs("vni", std::to_string(v.vni), std::to_string(cfg.vni));
+  if (v.port != cfg.port) return differs("port", std::to_string(v.port), std::to_string(cfg.port));
+  if (v.local != u.local) return differs("local address", opt_str(v.local), u.local.str());
+  if (v.group != cfg.group) return differs("group", opt_str(v.group), opt_str(cfg.group));
+  if (v.underlay != u.link.index) {
+    return differs("underlay ifindex", std::to_string(v.underlay),
+                   u.link.name + " (" + std::to_string(u.link.index) + ")");
+  }
+  if (v.learning != cfg.learning) {
+    return differs("learning", v.learning ? "on" : "off", cfg.learning ? "on" : "off");
+  }
+  if (v.ttl != cfg.ttl) return differs("ttl", std::to_string(v.ttl), std::to_string(cfg.ttl));
+  return {};
+}
+
+// The remote entries of l3 as sets, so both reconcile and verify compare alike.
+struct L3Entries {
+  std::set<std::pair<std::string, cni::IP>> fdb;     // (mac, vtep)
+  std::set<std::pair<cni::IP, std::string>> neigh;   // (overlay ip, mac)
+  std::set<std::pair<std::string, cni::IP>> routes;  // (subnet, overlay ip)
+};
+
+L3Entries l3_entries(const Config& cfg, const View& view) {
+  L3Entries e;
+  for (const Node& n : view.nodes) {
+    std::string mac = vtep_mac(cfg.vni, n.vtep);
+    e.fdb.insert({mac, n.vtep});
+    e.neigh.insert({overlay_ip(n), mac});
+    e.routes.insert({n.subnet.str(), overlay_ip(n)});
+  }
+  return e;
+}
+
+nlw::RouteSpec l3_route(const Node& n, int dev_index) {
+  nlw::RouteSpec r;
+  r.dst = n.subnet;
+  r.gw = overlay_ip(n);
+  r.oif = dev_index;
+  r.onlink = true;
+  return r;
+}
+
+bool has_address(nlw::Socket& sock, int index, const cni::IPNet& addr) {
+  for (const auto& a : nlw::list_addresses(sock, index)) {
+    if (a.net == addr) return true;
+  }
+  return false;
+}
+
+void ensure_address(nlw::Socket& sock, int index, const cni::IPNet& addr) {
+  if (has_address(sock, index, addr)) return;
+  try {
+    nlw::add_address(sock, index, addr);
+  } catch (const nlw::Exists&) {
+    // Another ADD on this node got there first.
+  }
+}
+
+std::optional<cni::IP> gateway_of_family(const cni::Result& r, int family) {
+  for (const auto& c : r.ips) {
+    if (c.gateway && family_of(*c.gateway) == family) return c.gateway;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Underlay resolve_underlay(nlw::Socket& host, const Config& cfg) {
+  auto link = nlw::resolve_link_or_default(host, cfg.underlay, "underlay");
+  Underlay u{link, {}};
+  auto addrs = nlw::list_addresses(host, link.index);
+  if (cfg.local) {
+    bool found = std::any_of(addrs.begin(), addrs.end(),
+                             [&](const auto& a) { return a.net.ip == *cfg.local; });
+    if (!found) {
+      cni::config_error("invalid \"local\" \"" + cfg.local->str() +
+                        "\": not an address of underlay " + link.name);
+    }
+    u.local = *cfg.local;
+    return u;
+  }
+  for (int family : {AF_INET, AF_INET6}) {
+    for (const auto& a : addrs) {
+      if (a.scope == RT_SCOPE_UNIVERSE && family_of(a.net.ip) == family &&
+          (!cfg.group || cfg.group->family == a.net.ip.family)) {
+        u.local = a.net.ip;
+        return u;
+      }
+    }
+  }
+  cni::config_error("no \"local\" given and underlay " + link.name +
+                    " has no global address to use as the VTEP address");
+}
+
+unsigned overlay_mtu(const Config& cfg, const Underlay& u) {
+  unsigned overhead = encap_overhead(u.local);
+  unsigned max = u.link.mtu > overhead ? u.link.mtu - overhead : 0;
+  if (cfg.mtu > max) {
+    cni::config_error("invalid \"mtu\" " + std::to_string(cfg.mtu) + ": underlay " + u.link.name +
+                      " has MTU " + std::to_string(u.link.mtu) + ", which leaves at most " +
+                      std::to_string(max) + " after " + std::to_string(overhead) +
+                      " bytes of VXLAN encapsulation");
+  }
+  return cfg.mtu ? cfg.mtu : max;
+}
+
+View view_from(const Config& cfg, const Membership& m, const cni::IP& local) {
+  View v;
+  for (const auto& p : m.peers) {
+    if (p.family != local.family) {
+      cni::config_error("peer " + p.str() + " and the local VTEP address " + local.str() +
+                        " are of different address families");
+    }
+    if (p != local) v.peers.push_back(p);
+  }
+  v.all_nodes = m.nodes;
+  for (const auto& n : m.nodes) {
+    if (n.vtep.family != local.family) {
+      cni::config_error("node vtep " + n.vtep.str() + " and the local VTEP address " + local.str() +
+                        " are of different address families");
+    }
+    if (n.vtep == local) {
+      v.self = n;
+    } else {
+      v.nodes.push_back(n);
+    }
+  }
+  if (cfg.mode == Mode::kL3 && !v.self) {
+    cni::config_error("this node (local VTEP address " + local.str() +
+                      ") has no entry in \"nodes\"" +
+                      (cfg.peers_file.empty() ? "" : " or in peersFile " + cfg.peers_file) +
+                      ", so its pod subnet is unknown");
+  }
+  return v;
+}
+
+std::string network_tag(const std::string& network) { return "knet-vxlan:" + network; }
+
+cni::NetConf ipam_conf(const cni::NetConf& conf, const Config& cfg, const View* view) {
+  if (cfg.mode != Mode::kL3 || !view || !view->self || conf.ipam_type != "host-local" ||
+      cni::find_key(conf.ipam, "subnet") || cni::find_key(conf.ipam, "ranges")) {
+    return conf;
+  }
+  cni::NetConf c = conf;
+  const cni::IPNet& subnet = view->self->subnet;
+  c.ipam["ranges"] = cni::json::array({cni::json::array({{{"subnet", subnet.str()}}})});
+  if (!cni::find_key(conf.ipam, "routes")) {
+    auto cluster = cluster_cidr(view->all_nodes, family_of(subnet.ip));
+    c.ipam["routes"] = cni::json::array({{{"dst", cluster.value_or(subnet).str()}}});
+  }
+  c.raw["ipam"] = c.ipam;
+  return c;
+}
+
+nlw::LinkInfo ensure_device(nlw::Socket& host, const Config& cfg, const std::string& network,
+                            const Underlay& u, unsigned mtu, bool& created) {
+  created = false;
+  std::string mac = vtep_mac(cfg.vni, u.local);
+  if (auto l = nlw::find_link(host, cfg.device())) {
+    std::string diff = device_difference(*l, cfg, network, u);
+    if (!diff.empty()) {
+      throw cni::Error(cni::kInvalidNetworkConfig, "cannot use the VXLAN device of vni " +
+                                                       std::to_string(cfg.vni) + ": " + diff +
+                                                       " (delete it or choose another vni)");
+    }
+    if (l->mtu != mtu) nlw::set_mtu(host, l->index, mtu);
+    if (l->mac != mac) nlw::set_mac(host, l->index, mac);
+    nlw::set_up(host, l->index);
+    return nlw::get_link(host, l->name);
+  }
+  nlw::VxlanOptions o;
+  o.vni = cfg.vni;
+  o.port = cfg.port;
+  o.local = u.local;
+  o.group = cfg.group;
+  o.underlay = u.link.index;
+  o.learning = cfg.learning;
+  o.ttl = cfg.ttl;
+  o.mtu = mtu;
+  o.mac = mac;
+  nlw::LinkInfo l;
+  try {
+    l = nlw::create_vxlan(host, cfg.device(), o);
+  } catch (const nlw::Exists&) {
+    // A concurrent ADD of this network won the race: use (and check) its device.
+    if (nlw::find_link(host, cfg.device()))
+      return ensure_device(host, cfg, network, u, mtu, created);
+    throw;
+  }
+  nlw::LinkUndo undo(host, l.name);
+  nlw::set_alias(host, l.index, network_tag(network));
+  nlw::set_up(host, l.index);
+  undo.release();
+  created = true;
+  return nlw::get_link(host, l.name);
+}
+
+nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg, const std::string& network,
+                            unsigned mtu, bool& created) {
+  created = false;
+  auto br = nlw::find_link(host, cfg.bridge);
+  if (br && br->kind != "bridge") {
+    cni::config_error("invalid \"bridge\" \"" + cfg.bridge + "\": " + cfg.bridge + " is a " +
+                      (br->kind.empty() ? std::string("plain") : br->kind) + " link, not a bridge");
+  }
+  if (!br) {
+    try {
+      br = nlw::create_bridge(host, cfg.bridge, {mtu, {}, false});
+      created = true;
+    } catch (const nlw::Exists&) {
+      br = nlw::get_link(host, cfg.bridge);  // a concurrent ADD created it
+    }
+  }
+  nlw::LinkUndo undo(host, created ? br->name : std::string());
+  if (created) nlw::set_alias(host, br->index, network_tag(network));
+  if (!br->up) nlw::set_up(host, br->index);
+  undo.release();
+  return nlw::get_link(host, br->name);
+}
+
+void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, const View& view) {
+  if (cfg.mode == Mode::kL2) {
+    if (cfg.group) return;  // the group is the device's own default remote
+    std::set<cni::IP> want(view.peers.begin(), view.peers.end());
+    std::set<cni::IP> have;
+    for (const auto& e : nlw::list_fdb(host, dev.index)) {
+      if (!e.self || !e.dst) continue;
+      if (!want.count(*e.dst)) {
+        nlw::del_fdb(host, dev.index, e.mac, e.dst);  // flood entry or MAC learned behind it
+      } else if (e.mac == kZeroMac) {
+        have.insert(*e.dst);
+      }
+    }
+    for (const auto& p : want) {
+      if (have.count(p)) continue;
+      try {
+        nlw::add_fdb(host, dev.index, kZeroMac, p, {true, true, true});
+      } catch (const nlw::Exists&) {
+        // A concurrent ADD on this node added it.
+      }
+    }
+    return;
+  }
+  L3Entries want = l3_entries(cfg, view);
+  for (const auto& r : nlw::list_routes(host, 0)) {
+    if (r.oif != dev.index || !r.gw || want.routes.count({r.dst.network().str(), *r.gw})) continue;
+    nlw::del_route(host, r);
+  }
+  for (const auto& n : nlw::list_neighs(host, dev.index)) {
+    if (n.permanent() && !want.neigh.count({n.ip, n.mac})) nlw::del_neigh(host, dev.index, n.ip);
+  }
+  for (const auto& e : nlw::list_fdb(host, dev.index)) {
+    if (e.self && e.dst && !want.fdb.count({e.mac, *e.dst})) {
+      nlw::del_fdb(host, dev.index, e.mac, e.dst);
+    }
+  }
+  for (const Node& n : view.nodes) {
+    std::string mac = vtep_mac(cfg.vni, n.vtep);
+    nlw::add_fdb(host, dev.index, mac, n.vtep);
+    nlw::add_neigh(host, dev.index, overlay_ip(n), mac);
+    nlw::add_route(host, l3_route(n, dev.index), true);
+  }
+}
+
+std::string host_veth_name(const cni::Owner& owner) { return cni::owner_ifname("veth", owner); }
+
+bool delete_veth(nlw::Socket& host, const cni::Owner& owner) {
+  auto l = nlw::find_link(host, host_veth_name(owner));
+  // The name is a hash: only delete what carries this owner's tag.
+  if (!l || l->kind != "veth" || l->alias != cni::owner_tag(owner)) return false;
+  return nlw::delete_link_if_exists(host, l->name);
+}
+
+nlw::LinkInfo create_veth(nlw::Socket& host, const nlw::LinkInfo& bridge, nlw::Socket& cont_sock,
+                          const nlw::NetNS& cont, const cni::Owner& owner, unsigned mtu) {
+  if (nlw::find_link(cont_sock, owner.ifname)) {
+    throw cni::Error(cni::kInternal, "cannot create veth " + owner.ifname + ": a link named " +
+                                         owner.ifname + " already exists in " + cont.describe());
+  }
+  delete_veth(host, owner);
+  std::string name = host_veth_name(owner);
+  nlw::VethOptions opts;
+  opts.mtu = mtu;
+  opts.alias = cni::owner_tag(owner);
+  nlw::LinkInfo hv = nlw::create_veth(host, name, owner.ifname, cont, opts);
+  nlw::LinkUndo undo(host, name);
+  nlw::set_master(host, hv.index, bridge.index);
+  nlw::set_up(host, hv.index);
+  nlw::LinkInfo cv = nlw::get_link(cont_sock, owner.ifname);
+  undo.release();
+  return cv;
+}
+
+void configure_router(nlw::Socket& host, const nlw::LinkInfo& bridge, const nlw::LinkInfo& dev,
+                      const View& view, const cni::Result& ip) {
+  const cni::IPNet& subnet = view.self->subnet;
+  int family = family_of(subnet.ip);
+  cni::IP gw = gateway_of_family(ip, family).value_or(subnet.first().next());
+  ensure_address(host, bridge.index, cni::IPNet{gw, subnet.prefix});
+  ensure_address(host, dev.index, cni::IPNet{overlay_ip(*view.self), subnet.ip.bits()});
+  nlw::NetNS here = nlw::NetNS::current();
+  nlw::write_sysctl(
+      here, family == AF_INET ? "net/ipv4/ip_forward" : "net/ipv6/conf/all/forwarding", "1");
+}
+
+void verify_host(nlw::Socket& host, const Config& cfg, const std::string& network,
+                 const Underlay& u, unsigned mtu, const View& view) {
+  auto dev = nlw::find_link(host, cfg.device());
+  if (!dev) check_failed("VXLAN device " + cfg.device() + " not found in " + host.ns_name());
+  if (std::string diff = device_difference(*dev, cfg, network, u); !diff.empty()) {
+    check_failed(diff);
+  }
+  if (dev->mtu != mtu) {
+    check_failed("link " + dev->name + " has MTU " + std::to_string(dev->mtu) + ", expected " +
+                 std::to_string(mtu));
+  }
+  if (cfg.mode == Mode::kL2) {
+    auto br = nlw::find_link(host, cfg.bridge);
+    if (!br || dev->master != br->index) {
+      check_failed("link " + dev->name + " is not a port of bridge " + cfg.bridge);
+    }
+    if (cfg.group) return;
+    auto fdb = nlw::list_fdb(host, dev->index);
+    for (const auto& p : view.peers) {
+      bool found = std::any_of(fdb.begin(), fdb.end(), [&](const auto& e) {
+        return e.self && e.mac == kZeroMac && e.dst == p;
+      });
+      if (!found) check_failed("link " + dev->name + " has no flood entry for peer " + p.str());
+    }
+    return;
+  }
+  L3Entries want = l3_entries(cfg, view);
+  L3Entries have;
+  for (const auto& e : nlw::list_fdb(host, dev->index)) {
+    if (e.self && e.dst) have.fdb.insert({e.mac, *e.dst});
+  }
+  for (const auto& n : nlw::list_neighs(host, dev->index)) {
+    if (n.permanent()) have.neigh.insert({n.ip, n.mac});
+  }
+  for (const auto& r : nlw::list_routes(host, 0)) {
+    if (r.oif == dev->index && r.gw) have.routes.insert({r.dst.network().str(), *r.gw});
+  }
+  for (const Node& n : view.nodes) {
+    std::string mac = vtep_mac(cfg.vni, n.vtep);
+    std::string node = " for node " + n.vtep.str() + " on " + dev->name;
+    if (!have.fdb.count({mac, n.vtep}))
+      check_failed("no FDB entry " + mac + " dst " + n.vtep.str() + node);
+    if (!have.neigh.count({overlay_ip(n), mac})) {
+      check_failed("no neighbour entry " + overlay_ip(n).str() + " lladdr " + mac + node);
+    }
+    if (!have.routes.count({n.subnet.str(), overlay_ip(n)})) {
+      check_failed("no route " + n.subnet.str() + " via " + overlay_ip(n).str() + node);
+    }
+  }
+}
+
+void verify_container(nlw::Socket& host, nlw::Socket& cont_sock, const Config& cfg,
+                      const cni::Owner& owner, unsigned mtu, const cni::Result& prev) {
+  std::string hname = host_veth_name(owner);
+  auto hv = nlw::find_link(host, hname);
+  if (!hv || hv->alias != cni::owner_tag(owner)) {
+    check_failed("host veth " + hname + " of " + owner.ifname + " not found in " + host.ns_name());
+  }
+  auto br = nlw::find_link(host, cfg.bridge);
+  if (!br || hv->master != br->index) {
+    check_failed("host veth " + hname + " is not a port of bridge " + cfg.bridge);
+  }
+  const std::string& name = owner.ifname;
+  auto link = nlw::find_link(cont_sock, name);
+  if (!link) check_failed("container interface " + name + " not found in " + cont_sock.ns_name());
+  if (link->kind != "veth") check_failed("container interface " + name + " is not a veth");
+  if (link->mtu != mtu) {
+    check_failed("container interface " + name + " has MTU " + std::to_string(link->mtu) +
+                 ", expected " + std::to_string(mtu));
+  }
+  auto addrs = nlw::list_addresses(cont_sock, link->index);
+  for (const auto& c : prev.ips) {
+    if (c.interface && (*c.interface < 0 || size_t(*c.interface) >= prev.interfaces.size() ||
+                        prev.interfaces[*c.interface].name != name)) {
+      continue;  // another plugin's interface in a chained result
+    }
+    if (!has_address(cont_sock, link->index, c.address)) {
+      check_failed("container interface " + name + " lacks address " + c.address.str() +
+                   " from prevResult");
+    }
+  }
+  for (const auto& r : prev.routes) {
+    bool found = false;
+    for (const auto& k : nlw::list_routes(cont_sock, family_of(r.dst.ip), r.table.value_or(254))) {
+      found = found || (k.dst.network() == r.dst.network() && (!r.gw || k.gw == r.gw));
+    }
+    if (!found) {
+      check_failed("route " + r.dst.str() + " from prevResult is missing in " +
+                   cont_sock.ns_name());
+    }
+  }
+}
+
+void collect(nlw::Socket& host, const Config& cfg, const std::string& network,
+             const std::vector<cni::Attachment>& valid) {
+  int remaining = 0;
+  for (const auto& l : nlw::list_links(host)) {
+    auto o = cni::parse_owner_tag(l.alias);
+    if (l.kind != "veth" || !o || o->network != network) continue;
+    if (cni::contains_attachment(valid, o->container_id, o->ifname)) {
+      ++remaining;
+    } else {
+      delete_veth(host, *o);
+    }
+  }
+  if (remaining) return;
+  std::string tag = network_tag(network);
+  auto dev = nlw::find_link(host, cfg.device());
+  if (dev && dev->alias == tag) nlw::delete_link_if_exists(host, dev->name);
+  auto br = nlw::find_link(host, cfg.bridge);
+  if (!br || br->alias != tag) return;
+  for (const auto& l : nlw::list_links(host)) {
+    if (l.master == br->index) return;  // someone else's port still uses it
+  }
+  nlw::delete_link_if_exists(host, br->name);
+}
+
+}  // namespace knet::vxlan

@@ -1,0 +1,116 @@
+#pragma once
+// The kernel-side steps of the vxlan plugin: the shared per-network objects
+// on the host (VXLAN device, bridge, peer entries) and the per-container veth.
+// All netlink goes through nlw; every function acts on the namespaces of the
+// sockets it is given.
+
+#include <cni/naming.h>
+#include <cni/netconf.h>
+#include <cni/result.h>
+#include <cni/skel.h>
+#include <nlw/link.h>
+#include <nlw/netns.h>
+#include <nlw/socket.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config.h"
+
+namespace knet::vxlan {
+
+// The underlay device and this node's VTEP address on it.
+struct Underlay {
+  nlw::LinkInfo link{};
+  cni::IP local{};
+};
+
+// cfg.underlay (or the default route's link, IPv4 first) and cfg.local (or
+// its first global address, IPv4 first). Throws cni::Error(kInvalidNetworkConfig)
+// naming "underlay" / "local" when either is missing.
+Underlay resolve_underlay(nlw::Socket& host, const Config& cfg);
+
+// The MTU of the VXLAN device and of every container interface: cfg.mtu, or
+// the underlay's MTU minus the encapsulation overhead. Throws a config error
+// naming "mtu" when cfg.mtu is larger than that.
+unsigned overlay_mtu(const Config& cfg, const Underlay& u);
+
+// The membership seen from this node: the remote peers / nodes (own entry,
+// recognised by `local`, removed) and, in l3, this node's own entry.
+struct View {
+  std::vector<cni::IP> peers{};
+  std::vector<Node> nodes{};
+  std::optional<Node> self{};
+  std::vector<Node> all_nodes{};  // l3: every node, this one included
+};
+
+// Splits `m` around `local`. Throws a config error when an entry's address
+// family differs from local's, or (l3) when this node has no entry in `nodes`.
+View view_from(const Config& cfg, const Membership& m, const cni::IP& local);
+
+// The alias knet gives to the per-network host objects (device, bridge).
+std::string network_tag(const std::string& network);
+
+// The config the IPAM plugin gets: `conf` itself, except in l3 where a
+// host-local section without "subnet"/"ranges" is given this node's subnet
+// (and, without "routes", a route to the cluster CIDR). `view` may be null
+// (the membership is unknown, e.g. in DEL after the file vanished): then
+// `conf` is returned unchanged.
+cni::NetConf ipam_conf(const cni::NetConf& conf, const Config& cfg, const View* view);
+
+// The network's VXLAN device, up: the existing one if it matches the config
+// (its MTU is corrected in place), a new one otherwise (`created` set).
+// Throws when a link of that name exists and differs, naming the difference.
+nlw::LinkInfo ensure_device(nlw::Socket& host, const Config& cfg, const std::string& network,
+                            const Underlay& u, unsigned mtu, bool& created);
+
+// The bridge cfg.bridge, up, created (with the network tag, `created` set)
+// when missing. Throws if a non-bridge link has the name.
+nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg, const std::string& network,
+                            unsigned mtu, bool& created);
+
+// Makes the device's FDB / neighbour / route entries match `view`: adds what
+// is missing, removes the entries of departed peers. l2 unicast: one
+// all-zeros FDB entry per peer (and learned MACs behind departed peers are
+// dropped); l2 multicast: nothing; l3: route, neighbour and FDB per node.
+void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, const View& view);
+
+// The host-side veth name of `owner`.
+std::string host_veth_name(const cni::Owner& owner);
+
+// Creates the veth: host end host_veth_name(owner) tagged with the owner and
+// enslaved to `bridge`, up; container end `owner.ifname` in `cont`, down.
+// Both ends get `mtu`. A host end left by a crashed ADD of the same owner is
+// replaced. Returns the container end.
+nlw::LinkInfo create_veth(nlw::Socket& host, const nlw::LinkInfo& bridge, nlw::Socket& cont_sock,
+                          const nlw::NetNS& cont, const cni::Owner& owner, unsigned mtu);
+
+// Deletes the owner's host veth (and its container end with it) if it carries
+// the owner's tag; false if there was none.
+bool delete_veth(nlw::Socket& host, const cni::Owner& owner);
+
+// l3: gives the bridge the gateway address of this node's subnet (the IPAM
+// gateway of `ip`, else the subnet's first host), the device its overlay
+// address, and turns on forwarding. Idempotent.
+void configure_router(nlw::Socket& host, const nlw::LinkInfo& bridge, const nlw::LinkInfo& dev,
+                      const View& view, const cni::Result& ip);
+
+// CHECK of the host side: the device matches the config and carries every
+// entry `view` asks for; in l2 it is a port of cfg.bridge. Throws
+// cni::Error(kInternal) describing the first difference.
+void verify_host(nlw::Socket& host, const Config& cfg, const std::string& network,
+                 const Underlay& u, unsigned mtu, const View& view);
+
+// CHECK of the container side: the host veth is in the bridge; the container
+// interface is a veth with `mtu` and prevResult's addresses and routes.
+void verify_container(nlw::Socket& host, nlw::Socket& cont_sock, const Config& cfg,
+                      const cni::Owner& owner, unsigned mtu, const cni::Result& prev);
+
+// GC: deletes host veths of `network` whose owner is not in `valid`; when no
+// veth of the network is left, also the device (and all its entries) and the
+// bridge if knet created it.
+void collect(nlw::Socket& host, const Config& cfg, const std::string& network,
+             const std::vector<cni::Attachment>& valid);
+
+}  // namespace knet::vxlan

@@ -1,0 +1,42 @@
+#pragma once
+// The token bucket knet programs for a configured rate and burst: the rule
+// that turns a user's (rate, burst) in bits into kernel values in bytes, so
+// that TCP goodput matches the rate and a huge burst cannot turn into a
+// line-rate first second (see docs/bandwidth.md, "How the bucket is sized").
+
+#include <chrono>
+#include <cstdint>
+
+namespace knet::tc {
+
+// Rates are L2 rates: every frame counts with its Ethernet header.
+inline constexpr unsigned kEthHeader = 14;
+// The bucket never holds more than this much time at the configured rate.
+inline constexpr std::chrono::milliseconds kBurstWindow{20};
+// ... but always at least this many full-size frames, so low rates still pass a
+// few back-to-back packets (TCP sends in pairs; GSO in bursts).
+inline constexpr unsigned kMinBurstFrames = 4;
+// Queue behind the bucket: how long a packet may wait at the configured rate
+// before it is dropped (the reference uses 25 ms plus the whole burst).
+inline constexpr std::chrono::milliseconds kQueueLatency{10};
+// ... but room for at least one 64 KiB GSO super-packet: traffic redirected
+// to an ifb has no backpressure on its sender, and a queue smaller than one
+// GSO burst tail-drops whole bursts, which costs TCP ~7% at 10 Mbit/s.
+inline constexpr uint64_t kMinQueueBytes = 65536;
+
+struct Bucket {
+  uint64_t rate = 0;   // bytes per second
+  uint32_t burst = 0;  // bucket size, bytes
+  uint32_t limit = 0;  // queue length, bytes
+  bool operator==(const Bucket&) const = default;
+};
+
+// The bucket for `rate_bits` bits/s and a configured burst of `burst_bits`
+// bits on a link of `mtu` bytes. rate = rate_bits / 8;
+// burst = clamp(burst_bits / 8, frame, max(rate × kBurstWindow, kMinBurstFrames × frame));
+// limit = max(rate × kQueueLatency, kMinQueueBytes) + burst, capped at
+// UINT32_MAX; frame = mtu + kEthHeader. Expects rate_bits >= 8 and
+// burst_bits / 8 < 2^32 (the config validates both).
+Bucket plan_bucket(uint64_t rate_bits, uint64_t burst_bits, unsigned mtu);
+
+}  // namespace knet::tc

@@ -1,0 +1,52 @@
+#pragma once
+// The root qdisc that shapes what a link sends: one TBF for all traffic, or,
+// when only some subnets are (or are not) shaped, an HTB with a shaped and an
+// unshaped class and u32 filters that pick the class by address.
+
+#include <cni/ip.h>
+
+#include <vector>
+
+#include "tc/bucket.h"
+
+namespace nlw {
+class Socket;
+}
+
+namespace knet::tc {
+
+// Which address of a packet is compared with the subnets: the remote end's.
+// Traffic towards a container is matched on its source, traffic from a
+// container on its destination.
+enum class Match { kSource, kDestination };
+
+struct ShaperSpec {
+  Bucket bucket{};
+  // Empty: every packet is shaped (TBF). Otherwise HTB, where `subnets` are the
+  // only shaped ones (`only_subnets`) or the only unshaped ones (!only_subnets).
+  std::vector<cni::IPNet> subnets{};
+  bool only_subnets = true;
+  Match match = Match::kDestination;
+};
+
+// Handles knet uses, so DEL and CHECK recognise what ADD made.
+inline constexpr uint32_t kRootHandle = 0x10000;     // 1:
+inline constexpr uint32_t kShapedClass = 0x10010;    // 1:10
+inline constexpr uint32_t kUnshapedClass = 0x10020;  // 1:20
+inline constexpr uint32_t kShapedLeaf = 0x100000;    // 10: (bfifo under 1:10)
+// HTB's unshaped class runs at this rate (bytes/s, 1 Tbit/s): far above what
+// a veth or NIC moves, so it never limits.
+inline constexpr uint64_t kUnshapedRate = 125'000'000'000ull;
+
+// Installs `spec` as the root qdisc of link `ifindex`, replacing the default
+// one or an earlier knet shaper. On failure nothing of it is left on the link.
+void install_shaper(nlw::Socket& sock, int ifindex, const ShaperSpec& spec);
+// Removes the root qdisc if it is knet's (handle 1:, kind tbf or htb); false
+// if there was none. The kernel drops its classes and filters with it.
+bool remove_shaper(nlw::Socket& sock, int ifindex);
+// Throws cni::Error naming `label` and the first difference if the root qdisc
+// of link `ifindex`, its classes or its filters do not implement `spec`.
+void verify_shaper(nlw::Socket& sock, int ifindex, const ShaperSpec& spec,
+                   const std::string& label);
+
+}  // namespace knet::tc

@@ -1,0 +1,49 @@
+// The bucket rule of tc/bucket.h: what a configured rate and burst become.
+
+#include "tc/bucket.h"
+
+#include <gtest/gtest.h>
+
+namespace knet::tc {
+namespace {
+
+constexpr unsigned kFrame = 1500 + kEthHeader;
+
+TEST(BucketTest, RateIsBitsOverEight) {
+  EXPECT_EQ(plan_bucket(10'000'000, 80'000, 1500).rate, 1'250'000u);
+}
+
+TEST(BucketTest, SmallBurstIsKept) {
+  // 10 Mbit/s may hold 20 ms = 25000 bytes; 10000 bytes is below that.
+  EXPECT_EQ(plan_bucket(10'000'000, 80'000, 1500).burst, 10'000u);
+}
+
+TEST(BucketTest, HugeBurstIsCappedAtTheWindow) {
+  // CRI's 4294967295 bits when a pod sets only a rate.
+  Bucket b = plan_bucket(10'000'000, 4'294'967'295ull, 1500);
+  EXPECT_EQ(b.burst, 25'000u);
+  // 10 ms of queue is 12500 bytes, under the 64 KiB floor.
+  EXPECT_EQ(b.limit, kMinQueueBytes + 25'000u);
+  EXPECT_EQ(plan_bucket(100'000'000, 4'294'967'295ull, 1500).limit, 125'000u + 250'000u);
+}
+
+TEST(BucketTest, LowRatesKeepAFewFrames) {
+  Bucket b = plan_bucket(100'000, 4'294'967'295ull, 1500);
+  EXPECT_EQ(b.burst, kMinBurstFrames * kFrame);
+  EXPECT_EQ(b.limit, kMinQueueBytes + b.burst);
+}
+
+TEST(BucketTest, BurstNeverBelowOneFrame) {
+  EXPECT_EQ(plan_bucket(10'000'000, 800, 1500).burst, kFrame);
+  EXPECT_EQ(plan_bucket(10'000'000, 800, 9000).burst, 9000 + kEthHeader);
+}
+
+TEST(BucketTest, HugeRatesSaturateInsteadOfOverflowing) {
+  Bucket b = plan_bucket(UINT64_MAX, 8ull * 4'000'000'000ull, 1500);
+  EXPECT_EQ(b.rate, UINT64_MAX / 8);
+  EXPECT_EQ(b.burst, 4'000'000'000u);
+  EXPECT_EQ(b.limit, UINT32_MAX);
+}
+
+}  // namespace
+}  // namespace knet::tc

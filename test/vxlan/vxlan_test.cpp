@@ -1,0 +1,364 @@
+// The vxlan plugin binary in a multi-node world: three "node" namespaces
+// joined by an "underlay" namespace holding a bridge (the switch between the
+// machines), node i with underlay address 192.0.2.1<i> on link ul0. The plugin
+// runs in a node's namespace for the containers on that node; traffic between
+// containers on different nodes must cross the underlay as VXLAN (UDP).
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "sandbox.h"
+
+namespace knet::test {
+namespace {
+
+using nlohmann::json;
+
+const std::string kRefPlugins = "/usr/lib/cni";
+constexpr int kNodes = 3;
+
+class VxlanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ul = sb.add_underlay();
+    // Without a querier, IGMP snooping could prune the group: flood multicast like a dumb switch.
+    ASSERT_TRUE(sb.exec_in(ul, "ip link set br0 type bridge mcast_snooping 0").ok());
+    for (int i = 0; i < kNodes; ++i) {
+      nodes.push_back(sb.add_ns("node" + std::to_string(i + 1)));
+      sb.attach(ul, nodes[i], "ul0", vtep(i) + "/24");
+    }
+  }
+
+  static std::string vtep(int i) { return "192.0.2.1" + std::to_string(i + 1); }
+
+  // The plugin's config for node `node`: `extra` merged into a vni 42 network.
+  // 1.0.0: the reference host-local (the fallback on CNI_PATH) knows no later version.
+  json config(const json& extra, int node, const std::string& version = "1.0.0") {
+    json c = {{"cniVersion", version}, {"name", "ov"}, {"type", "vxlan"}, {"vni", 42}};
+    c.merge_patch(extra);
+    if (c.contains("ipam")) c["ipam"]["dataDir"] = data[node].path();
+    return c;
+  }
+
+  // Replaces the membership file with `doc`, as an external system would.
+  void write_members(const json& doc) {
+    std::string tmp = members_path() + ".tmp";
+    std::ofstream(tmp) << doc.dump();
+    std::rename(tmp.c_str(), members_path().c_str());
+  }
+  std::string members_path() const { return files.path() + "/members.json"; }
+
+  RunResult run(const std::string& cmd, int node, const std::string& cid, const std::string& netns,
+                const json& conf) {
+    std::map<std::string, std::string> env = {
+        {"CNI_COMMAND", cmd},
+        {"CNI_CONTAINERID", cid},
+        {"CNI_IFNAME", "eth0"},
+        {"CNI_PATH", std::string(KNET_PLUGIN_DIR) + ":" + kRefPlugins}};
+    if (!netns.empty()) env["CNI_NETNS"] = netns;
+    return sb.run_plugin(plugin_path("vxlan"), env, conf.dump(), nodes[node]);
+  }
+
+  // A container on `node`, attached by ADD, which must succeed; returns its IP.
+  std::string attach(int node, const std::string& cid, const json& conf) {
+    std::string ns = sb.add_container(cid);
+    RunResult r = run("ADD", node, cid, ns, conf);
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    if (!r.json || !r.json->contains("ips")) return {};
+    results[cid] = *r.json;
+    netns[cid] = ns;
+    std::string a = (*r.json)["ips"][0]["address"];
+    return a.substr(0, a.find('/'));
+  }
+
+  // An l2 config for `node`: `extra` plus host-local in <net>.0/24, each
+  // node handing out its own slice <net>.<10(node+1)> ... <net>.<10(node+1)+9>.
+  json l2_config(int node, const std::string& net, const json& extra) {
+    json c = extra;
+    c["ipam"] = {{"type", "host-local"},
+                 {"subnet", net + ".0/24"},
+                 {"rangeStart", net + "." + std::to_string(10 * node + 10)},
+                 {"rangeEnd", net + "." + std::to_string(10 * node + 19)}};
+    return config(c, node);
+  }
+
+  // One container per node, "<prefix><node>", attached with conf(node);
+  // returns their IPs.
+  template <class Conf>
+  std::vector<std::string> attach_all(const std::string& prefix, Conf conf) {
+    std::vector<std::string> ips;
+    for (int i = 0; i < kNodes; ++i) {
+      ips.push_back(attach(i, prefix + std::to_string(i), conf(i)));
+      EXPECT_FALSE(ips.back().empty()) << "ADD on node " << i + 1;
+    }
+    return ips;
+  }
+
+  bool ping(const std::string& cid, const std::string& ip, const std::string& extra = "") {
+    return sb.exec_in(netns[cid], "ping -c1 -W2 " + extra + " " + ip + " >/dev/null").ok();
+  }
+
+  // Pings `ip` from container `cid` while tcpdump on the underlay switch
+  // decodes UDP to `port` as VXLAN; returns the first echo request it saw,
+  // with the outer header line before it ("" if none crossed encapsulated).
+  std::string capture(const std::string& cid, const std::string& ip, int port) {
+    std::string cmd = "timeout 4 tcpdump -i br0 -nn -l -T vxlan udp dst port " +
+                      std::to_string(port) +
+                      " 2>/dev/null | grep -m1 -B1 'ICMP echo request' & sleep 0.7; "
+                      "ip netns exec " +
+                      Sandbox::name_of(netns[cid]) + " ping -c1 -W2 " + ip + " >/dev/null; wait";
+    return sb.exec_in(ul, cmd, std::chrono::seconds(8)).out;
+  }
+
+  // The capture shows the ping from `from_ip` to `to_ip` inside VXLAN (vni
+  // 42) UDP from node 1's underlay address to `port`.
+  void expect_encapsulated(const std::string& cap, const std::string& from_ip,
+                           const std::string& to_ip, int port) {
+    EXPECT_NE(cap.find(vtep(0) + "."), std::string::npos) << cap;
+    EXPECT_NE(cap.find("." + std::to_string(port) + ": VXLAN"), std::string::npos) << cap;
+    EXPECT_NE(cap.find("vni 42"), std::string::npos) << cap;
+    EXPECT_NE(cap.find(from_ip + " > " + to_ip + ": ICMP echo request"), std::string::npos) << cap;
+  }
+
+  int mtu_of(const std::string& cid) { return sb.link_json(netns[cid], "eth0").value("mtu", 0); }
+
+  // `cmd` (e.g. "bridge -j fdb show dev knetvx42") in node `node`, as JSON.
+  json json_in(int node, const std::string& cmd) {
+    return json::parse(sb.exec_in(nodes[node], cmd).out, nullptr, false);
+  }
+
+  // The underlay addresses node `node`'s VXLAN device sends to (any FDB entry).
+  std::vector<std::string> fdb_dsts(int node, const std::string& mac = "") {
+    std::vector<std::string> out;
+    json fdb = json_in(node, "bridge -j fdb show dev knetvx42");
+    for (const auto& e : fdb) {
+      if (e.contains("dst") && (mac.empty() || e.value("mac", "") == mac)) {
+        out.push_back(e["dst"]);
+      }
+    }
+    return out;
+  }
+
+  bool has_link(int node, const std::string& name) {
+    return !sb.link_json(nodes[node], name).is_null();
+  }
+
+  // What every mode must prove: container <prefix>0 on node 1 reaches the
+  // containers on nodes 2 and 3, inside VXLAN UDP to `port` on the underlay,
+  // with the computed MTU; CHECK agrees with what ADD built.
+  void expect_overlay_works(const std::string& prefix, const std::vector<std::string>& ips,
+                            int port, json check) {
+    std::string c0 = prefix + "0";
+    EXPECT_TRUE(ping(c0, ips[1]));
+    EXPECT_TRUE(ping(c0, ips[2]));
+    expect_encapsulated(capture(c0, ips[2], port), ips[0], ips[2], port);
+    expect_mtu_path(c0, ips[1]);
+    check["prevResult"] = results[c0];
+    RunResult rc = run("CHECK", 0, c0, netns[c0], check);
+    EXPECT_EQ(rc.code, 0) << rc.out;
+  }
+
+  // The MTU-sized ping with DF set crosses, one byte more does not.
+  void expect_mtu_path(const std::string& from, const std::string& ip) {
+    EXPECT_EQ(mtu_of(from), 1450);
+    EXPECT_TRUE(ping(from, ip, "-M do -s 1422")) << "1450-byte packet with DF did not cross";
+    EXPECT_FALSE(ping(from, ip, "-M do -s 1423")) << "1451-byte packet with DF crossed";
+  }
+
+  Sandbox sb;
+  std::string ul;
+  std::vector<std::string> nodes;
+  TempDir data[kNodes];
+  TempDir files;
+  std::map<std::string, json> results;
+  std::map<std::string, std::string> netns;
+};
+
+// One subnet over all nodes; flooding by head-end replication to the peers of
+// peersFile; a node leaving the file is forgotten by the next ADD.
+TEST_F(VxlanTest, L2UnicastPeersFromFile) {
+  write_members({{"peers", {vtep(0), vtep(1), vtep(2)}}});
+  auto conf = [&](int node) {
+    return l2_config(node, "10.90.0", {{"underlay", "ul0"}, {"peersFile", members_path()}});
+  };
+  auto ips = attach_all("a", conf);
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(ips[1], "10.90.0.20");
+
+  // The VTEP is a bridge port and floods to both other nodes, not itself.
+  json dev = sb.link_json(nodes[0], "knetvx42");
+  EXPECT_EQ(dev["linkinfo"]["info_data"]["id"], 42);
+  EXPECT_EQ(dev["linkinfo"]["info_data"]["port"], 4789);
+  EXPECT_EQ(dev.value("master", ""), "knetbr42");
+  EXPECT_EQ(fdb_dsts(0, "00:00:00:00:00:00"), (std::vector<std::string>{vtep(1), vtep(2)}));
+
+  expect_overlay_works("a", ips, 4789, conf(0));
+
+  auto dsts = fdb_dsts(0);
+  EXPECT_GE(std::count(dsts.begin(), dsts.end(), vtep(2)), 2) << "a2's MAC was not learned";
+
+  // Node 3 leaves (its underlay goes down, so it cannot be re-learned): the
+  // next ADD on node 1 drops its flood entry and every MAC learned behind it.
+  ASSERT_TRUE(sb.exec_in(nodes[2], "ip link set ul0 down").ok());
+  write_members({{"peers", {vtep(0), vtep(1)}}});
+  attach(0, "a3", conf(0));
+  EXPECT_EQ(fdb_dsts(0, "00:00:00:00:00:00"), (std::vector<std::string>{vtep(1)}));
+  for (const auto& dst : fdb_dsts(0)) EXPECT_EQ(dst, vtep(1));  // learned MACs too
+  EXPECT_TRUE(ping("a0", ips[1]));
+  json check = conf(0);
+  check["prevResult"] = results["a0"];
+  RunResult rc = run("CHECK", 0, "a0", netns["a0"], check);
+  EXPECT_EQ(rc.code, 0) << rc.out;
+
+  // DEL keeps the shared device while a3 still uses it.
+  RunResult rd = run("DEL", 0, "a0", netns["a0"], conf(0));
+  EXPECT_EQ(rd.code, 0) << rd.out;
+  EXPECT_TRUE(sb.link_json(netns["a0"], "eth0").is_null());
+  EXPECT_TRUE(has_link(0, "knetvx42"));
+  rd = run("DEL", 0, "a0", netns["a0"], conf(0));  // idempotent
+  EXPECT_EQ(rd.code, 0) << rd.out;
+
+  // GC with no valid attachment left removes the device and the bridge.
+  json gc = config({{"underlay", "ul0"}, {"peersFile", members_path()}}, 0, "1.1.0");
+  gc["cni.dev/valid-attachments"] = json::array();
+  RunResult rg = run("GC", 0, "", "", gc);
+  EXPECT_EQ(rg.code, 0) << rg.out;
+  EXPECT_FALSE(has_link(0, "knetvx42"));
+  EXPECT_FALSE(has_link(0, "knetbr42"));
+  EXPECT_TRUE(sb.link_json(netns["a3"], "eth0").is_null());
+}
+
+// One subnet over all nodes; flooding to a multicast group, on a non-default port.
+TEST_F(VxlanTest, L2Multicast) {
+  auto conf = [&](int node) {
+    return l2_config(node, "10.91.0",
+                     {{"underlay", "ul0"}, {"group", "239.1.1.42"}, {"port", 8472}});
+  };
+  auto ips = attach_all("m", conf);
+  ASSERT_FALSE(HasFailure());
+  json dev = sb.link_json(nodes[1], "knetvx42");
+  EXPECT_EQ(dev["linkinfo"]["info_data"]["group"], "239.1.1.42");
+  EXPECT_EQ(dev["linkinfo"]["info_data"]["port"], 8472);
+
+  expect_overlay_works("m", ips, 8472, conf(0));
+}
+
+// A subnet per node, routed over the overlay; the underlay is found through
+// the default route; nodes come from peersFile.
+TEST_F(VxlanTest, L3RoutedSubnets) {
+  for (int i = 0; i < kNodes; ++i) {
+    ASSERT_TRUE(sb.exec_in(nodes[i], "ip route add default via 192.0.2.254 dev ul0").ok());
+  }
+  json all = json::array();
+  for (int i = 0; i < kNodes; ++i) {
+    all.push_back({{"vtep", vtep(i)}, {"subnet", "10.244." + std::to_string(i + 1) + ".0/24"}});
+  }
+  write_members({{"nodes", all}});
+  auto conf = [&](int node) {
+    return config(
+        {{"mode", "l3"}, {"peersFile", members_path()}, {"ipam", {{"type", "host-local"}}}}, node);
+  };
+  auto ips = attach_all("r", conf);
+  ASSERT_FALSE(HasFailure());
+  const std::string &ip0 = ips[0], &ip1 = ips[1], &ip2 = ips[2];
+  EXPECT_EQ(ip0.rfind("10.244.1.", 0), 0u) << ip0;
+  EXPECT_EQ(ip2.rfind("10.244.3.", 0), 0u) << ip2;
+  // The container's route to the cluster goes via its node.
+  EXPECT_NE(sb.exec_in(netns["r0"], "ip route").out.find("10.244.0.0/22 via 10.244.1.1"),
+            std::string::npos);
+
+  // Node 1's entries for node 3: route via the overlay address, neighbour, FDB.
+  EXPECT_NE(sb.exec_in(nodes[0], "ip route show dev knetvx42")
+                .out.find("10.244.3.0/24 via 10.244.3.0 onlink"),
+            std::string::npos);
+  json neigh = json_in(0, "ip -j neigh show dev knetvx42 10.244.3.0");
+  ASSERT_EQ(neigh.size(), 1u) << neigh;
+  std::string mac3 = neigh[0]["lladdr"];
+  EXPECT_EQ(sb.link_json(nodes[2], "knetvx42").value("address", ""), mac3);
+  EXPECT_EQ(fdb_dsts(0, mac3), (std::vector<std::string>{vtep(2)}));
+
+  expect_overlay_works("r", ips, 4789, conf(0));
+  json check = conf(0);
+  check["prevResult"] = results["r0"];
+
+  // CHECK notices a missing entry; the next ADD puts it back.
+  ASSERT_TRUE(sb.exec_in(nodes[0], "ip neigh del 10.244.2.0 dev knetvx42").ok());
+  RunResult rc = run("CHECK", 0, "r0", netns["r0"], check);
+  EXPECT_NE(rc.code, 0);
+  EXPECT_NE(rc.out.find("no neighbour entry 10.244.2.0"), std::string::npos) << rc.out;
+
+  // Node 3 leaves: the next ADD on node 1 removes its route, neighbour and FDB entry.
+  all.erase(2);
+  write_members({{"nodes", all}});
+  attach(0, "r3", conf(0));
+  EXPECT_EQ(sb.exec_in(nodes[0], "ip route show dev knetvx42").out.find("10.244.3.0"),
+            std::string::npos);
+  EXPECT_TRUE(json_in(0, "ip -j neigh show dev knetvx42 10.244.3.0").empty());
+  EXPECT_TRUE(fdb_dsts(0, mac3).empty());
+  EXPECT_EQ(fdb_dsts(0), (std::vector<std::string>{vtep(1)}));
+  EXPECT_FALSE(ping("r0", ip2));
+  EXPECT_TRUE(ping("r0", ip1));
+}
+
+// Bad input leaves nothing behind; a foreign device under our name is
+// refused with the difference named; STATUS fails without the underlay.
+TEST_F(VxlanTest, FailuresLeaveNothingBehind) {
+  json l3 = config({{"mode", "l3"},
+                    {"underlay", "ul0"},
+                    {"nodes", {{{"vtep", vtep(0)}, {"subnet", "10.245.1.0/24"}}}},
+                    {"ipam", {{"type", "host-local"}}}},
+                   0);
+  auto links = [&] { return sb.exec_in(nodes[0], "ip -o link show | wc -l").out; };
+  std::string before = links();
+  std::string c = sb.add_container("bad");
+
+  json no_ipam_plugin = l3;
+  no_ipam_plugin["ipam"]["type"] = "no-such-ipam";
+  RunResult r = run("ADD", 0, "bad", c, no_ipam_plugin);
+  EXPECT_NE(r.code, 0);
+  json not_a_node = l3;
+  not_a_node["nodes"][0]["vtep"] = vtep(1);
+  r = run("ADD", 0, "bad", c, not_a_node);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("no entry in \\\"nodes\\\""), std::string::npos) << r.out;
+  json big_mtu = l3;
+  big_mtu["mtu"] = 1451;
+  r = run("ADD", 0, "bad", c, big_mtu);
+  EXPECT_NE(r.out.find("at most 1450"), std::string::npos) << r.out;
+  EXPECT_EQ(links(), before);
+  EXPECT_TRUE(sb.link_json(c, "eth0").is_null());
+
+  ASSERT_TRUE(sb.exec_in(nodes[0],
+                         "ip link add knetvx42 type vxlan id 42 dstport 8472 dev ul0 "
+                         "&& ip link set knetvx42 alias knet-vxlan:ov")
+                  .ok());
+  r = run("ADD", 0, "bad", c, l3);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("port 8472"), std::string::npos) << r.out;
+  EXPECT_TRUE(sb.link_json(c, "eth0").is_null());
+  EXPECT_FALSE(has_link(0, "knetbr42"));
+  // host-local ran before the device was refused; its reservation was released.
+  std::string dir = data[0].path() + "/ov";
+  EXPECT_TRUE(
+      sb.exec_in(nodes[0], "test -d " + dir + " && ! ls " + dir + " | grep -q '^10[.]'").ok());
+
+  json st = config({{"underlay", "ul0"}}, 0, "1.1.0");
+  r = run("STATUS", 0, "", "", st);
+  EXPECT_EQ(r.code, 0) << r.out;
+  st["underlay"] = "missing0";
+  r = run("STATUS", 0, "", "", st);
+  EXPECT_NE(r.code, 0);
+  ASSERT_TRUE(r.json) << r.out;
+  EXPECT_EQ((*r.json)["code"], 50);
+  st.erase("underlay");  // and no default route either
+  r = run("STATUS", 0, "", "", st);
+  EXPECT_EQ(r.json.value_or(json())["code"], 50) << r.out;
+}
+
+}  // namespace
+}  // namespace knet::test
