@@ -337,8 +337,10 @@ void bench_host_local_scale() {
     for (const Impl& im : impls) {
       std::string datadir = "/tmp/" + tag + "-scale-" + im.label;
       prefill(datadir + "/scale", held);
-      json conf = {{"cniVersion", "1.0.0"}, {"name", "scale"}, {"type", "host-local"},
-                   {"dataDir", datadir},    {"subnet", "10.60.0.0/16"}};
+      json conf = {{"cniVersion", "1.0.0"},
+                   {"name", "scale"},
+                   {"type", "host-local"},
+                   {"ipam", {{"type", "host-local"}, {"dataDir", datadir}, {"subnet", "10.60.0.0/16"}}}};
       int n = std::max(5, opt.runs / (held >= 10000 ? 3 : 1));
       for (int i = 0; i < n; ++i) {
         Call c{im.dir, "host-local", "ADD", "", "scale" + std::to_string(i), "eth0", "", conf};

@@ -98,7 +98,9 @@ std::optional<uint64_t> get_uint(const json& obj, std::string_view key, std::str
   if (v->is_number_unsigned()) {
     n = v->get<uint64_t>();
   } else if (v->is_number_integer()) {
-    config_error("invalid \"" + name_of(key, path) + "\": " + v->dump() + " is negative");
+    // A signed integer (as built in C++ rather than parsed) may still be non-negative.
+    if (v->get<int64_t>() < 0) config_error("invalid \"" + name_of(key, path) + "\": " + v->dump() + " is negative");
+    n = static_cast<uint64_t>(v->get<int64_t>());
   } else if (v->is_number_float()) {
     double d = v->get<double>();
     if (d < 0 || d >= 1.8446744073709552e19 || d != static_cast<double>(static_cast<uint64_t>(d)))

@@ -151,12 +151,6 @@ PortUndo::~PortUndo() {
 
 Port create_port(nlw::Socket& host, nlw::Socket& cont_sock, const nlw::NetNS& cont,
                  const nlw::LinkInfo& br, const Config& cfg, const cni::Owner& owner) {
-  // The reference's message, before anything is created: a second ADD of a
-  // container must not touch the first one's interface.
-  if (nlw::find_link(cont_sock, owner.ifname)) {
-    throw cni::Error(cni::kInternal,
-                     "container veth name provided (" + owner.ifname + ") already exists");
-  }
   std::string name = host_veth_name(owner);
   std::string tag = cni::owner_tag(owner);
   nlw::VethOptions opts;
@@ -167,6 +161,12 @@ Port create_port(nlw::Socket& host, nlw::Socket& cont_sock, const nlw::NetNS& co
   try {
     p.host = nlw::create_veth(host, name, owner.ifname, cont, opts);
   } catch (const nlw::Exists&) {
+    // The reference's message: a second ADD of a container must not touch
+    // the first one's interface.
+    if (nlw::find_link(cont_sock, owner.ifname)) {
+      throw cni::Error(cni::kInternal,
+                       "container veth name provided (" + owner.ifname + ") already exists");
+    }
     // A crashed ADD of this owner may have left its host end; anything else
     // under this name is not ours to remove.
     auto old = nlw::find_link(host, name);

@@ -36,8 +36,9 @@ struct Port {
 // MTU cfg.mtu) and host_veth_name(owner) in `host`, tagged with
 // owner_tag(owner), attached to `br` with cfg's hairpin / isolation / VLAN
 // settings and up. Fails without touching anything when the container
-// already has a link named owner.ifname; on any later failure the pair is
-// deleted before the error propagates.
+// already has a link named owner.ifname (the create itself is the check:
+// no extra round trip); on any later failure the pair is deleted before the
+// error propagates.
 Port create_port(nlw::Socket& host, nlw::Socket& cont_sock, const nlw::NetNS& cont,
                  const nlw::LinkInfo& br, const Config& cfg, const cni::Owner& owner);
 

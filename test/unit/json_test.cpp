@@ -48,6 +48,8 @@ TEST(Json, IntegerRanges) {
   EXPECT_NE(err_of([&] { cni::get_int(j, "a", "", 0, 65535); }).find("out of range"), std::string::npos);
   EXPECT_EQ(cni::get_int(j, "b"), 1000);
   EXPECT_EQ(cni::get_uint(j, "c"), UINT64_MAX);
+  json built = {{"r", int64_t{5}}};  // signed, as C++ code builds it
+  EXPECT_EQ(cni::get_uint(built, "r"), 5u);
   EXPECT_NE(err_of([&] { cni::get_uint(j, "c", "", UINT32_MAX); }).find("larger"), std::string::npos);
 }
 
