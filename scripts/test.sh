@@ -12,8 +12,6 @@ cd "${KNET_BUILD_DIR:-build}"
 # - crash tests where GC alone must find a veth/ifb killed between its creation
 #   and the request that sets its owner alias (the alias is a second request);
 # - the churn test's nftables leftover check;
-# - macvlan GC/STATUS through knet's host-local with cniVersion 1.1.0;
-# - two runtime-side tests still being finished (loopback vs reference result
-#   before 1.0.0, naming a broken conflist file in the load error).
-known_failing='ConfList\.ABrokenFileIsNamedInTheError|LoopbackTest\.ResultMatchesReferencePlugin|Crash\.KilledAddLeavesNothingAfterCleanup/(bridge_GcAlone|bandwidth_GcAlone|bandwidth_DelThenGc)|Churn\.AddDelCyclesLeaveNothingBehind|MacvlanTest\.GcAndStatusReachIpam'
+# - macvlan GC/STATUS through knet's host-local with cniVersion 1.1.0.
+known_failing='Crash\.KilledAddLeavesNothingAfterCleanup/(bridge_GcAlone|bandwidth_GcAlone|bandwidth_DelThenGc)|Churn\.AddDelCyclesLeaveNothingBehind|MacvlanTest\.GcAndStatusReachIpam'
 ctest --output-on-failure --timeout 600 -j"$(nproc)" -E "$known_failing" "$@"
