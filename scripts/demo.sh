@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds knet, and wires two containers (network
-# namespaces) with knet's bridge + host-local + bandwidth:
+# namespaces) with knet's bridge + host-local + bandwidth through cnitool:
 # shows the results, pings between them and to the gateway, measures the
 # shaped rate with iperf3, tears everything down and shows nothing is left.
 # Everything happens inside namespaces this script creates and removes.
@@ -40,35 +40,13 @@ JSON
 step "network config ($work/net.d/10-demo.conflist)"
 cat "$work/net.d/10-demo.conflist"
 
-# cnitool (issue 6) has not landed yet, so this script plays the runtime: it
-# runs each plugin of the list in order with the previous result as prevResult,
-# exactly as the spec describes, and runs DEL in reverse order.
-list="$work/net.d/10-demo.conflist"
-plugin_conf() { # <index> <prevResult json or null> <runtimeConfig json or null>
-  jq -c --argjson i "$1" --argjson prev "$2" --argjson rc "$3" \
-    '.plugins[$i] + {name: .name, cniVersion: .cniVersion}
-     + (if $prev == null then {} else {prevResult: $prev} end)
-     + (if $rc == null then {} else {runtimeConfig: $rc} end)' "$list"
-}
-run_plugin() { # <command> <container id> <netns> <index> <prev> <rc>
-  local type; type="$(jq -r ".plugins[$4].type" "$list")"
-  plugin_conf "$4" "$5" "$6" | in_host env CNI_COMMAND="$1" CNI_CONTAINERID="$2" \
-    CNI_NETNS="/var/run/netns/$3" CNI_IFNAME=eth0 CNI_PATH="$bin" "$bin/$type"
-}
-add() { # <container id> <netns> <runtimeConfig>
-  local r; r="$(run_plugin ADD "$1" "$2" 0 null null)" || { echo "$r"; return 1; }
-  run_plugin ADD "$1" "$2" 1 "$r" "$3"
-}
-del() { # <container id> <netns> <cached result>
-  run_plugin DEL "$1" "$2" 1 "$3" null && run_plugin DEL "$1" "$2" 0 "$3" null
-}
-shaped='{"bandwidth":{"ingressRate":20000000,"ingressBurst":400000,"egressRate":20000000,"egressBurst":400000}}'
-step "ADD c1: bridge, then bandwidth (shaped to 20 Mbit/s both ways)"
-add demo-c1 "$c1" "$shaped" | tee "$work/c1.json"
-step "ADD c2"
-add demo-c2 "$c2" null | tee "$work/c2.json"
-ip1="$(jq -r '.ips[0].address | split("/")[0]' "$work/c1.json")"
-ip2="$(jq -r '.ips[0].address | split("/")[0]' "$work/c2.json")"
+export NETCONFPATH="$work/net.d" CNI_PATH="$bin" CNI_CACHE_DIR="$work/cache"
+step "cnitool add demo c1 (shaped to 20 Mbit/s both ways through CAP_ARGS)"
+CAP_ARGS='{"bandwidth":{"ingressRate":20000000,"ingressBurst":400000,"egressRate":20000000,"egressBurst":400000}}' \
+  in_host "$bin/cnitool" add demo "/var/run/netns/$c1" | tee "$work/c1.json"
+step "cnitool add demo c2"
+in_host "$bin/cnitool" add demo "/var/run/netns/$c2" | tee "$work/c2.json"
+ip2="$(sed -n 's/.*"address": *"\([0-9.]*\)\/.*/\1/p' "$work/c2.json" | head -1)"
 
 step "what the sandbox host now holds"
 in_host ip -br link
@@ -81,15 +59,15 @@ ip netns exec "$c1" ping -c2 -W1 "$ip2"
 ip netns exec "$c1" ping -c2 -W1 10.88.0.1
 
 step "iperf3 c2 -> c1 for 3 s (c1's ingress is shaped to 20 Mbit/s)"
+ip1="$(sed -n 's/.*"address": *"\([0-9.]*\)\/.*/\1/p' "$work/c1.json" | head -1)"
 ip netns exec "$c1" timeout 15 iperf3 -s -1 >/dev/null 2>&1 &
 sleep 1
 ip netns exec "$c2" timeout 15 iperf3 -c "$ip1" -t 3 -f m 2>&1 | tail -4
 wait || true
 
-step "DEL both (reverse order: bandwidth, then bridge)"
-del demo-c1 "$c1" "$(cat "$work/c1.json")"
-del demo-c2 "$c2" "$(cat "$work/c2.json")"
-echo "deleted"
+step "cnitool del both"
+in_host "$bin/cnitool" del demo "/var/run/netns/$c1"
+in_host "$bin/cnitool" del demo "/var/run/netns/$c2"
 step "left behind in the sandbox host (only the bridge should remain)"
 in_host ip -br link
 in_host tc qdisc show | grep -v "noqueue\|pfifo_fast" || echo "no qdiscs"
