@@ -496,11 +496,14 @@ std::vector<uint16_t> families_of(const char* table) {
   return {NFPROTO_IPV4, NFPROTO_IPV6};
 }
 
+// Thrown by dump_family when a concurrent change interrupted the dump.
+struct DumpInterrupted {};
+
 // Appends the rules of `table` in `family` to `rules`. The kernel filters by
 // table name, but a name filter stops its dump after the first family whose
 // table matches: hence one dump per family.
-void dump_family(Nft::State& s, uint16_t family, const char* table, const std::string& chain,
-                 std::vector<RulePtr>& rules) {
+void dump_family_once(Nft::State& s, uint16_t family, const char* table, const std::string& chain,
+                      std::vector<RulePtr>& rules) {
   // The kernel sizes each dump chunk to the reader's buffer: a large one
   // means few round trips (it walks the chain from the start for each).
   std::vector<char> buf(kDumpBuffer);
@@ -519,16 +522,48 @@ void dump_family(Nft::State& s, uint16_t family, const char* table, const std::s
     static_cast<std::vector<RulePtr>*>(data)->push_back(std::move(r));
     return MNL_CB_OK;
   };
+  size_t start = rules.size();
   for (;;) {
     ssize_t n = mnl_socket_recvfrom(s.sock, buf.data(), buf.size());
     if (n < 0) fail(std::string("failed to list nftables table ") + table, errno);
     int ret = mnl_cb_run(buf.data(), static_cast<size_t>(n), seq, s.portid, cb, &rules);
+    if (ret < 0 && errno == EINTR) {
+      // Another process changed the ruleset during the dump (NLM_F_DUMP_INTR):
+      // drain the rest of this dump, then the caller's retry starts a fresh one.
+      rules.resize(start);
+      for (int chunks = 0; chunks < 100000; ++chunks) {
+        bool done = false;
+        int len = static_cast<int>(n);
+        for (auto* h = reinterpret_cast<const nlmsghdr*>(buf.data()); mnl_nlmsg_ok(h, len);
+             h = mnl_nlmsg_next(h, &len)) {
+          if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) done = true;
+        }
+        if (done) break;
+        n = mnl_socket_recvfrom(s.sock, buf.data(), buf.size());
+        if (n < 0) fail(std::string("failed to list nftables table ") + table, errno);
+      }
+      throw DumpInterrupted{};
+    }
     if (ret < 0) {
       if (errno == ENOENT) return;  // no such table in this family: nothing to list
       fail(std::string("failed to list nftables table ") + table, errno);
     }
     if (ret == MNL_CB_STOP) return;
   }
+}
+
+// dump_family_once, started again (a bounded number of times) when a
+// concurrent ruleset change interrupts it.
+void dump_family(Nft::State& s, uint16_t family, const char* table, const std::string& chain,
+                 std::vector<RulePtr>& rules) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    try {
+      dump_family_once(s, family, table, chain, rules);
+      return;
+    } catch (const DumpInterrupted&) {
+    }
+  }
+  fail(std::string("failed to list nftables table ") + table, EINTR);
 }
 
 std::vector<RulePtr> dump_rules(Nft::State& s, const char* table) {
