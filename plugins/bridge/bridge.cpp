@@ -5,6 +5,7 @@
 #include <nlw/error.h>
 #include <nlw/route.h>
 #include <nlw/sysctl.h>
+#include <nlw/vxlan_extra.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 
@@ -217,26 +218,7 @@ void configure_container(const nlw::NetNS& cont, nlw::Socket& cont_sock, const n
     try_sysctl(cont, "net/ipv6/conf/" + ifname + "/accept_dad", "0");
   }
   try_sysctl(cont, "net/ipv4/conf/" + ifname + "/arp_notify", "1");
-  bool v6 = false;
-  for (const auto& c : ip.ips) {
-    nlw::add_address(cont_sock, link.index, c.address);
-    v6 = v6 || !c.address.ip.is_v4();
-  }
-  nlw::set_up(cont_sock, link.index);
-  if (v6) nlw::wait_ipv6_usable(cont_sock, link.index);
-  for (const auto& r : ip.routes) {
-    nlw::RouteSpec spec;
-    spec.dst = r.dst;
-    spec.oif = link.index;
-    // A route without "gw" goes via the gateway of its family, as ConfigureIface does.
-    spec.gw = r.gw ? r.gw : gateway_of_family(ip, r.dst.ip.family);
-    if (r.mtu) spec.mtu = static_cast<uint32_t>(*r.mtu);
-    if (r.advmss) spec.advmss = static_cast<uint32_t>(*r.advmss);
-    if (r.priority) spec.priority = static_cast<uint32_t>(*r.priority);
-    if (r.table) spec.table = static_cast<uint32_t>(*r.table);
-    if (r.scope) spec.scope = *r.scope;
-    nlw::add_route(cont_sock, spec);
-  }
+  nlw::apply_ip_config(cont_sock, link.index, ip);
 }
 
 void configure_gateway(const nlw::NetNS& host_ns, nlw::Socket& host, const nlw::LinkInfo& br,

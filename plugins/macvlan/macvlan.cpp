@@ -7,6 +7,7 @@
 #include <nlw/error.h>
 #include <nlw/route.h>
 #include <nlw/sysctl.h>
+#include <nlw/vxlan_extra.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -36,13 +37,6 @@ nlw::LinkInfo create(nlw::Socket& sock, const std::string& name, const nlw::Link
                                    " for itself: it cannot join a master that already has "
                                    "macvlan links, and no macvlan can join it afterwards)");
   }
-}
-
-std::optional<cni::IP> gateway_of_family(const cni::Result& r, int family) {
-  for (const auto& c : r.ips) {
-    if (c.gateway && c.gateway->family == family) return c.gateway;
-  }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -130,25 +124,7 @@ void configure_ip(const nlw::NetNS& cont, nlw::Socket& cont_sock, const nlw::Lin
       }
     }
   }
-  bool v6 = false;
-  for (const auto& c : ip.ips) {
-    nlw::add_address(cont_sock, link.index, c.address);
-    v6 = v6 || !c.address.ip.is_v4();
-  }
-  nlw::set_up(cont_sock, link.index);
-  if (v6) nlw::wait_ipv6_usable(cont_sock, link.index);
-  for (const auto& r : ip.routes) {
-    nlw::RouteSpec spec;
-    spec.dst = r.dst;
-    spec.oif = link.index;
-    spec.gw = r.gw ? r.gw : gateway_of_family(ip, r.dst.ip.family);
-    if (r.mtu) spec.mtu = static_cast<uint32_t>(*r.mtu);
-    if (r.advmss) spec.advmss = static_cast<uint32_t>(*r.advmss);
-    if (r.priority) spec.priority = static_cast<uint32_t>(*r.priority);
-    if (r.table) spec.table = static_cast<uint32_t>(*r.table);
-    if (r.scope) spec.scope = *r.scope;
-    nlw::add_route(cont_sock, spec);
-  }
+  nlw::apply_ip_config(cont_sock, link.index, ip);
 }
 
 void announce(const nlw::NetNS& cont, const std::string& ifname, const cni::Result& ip) {
