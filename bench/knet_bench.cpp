@@ -238,6 +238,98 @@ void bench_bridge_chain(bool with_bw, bool masq) {
   sh("rm -rf " + datadir);
 }
 
+// A network configuration list written to a file, for runtimes that read one.
+std::string write_conflist(const std::string& name, const json& plugins) {
+  std::string file = "/tmp/" + tag + "-" + name + ".conflist";
+  std::ofstream(file) << json{{"cniVersion", "1.0.0"}, {"name", name}, {"plugins", plugins}}.dump(2);
+  return file;
+}
+
+// One verb of a chain through a runtime: the Go libcni timer (returns the time
+// libcni itself took) or knet's cnitool (returns the whole process's time).
+double runtime_verb(const Impl& im, bool libcni, const std::string& verb, const std::string& netconf,
+                    const std::string& ns, const std::string& cid, const std::string& cache) {
+  std::string netns = "/var/run/netns/" + ns;
+  std::vector<std::string> env = {"CNI_PATH=" + im.dir, "CNI_CACHE_DIR=" + cache,
+                                  "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  std::vector<std::string> argv;
+  if (libcni) {
+#ifdef KNET_LIBCNI_TIMER
+    argv = {KNET_LIBCNI_TIMER, verb, netconf, netns, cid, "eth0"};
+#endif
+  } else {
+    // cnitool reads NETCONFPATH (a directory) and takes the network's name.
+    fs::path f(netconf);
+    env.push_back("NETCONFPATH=" + f.parent_path().string());
+    env.push_back("CNI_CONTAINERID=" + cid);
+    argv = {opt.knet_dir + "/cnitool", verb, f.stem().string(), netns};
+  }
+  auto t0 = Clock::now();
+  cni::ExecOutput o = cni::exec_argv(argv, env, "");
+  double wall = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  if (o.status != 0)
+    throw std::runtime_error(im.label + " " + verb + " through " + (libcni ? "libcni" : "cnitool") +
+                             " failed: " + (o.out + o.err).substr(0, 400));
+  return libcni ? std::atof(o.out.c_str()) : wall;
+}
+
+// ADD, CHECK and DEL of whole chains as a runtime runs them: inside the Go
+// libcni (the time libcni reports, as containerd/CRI-O/podman see it) and
+// through knet's cnitool driving either implementation's plugins.
+void bench_runtime_chains() {
+  Impl impls[2] = {{"knet", opt.knet_dir}, {"ref", opt.ref_dir}};
+  std::string datadir = "/tmp/" + tag + "-ipam-rt";
+  // macvlan needs a master: a veth end in the sandbox host namespace.
+  sh("ip link add kbm-master type veth peer name kbm-peer && ip link set kbm-master up && ip link set kbm-peer up");
+  json ipam = {{"type", "host-local"}, {"dataDir", datadir}, {"ranges", {{{{"subnet", "10.81.0.0/16"}}}}}};
+  json bridge = {{"type", "bridge"}, {"bridge", "kb-rt"}, {"isGateway", true}, {"ipam", ipam}};
+  json bw = {{"type", "bandwidth"}, {"ingressRate", 100000000}, {"ingressBurst", 2000000},
+             {"egressRate", 100000000}, {"egressBurst", 2000000}};
+  json mv = {{"type", "macvlan"}, {"master", "kbm-master"}, {"ipam", ipam}};
+  mv["ipam"]["ranges"] = json::array({json::array({{{"subnet", "10.82.0.0/16"}}})});
+  struct Chain {
+    std::string label, name;
+    json plugins;
+    bool libcni;
+  };
+  std::vector<Chain> chains;
+  for (bool libcni : {true, false}) {
+#ifndef KNET_LIBCNI_TIMER
+    if (libcni) continue;
+#endif
+    std::string via = libcni ? "in Go libcni" : "via knet cnitool";
+    chains.push_back({"bridge+host-local " + via, "rt-br", json::array({bridge}), libcni});
+    chains.push_back({"bridge+host-local+bandwidth " + via, "rt-brbw", json::array({bridge, bw}), libcni});
+    if (libcni) chains.push_back({"macvlan+host-local " + via, "rt-mv", json::array({mv}), libcni});
+  }
+  for (const Chain& ch : chains) {
+    std::map<std::string, std::vector<double>> add, check, del;
+    std::string netconf = write_conflist(ch.name, ch.plugins);
+    // cnitool wants a directory holding only this network's file.
+    std::string dir = "/tmp/" + tag + "-netconf-" + ch.name;
+    fs::create_directories(dir);
+    fs::copy_file(netconf, dir + "/" + ch.name + ".conflist", fs::copy_options::overwrite_existing);
+    std::string file = ch.libcni ? netconf : dir + "/" + ch.name + ".conflist";
+    std::string cache = "/tmp/" + tag + "-cache";
+    for (int i = 0; i < opt.runs; ++i) {
+      for (int k = 0; k < 2; ++k) {
+        const Impl& im = impls[(i + k) % 2];
+        std::string ns = add_ns("rt");
+        std::string cid = "rt" + std::to_string(i) + im.label;
+        add[im.label].push_back(runtime_verb(im, ch.libcni, "add", file, ns, cid, cache));
+        check[im.label].push_back(runtime_verb(im, ch.libcni, "check", file, ns, cid, cache));
+        del[im.label].push_back(runtime_verb(im, ch.libcni, "del", file, ns, cid, cache));
+        del_ns(ns);
+      }
+    }
+    add_row("ADD " + ch.label, "ms", add["knet"], add["ref"]);
+    add_row("CHECK " + ch.label, "ms", check["knet"], check["ref"]);
+    add_row("DEL " + ch.label, "ms", del["knet"], del["ref"]);
+    sh("rm -rf " + dir + " " + netconf + " " + cache);
+  }
+  sh("ip link del kbm-master 2>/dev/null; rm -rf " + datadir);
+}
+
 // The kernel floor: the netlink operations of a bridge ADD and DEL (veth with
 // its peer in the container, attach to the bridge, addresses, routes, links up)
 // done in this process with no JSON, no exec and no IPAM. Reported next to
@@ -552,6 +644,7 @@ int main(int argc, char** argv) {
       bench_bridge_chain(false, false);
       bench_bridge_chain(true, false);
     }
+    if (wanted("runtime")) bench_runtime_chains();
     if (wanted("masq")) bench_bridge_chain(false, true);
     if (wanted("rss")) bench_rss_and_size();
     if (wanted("scale")) bench_host_local_scale();

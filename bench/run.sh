@@ -8,9 +8,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-bash scripts/build.sh
-build="${KNET_BUILD_DIR:-build}"
-args=(--knet "$PWD/$build/bin" --ref /usr/lib/cni --runs "${RUNS:-30}" --raw bench/raw.csv)
+# What a user installs: the release configuration (-Os, link-time optimisation,
+# see README), `cmake --install --strip`ped into a scratch root.
+build="${KNET_RELEASE_DIR:-build-release}"
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=MinSizeRel -DCMAKE_INTERPROCEDURAL_OPTIMIZATION=ON \
+  -DKNET_TESTS=OFF >/dev/null
+ninja -C "$build" -j"$(nproc)" knet knet-bench
+root="$(mktemp -d /tmp/knet-bench-root.XXXXXX)"
+trap 'rm -rf "$root"' EXIT
+DESTDIR="$root" cmake --install "$build" --strip >/dev/null
+knet_bin="$root$(cmake -L -N "$build" | sed -n 's/^KNET_CNI_BIN_DIR:PATH=//p')"
+args=(--knet "$knet_bin" --ref /usr/lib/cni --runs "${RUNS:-30}" --raw bench/raw.csv)
 [[ -n "${ONLY:-}" ]] && args+=(--only "$ONLY")
 {
   echo "# knet vs reference plugins"

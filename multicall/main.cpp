@@ -3,8 +3,13 @@
 // or, when invoked as `knet`, the first argument: `knet bridge` < conf.
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <sstream>
+#include <string>
 #include <string_view>
 
+#include "cni/exec.h"
+#include "cni/skel.h"
 #include "programs.h"
 
 namespace {
@@ -14,6 +19,36 @@ const knet::Program* find(std::string_view name) {
     if (name == p.name) return &p;
   }
   return nullptr;
+}
+
+// Runs a plugin of this executable in this process (IPAM delegation from a
+// plugin: cni::delegate_plugin), with `env` as its environment and
+// `stdin_data` as its stdin, as if it had been exec'd.
+std::optional<cni::ExecOutput> run_in_process(std::string_view name, const std::vector<std::string>& env,
+                                              std::string_view stdin_data) {
+  const knet::Program* p = find(name);
+  if (!p || !*p->is_plugin) return std::nullopt;
+  std::map<std::string, std::string, std::less<>> vars;
+  for (const std::string& kv : env) {
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) vars.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  auto getenv = [&vars](const char* key) -> const char* {
+    auto it = vars.find(std::string_view(key));
+    return it == vars.end() ? nullptr : it->second.c_str();
+  };
+  std::istringstream in{std::string(stdin_data)};
+  std::ostringstream out, err;
+  cni::ExecOutput o;
+  {
+    cni::InProcessInvocation invocation(getenv, in, out, err);
+    std::string argv0(name);
+    char* argv[] = {argv0.data(), nullptr};
+    o.status = p->entry(1, argv);
+  }
+  o.out = std::move(out).str();
+  o.err = std::move(err).str();
+  return o;
 }
 
 int usage(std::string_view called) {
@@ -29,6 +64,7 @@ int usage(std::string_view called) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  cni::set_in_process_runner(run_in_process);
   std::string_view self = argc > 0 && argv[0] ? argv[0] : "knet";
   if (auto slash = self.rfind('/'); slash != std::string_view::npos) self.remove_prefix(slash + 1);
   if (const knet::Program* p = find(self)) return p->entry(argc, argv);

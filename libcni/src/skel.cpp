@@ -131,7 +131,20 @@ int run_plugin(const Plugin& plugin, const std::function<const char*(const char*
   return 1;
 }
 
+namespace {
+thread_local InProcessInvocation* current_invocation = nullptr;
+}  // namespace
+
+InProcessInvocation::InProcessInvocation(std::function<const char*(const char*)> getenv, std::istream& in,
+                                         std::ostream& out, std::ostream& err)
+    : getenv_(std::move(getenv)), in_(in), out_(out), err_(err), outer_(current_invocation) {
+  current_invocation = this;
+}
+
+InProcessInvocation::~InProcessInvocation() { current_invocation = outer_; }
+
 int plugin_main(const Plugin& plugin) {
+  if (InProcessInvocation* inv = current_invocation) return run_plugin(plugin, inv->getenv_, inv->in_, inv->out_, inv->err_);
   std::ios::sync_with_stdio(false);
   return run_plugin(plugin, [](const char* k) { return std::getenv(k); }, std::cin, std::cout, std::cerr);
 }

@@ -2,7 +2,7 @@
 
 #include <cni/error.h>
 #include <cni/exec.h>
-#include <openssl/sha.h>
+#include <cni/sha512.h>
 #include <sys/socket.h>
 
 #include <cstdio>
@@ -96,16 +96,8 @@ std::vector<std::string> split_words(std::string_view line) {
 }  // namespace
 
 std::string chain_name(const std::string& network, const std::string& container_id) {
-  std::string in = network + container_id;
-  unsigned char md[SHA512_DIGEST_LENGTH];
-  SHA512(reinterpret_cast<const unsigned char*>(in.data()), in.size(), md);
-  std::string hex;
-  char b[3];
-  for (int i = 0; i < 12; ++i) {
-    std::snprintf(b, sizeof b, "%02x", md[i]);
-    hex += b;
-  }
-  return "CNI-" + hex;
+  // The reference's name: "CNI-" and the first 12 bytes of SHA-512(network + ID) in hex.
+  return "CNI-" + cni::sha512_hex(network + container_id, 12);
 }
 
 std::string comment(const std::string& network, const std::string& container_id) {

@@ -186,3 +186,43 @@ TEST(Skel, PrevResultInAnyVersion) {
 }
 
 }  // namespace
+
+namespace {
+
+// plugin_main inside an InProcessInvocation (how the multi-call binary runs a
+// delegated IPAM plugin) reads the invocation's environment and stdin and
+// writes its stdout, not the process's; invocations nest.
+TEST(InProcessInvocation, PluginMainUsesTheInvocationsEnvironmentAndStreams) {
+  Recorder rec;
+  std::map<std::string, std::string> env = {{"CNI_COMMAND", "ADD"},    {"CNI_CONTAINERID", "c1"},
+                                            {"CNI_NETNS", "/var/run/netns/x"}, {"CNI_IFNAME", "eth0"},
+                                            {"CNI_PATH", "/nowhere"}};
+  auto getenv = [&env](const char* k) -> const char* {
+    auto it = env.find(k);
+    return it == env.end() ? nullptr : it->second.c_str();
+  };
+  std::istringstream in(R"({"cniVersion":"1.0.0","name":"n","type":"t"})");
+  std::ostringstream out, err;
+  int rc;
+  {
+    cni::InProcessInvocation outer(getenv, in, out, err);
+    std::istringstream in2(R"({"cniVersion":"1.0.0","name":"n","type":"t"})");
+    std::ostringstream out2, err2;
+    env["CNI_COMMAND"] = "DEL";
+    {
+      cni::InProcessInvocation inner(getenv, in2, out2, err2);
+      EXPECT_EQ(cni::plugin_main(rec.plugin()), 0);
+      EXPECT_EQ(rec.last, "DEL");
+      EXPECT_EQ(out2.str(), "");
+    }
+    env["CNI_COMMAND"] = "ADD";
+    rc = cni::plugin_main(rec.plugin());
+  }
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(rec.last, "ADD");
+  json result = json::parse(out.str());
+  EXPECT_EQ(result["ips"][0]["address"], "10.9.0.2/24");
+  EXPECT_EQ(result["interfaces"][0]["sandbox"], "/var/run/netns/x");
+}
+
+}  // namespace

@@ -42,8 +42,30 @@ struct Plugin {
 int run_plugin(const Plugin& plugin, const std::function<const char*(const char*)>& getenv,
                std::istream& in, std::ostream& out, std::ostream& err);
 
-// The whole main() of a plugin.
+// The whole main() of a plugin: run_plugin on the process's environment and
+// standard streams, or on those of the innermost live InProcessInvocation of
+// this thread.
 int plugin_main(const Plugin& plugin);
+
+// While alive, plugin_main on this thread reads `getenv` and `in` and writes
+// `out` and `err` instead of the process's: how the multi-call binary runs a
+// delegated plugin in-process (see cni::set_in_process_runner).
+class InProcessInvocation {
+ public:
+  InProcessInvocation(std::function<const char*(const char*)> getenv, std::istream& in,
+                      std::ostream& out, std::ostream& err);
+  ~InProcessInvocation();
+  InProcessInvocation(const InProcessInvocation&) = delete;
+  InProcessInvocation& operator=(const InProcessInvocation&) = delete;
+
+ private:
+  friend int plugin_main(const Plugin& plugin);
+  std::function<const char*(const char*)> getenv_;
+  std::istream& in_;
+  std::ostream& out_;
+  std::ostream& err_;
+  InProcessInvocation* outer_;
+};
 
 // Writes the spec's error JSON for `e` ("cniVersion", "code", "msg", "details").
 json error_json(const Error& e, std::string_view version);
