@@ -238,6 +238,48 @@ void bench_bridge_chain(bool with_bw, bool masq) {
   sh("rm -rf " + datadir);
 }
 
+// ADD, CHECK and DEL of macvlan+host-local by direct exec, on a veth end
+// standing in for the NIC.
+void bench_macvlan_chain() {
+  std::map<std::string, std::vector<double>> add, check, del;
+  Impl impls[2] = {{"knet", opt.knet_dir}, {"ref", opt.ref_dir}};
+  std::string datadir = "/tmp/" + tag + "-ipam-mv";
+  sh("ip link add kbm-nic type veth peer name kbm-nicp && ip link set kbm-nic up && ip link set kbm-nicp up");
+  for (int i = 0; i < opt.runs; ++i) {
+    for (int k = 0; k < 2; ++k) {
+      const Impl& im = impls[(i + k) % 2];
+      std::string ns = add_ns("c");
+      std::string cid = "benchmv" + std::to_string(i) + im.label;
+      json conf = {{"cniVersion", "1.0.0"},
+                   {"name", "benchmv-" + im.label},
+                   {"type", "macvlan"},
+                   {"master", "kbm-nic"},
+                   {"ipam",
+                    {{"type", "host-local"},
+                     {"dataDir", datadir},
+                     {"ranges", {{{{"subnet", im.label == "knet" ? "10.83.0.0/16" : "10.84.0.0/16"}}}}}}}};
+      Call c{im.dir, "macvlan", "ADD", ns, cid, "eth0", "", conf};
+      Outcome a = run(c);
+      check_ok(a, im.label + " macvlan ADD");
+      conf["prevResult"] = a.out;
+      Call chk{im.dir, "macvlan", "CHECK", ns, cid, "eth0", "", conf};
+      Outcome co = run(chk);
+      check_ok(co, im.label + " macvlan CHECK");
+      chk.cmd = "DEL";
+      Outcome d = run(chk);
+      check_ok(d, im.label + " macvlan DEL");
+      add[im.label].push_back(a.ms);
+      check[im.label].push_back(co.ms);
+      del[im.label].push_back(d.ms);
+      del_ns(ns);
+    }
+  }
+  add_row("ADD macvlan+host-local", "ms", add["knet"], add["ref"]);
+  add_row("CHECK macvlan+host-local", "ms", check["knet"], check["ref"]);
+  add_row("DEL macvlan+host-local", "ms", del["knet"], del["ref"]);
+  sh("ip link del kbm-nic; rm -rf " + datadir);
+}
+
 // A network configuration list written to a file, for runtimes that read one.
 std::string write_conflist(const std::string& name, const json& plugins) {
   std::string file = "/tmp/" + tag + "-" + name + ".conflist";
@@ -644,6 +686,7 @@ int main(int argc, char** argv) {
       bench_bridge_chain(false, false);
       bench_bridge_chain(true, false);
     }
+    if (wanted("macvlan")) bench_macvlan_chain();
     if (wanted("runtime")) bench_runtime_chains();
     if (wanted("masq")) bench_bridge_chain(false, true);
     if (wanted("rss")) bench_rss_and_size();

@@ -9,11 +9,9 @@ bash scripts/build.sh
 KNET_FUZZ_SECONDS="${KNET_FUZZ_SECONDS:-15}" bash scripts/fuzz.sh
 cd "${KNET_BUILD_DIR:-build}"
 # Known failures, excluded until fixed (each is described in the issue notes):
-# - crash tests where GC alone must find a veth/ifb killed between its creation
-#   and the request that sets its owner alias (the alias is a second request);
-# - the churn test's nftables leftover check;
-# - macvlan GC/STATUS through knet's host-local with cniVersion 1.1.0;
-# - HTB shaping into the container measures ~90% of the rate, at the test's
-#   10% bound, so the unshaped-subnet test fails about one run in three.
-known_failing='BandwidthTest\.UnshapedSubnetRunsAtFullSpeed|Crash\.KilledAddLeavesNothingAfterCleanup/(bridge_GcAlone|bandwidth_GcAlone|bandwidth_DelThenGc)|Churn\.AddDelCyclesLeaveNothingBehind|MacvlanTest\.GcAndStatusReachIpam'
+# - HTB shaping of a subnet (unshapedSubnets): TCP from the container through
+#   the ifb's HTB measures 88-90% of the rate in some 3 s runs (96% in most),
+#   outside the test's 10% bound. A TBF leaf that splits GSO packets made it
+#   worse (80-90% both ways); see the bandwidth issue notes.
+known_failing='BandwidthTest\.UnshapedSubnetRunsAtFullSpeed'
 ctest --output-on-failure --timeout 600 -j"$(nproc)" -E "$known_failing" "$@"

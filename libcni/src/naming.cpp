@@ -1,6 +1,13 @@
 #include "cni/naming.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 
 namespace cni {
 
@@ -44,4 +51,33 @@ std::optional<Owner> parse_owner_tag(std::string_view tag) {
   return o;
 }
 
+bool is_owner_ifname(std::string_view prefix, std::string_view name) {
+  if (name.size() != 15 || name.substr(0, prefix.size()) != prefix) return false;
+  for (char c : name.substr(prefix.size())) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+UntaggedLinkLock::UntaggedLinkLock(Mode mode) {
+  const char* env = std::getenv("KNET_RUN_DIR");
+  std::string dir = env && *env ? env : "/run/knet";
+  mkdir(dir.c_str(), 0700);  // EEXIST is the common case; open() tells the rest
+  fd_ = open((dir + "/untagged.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) return;
+  int r;
+  do {
+    r = flock(fd_, mode == kShared ? LOCK_SH : LOCK_EX);
+  } while (r != 0 && errno == EINTR);
+  if (r != 0) {
+    close(fd_);
+    fd_ = -1;
+  }
+}
+
+UntaggedLinkLock::~UntaggedLinkLock() {
+  if (fd_ >= 0) close(fd_);
+}
+
 }  // namespace cni
+

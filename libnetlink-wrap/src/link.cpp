@@ -1,5 +1,6 @@
 #include "nlw/link.h"
 
+#include <cni/naming.h>
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <net/if.h>
@@ -10,6 +11,7 @@
 #include <netlink/route/link/vxlan.h>
 
 #include <cerrno>
+#include <optional>
 
 #include "nlw/error.h"
 #include "nlw/netns.h"
@@ -116,16 +118,30 @@ void set_common(rtnl_link* l, const std::string& name, unsigned mtu, const std::
   if (!mac.empty()) rtnl_link_set_addr(l, detail::mac_to_nl(mac).get());
 }
 
+// Sets the alias of the link named `name` (found by name: no lookup first).
+void set_alias_by_name(Socket& sock, const std::string& name, const std::string& alias) {
+  detail::MsgPtr m = detail::alloc_msg(RTM_SETLINK, 0);
+  ifinfomsg ifi{};
+  if (nlmsg_append(m.get(), &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0 ||
+      nla_put_string(m.get(), IFLA_IFNAME, name.c_str()) < 0 ||
+      nla_put_string(m.get(), IFLA_IFALIAS, alias.c_str()) < 0) {
+    throw cni::Error(cni::kInternal, "out of memory building an alias request");
+  }
+  request(sock, "failed to set alias \"" + alias + "\" on " + name,
+          [&] { return sock.send_and_ack(m.get()); });
+}
+
 // Adds `l` (exclusively: an existing name is an error) and returns the new link.
 // The kernel ignores IFLA_IFALIAS when creating a link, so the alias is set
-// by a second request.
+// by a second request; the link is untagged in between, which the shared
+// UntaggedLinkLock tells GC.
 LinkInfo add_link(Socket& sock, rtnl_link* l, const std::string& name, const std::string& what,
                   const std::string& alias = {}) {
+  std::optional<cni::UntaggedLinkLock> lock;
+  if (!alias.empty()) lock.emplace(cni::UntaggedLinkLock::kShared);
   request(sock, "failed to create " + what + " " + name,
           [&] { return rtnl_link_add(sock.get(), l, NLM_F_CREATE | NLM_F_EXCL); });
-  if (alias.empty()) return get_link(sock, name);
-  int index = get_link(sock, name).index;
-  set_alias(sock, index, alias);
+  if (!alias.empty()) set_alias_by_name(sock, name, alias);
   return get_link(sock, name);
 }
 
@@ -258,6 +274,8 @@ LinkInfo create_veth(Socket& sock, const std::string& name, const std::string& p
   set_common(peer.get(), peer_name, opts.mtu, opts.peer_mac);
   // The peer is born in peer_ns: nothing ever sees it in sock's namespace.
   rtnl_link_set_ns_fd(peer.get(), peer_ns.fd());
+  if (opts.master) rtnl_link_set_master(l.get(), opts.master);
+  if (opts.up) rtnl_link_set_flags(l.get(), IFF_UP);
   LinkInfo info =
       add_link(sock, l.get(), name,
                "veth pair (peer " + peer_name + " in " + peer_ns.describe() + ")", opts.alias);
@@ -282,7 +300,7 @@ LinkInfo create_bridge(Socket& sock, const std::string& name, const BridgeOption
 }
 
 LinkInfo create_macvlan(Socket& sock, const std::string& name, int master_index,
-                        const MacvlanOptions& opts, const NetNS* target) {
+                        const MacvlanOptions& opts, const NetNS* target, Socket* target_sock) {
   LinkPtr l(rtnl_link_macvlan_alloc());
   if (!l) throw cni::Error(cni::kInternal, "out of memory allocating a macvlan object");
   set_common(l.get(), name, opts.mtu, opts.mac);
@@ -290,21 +308,22 @@ LinkInfo create_macvlan(Socket& sock, const std::string& name, int master_index,
   for (const auto& e : kMacvlanModes) {
     if (e.mode == opts.mode) rtnl_link_macvlan_set_mode(l.get(), e.kernel);
   }
-  std::string what = "macvlan on " + link_label(sock, master_index);
+  std::string what = "macvlan on " + (opts.master_name.empty() ? link_label(sock, master_index)
+                                                                : opts.master_name);
   std::optional<Socket> there;
   LinkInfo info;
   if (target) {
     rtnl_link_set_ns_fd(l.get(), target->fd());
     request(sock, "failed to create " + what + " " + name + " (in " + target->describe() + ")",
             [&] { return rtnl_link_add(sock.get(), l.get(), NLM_F_CREATE | NLM_F_EXCL); });
-    there = Socket::in(*target);
-    info = get_link(*there, name);
+    if (!target_sock) target_sock = &there.emplace(Socket::in(*target));
+    info = get_link(*target_sock, name);
   } else {
     info = add_link(sock, l.get(), name, what);
   }
   if (!opts.bcqueuelen) return info;
   // libnl 3.7 has no setter for IFLA_MACVLAN_BC_QUEUE_LEN.
-  Socket& owner = there ? *there : sock;
+  Socket& owner = target_sock ? *target_sock : sock;
   set_info_data(owner, info, "macvlan", IFLA_MACVLAN_BC_QUEUE_LEN, *opts.bcqueuelen,
                 sizeof(uint32_t), "set the broadcast queue length on macvlan");
   return get_link(owner, name);

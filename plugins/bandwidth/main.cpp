@@ -79,15 +79,20 @@ void check(const cni::Env& env, const cni::NetConf& conf) {
 void gc(const cni::Env&, const cni::NetConf& conf, const std::vector<cni::Attachment>& valid) {
   bw::Config::parse(conf);
   // Host-side ifbs can outlive their container; those in a container's
-  // namespace die with it.
+  // namespace die with it. An untagged knet ifb was left by an ADD that died
+  // between creating and tagging it (the exclusive lock rules out one in
+  // progress).
   nlw::Socket host_sock = nlw::Socket::current();
+  cni::UntaggedLinkLock lock(cni::UntaggedLinkLock::kExclusive);
   for (const auto& l : nlw::list_links(host_sock)) {
-    auto o = cni::parse_owner_tag(l.alias);
-    if (l.kind != "ifb" || !o || o->network != conf.name ||
-        cni::contains_attachment(valid, o->container_id, o->ifname)) {
-      continue;
+    if (l.kind != "ifb") continue;
+    if (auto o = cni::parse_owner_tag(l.alias)) {
+      if (o->network == conf.name && !cni::contains_attachment(valid, o->container_id, o->ifname)) {
+        bw::delete_ifb(host_sock, *o);
+      }
+    } else if (lock.held() && l.alias.empty() && cni::is_owner_ifname(bw::kIfbPrefix, l.name)) {
+      nlw::delete_link_if_exists(host_sock, l.name);
     }
-    bw::delete_ifb(host_sock, *o);
   }
 }
 

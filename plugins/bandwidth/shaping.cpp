@@ -99,7 +99,10 @@ void remove(nlw::Socket& sock, const Target& t, const cni::Owner& owner) {
 
 bool delete_ifb(nlw::Socket& sock, const cni::Owner& owner) {
   auto ifb = nlw::find_link(sock, ifb_name(owner));
-  if (!ifb || ifb->kind != "ifb" || ifb->alias != cni::owner_tag(owner)) return false;
+  // Untagged: an ADD of this owner died between creating the ifb and tagging it.
+  if (!ifb || ifb->kind != "ifb" || (ifb->alias != cni::owner_tag(owner) && !ifb->alias.empty())) {
+    return false;
+  }
   try {
     nlw::delete_link(sock, ifb->index);
   } catch (const nlw::NotFound&) {

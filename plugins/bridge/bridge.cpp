@@ -5,7 +5,7 @@
 #include <nlw/error.h>
 #include <nlw/route.h>
 #include <nlw/sysctl.h>
-#include <nlw/vxlan_extra.h>
+#include <nlw/attach.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 
@@ -65,7 +65,7 @@ nlw::LinkInfo gateway_link(const nlw::NetNS& host_ns, nlw::Socket& host, const n
   opts.mtu = br.mtu;
   opts.alias = cni::owner_tag(gw);
   nlw::LinkInfo p = nlw::create_veth(host, port, name, host_ns, opts);
-  PortUndo undo(host, port);
+  nlw::LinkUndo undo(host, port);
   nlw::set_master(host, p.index, br.index);
   set_port_vlans(host, p.index, cfg.vlan, {}, cfg.preserve_default_vlan);
   nlw::set_up(host, p.index);
@@ -141,15 +141,6 @@ nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg) {
 
 std::string host_veth_name(const cni::Owner& owner) { return cni::owner_ifname("veth", owner); }
 
-PortUndo::~PortUndo() {
-  if (name_.empty()) return;
-  try {
-    nlw::delete_link_if_exists(host_, name_);
-  } catch (...) {
-    // Best effort: the ADD is already failing with its own error.
-  }
-}
-
 Port create_port(nlw::Socket& host, nlw::Socket& cont_sock, const nlw::NetNS& cont,
                  const nlw::LinkInfo& br, const Config& cfg, const cni::Owner& owner) {
   std::string name = host_veth_name(owner);
@@ -158,6 +149,8 @@ Port create_port(nlw::Socket& host, nlw::Socket& cont_sock, const nlw::NetNS& co
   opts.mtu = cfg.mtu;
   opts.peer_mac = cfg.mac;
   opts.alias = tag;
+  opts.master = br.index;  // a port from birth: GC finds an untagged one by its bridge
+  opts.up = true;
   Port p;
   try {
     p.host = nlw::create_veth(host, name, owner.ifname, cont, opts);
@@ -168,21 +161,20 @@ Port create_port(nlw::Socket& host, nlw::Socket& cont_sock, const nlw::NetNS& co
       throw cni::Error(cni::kInternal,
                        "container veth name provided (" + owner.ifname + ") already exists");
     }
-    // A crashed ADD of this owner may have left its host end; anything else
-    // under this name is not ours to remove.
+    // A crashed ADD of this owner may have left its host end (tagged, or
+    // untagged if it died between the two requests of create_veth); anything
+    // else under this name is not ours to remove.
     auto old = nlw::find_link(host, name);
-    if (!old || old->alias != tag) throw;
+    if (!old || old->kind != "veth" || (old->alias != tag && !old->alias.empty())) throw;
     nlw::delete_link_if_exists(host, name);
     p.host = nlw::create_veth(host, name, owner.ifname, cont, opts);
   }
-  PortUndo undo(host, name);
-  nlw::set_master(host, p.host.index, br.index);
+  nlw::LinkUndo undo(host, name);
   nlw::BridgePortOptions port;
   if (cfg.hairpin) port.hairpin = true;
   if (cfg.port_isolation) port.isolated = true;
   if (port.hairpin || port.isolated) nlw::set_bridge_port(host, p.host.index, port);
   set_port_vlans(host, p.host.index, cfg.vlan, cfg.vlan_trunk, cfg.preserve_default_vlan);
-  nlw::set_up(host, p.host.index);
   p.container = nlw::get_link(cont_sock, owner.ifname);
   undo.release();
   return p;
@@ -238,7 +230,8 @@ void configure_gateway(const nlw::NetNS& host_ns, nlw::Socket& host, const nlw::
 void delete_port(nlw::Socket& host, const std::string& netns, const cni::Owner& owner) {
   std::string name = host_veth_name(owner);
   auto l = nlw::find_link(host, name);
-  if (l && l->kind == "veth" && l->alias == cni::owner_tag(owner)) {
+  // Untagged: an ADD of this owner died between creating the pair and tagging it.
+  if (l && l->kind == "veth" && (l->alias == cni::owner_tag(owner) || l->alias.empty())) {
     nlw::delete_link_if_exists(host, name);  // takes the container end with it
     return;
   }

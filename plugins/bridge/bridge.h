@@ -42,21 +42,6 @@ struct Port {
 Port create_port(nlw::Socket& host, nlw::Socket& cont_sock, const nlw::NetNS& cont,
                  const nlw::LinkInfo& br, const Config& cfg, const cni::Owner& owner);
 
-// Deletes the host veth (and with it the container end) on destruction
-// unless release() was called: the undo step of a failing ADD.
-class PortUndo {
- public:
-  PortUndo(nlw::Socket& host, std::string name) : host_(host), name_(std::move(name)) {}
-  ~PortUndo();
-  PortUndo(const PortUndo&) = delete;
-  PortUndo& operator=(const PortUndo&) = delete;
-  void release() { name_.clear(); }
-
- private:
-  nlw::Socket& host_;
-  std::string name_;
-};
-
 // Fills in what the reference's calcGateways does: with cfg.is_gateway every
 // IP config without a gateway gets the first address of its subnet, and with
 // cfg.is_default_gateway a default route via it is added per family (unless
@@ -81,14 +66,19 @@ void configure_gateway(const nlw::NetNS& host_ns, nlw::Socket& host, const nlw::
 // `netns`, if that still exists. Missing links and namespaces are fine.
 void delete_port(nlw::Socket& host, const std::string& netns, const cni::Owner& owner);
 
-// GC: deletes every veth tagged for `network` whose owner `keep` rejects.
+// GC: deletes every veth tagged for `network` whose owner `keep` rejects,
+// and every untagged knet-named veth on `bridge` (0: none), which an ADD left
+// when it died between creating the pair and tagging it.
 template <typename Keep>
-void delete_stale_ports(nlw::Socket& host, const std::string& network, Keep keep) {
+void delete_stale_ports(nlw::Socket& host, const std::string& network, int bridge, Keep keep) {
+  cni::UntaggedLinkLock lock(cni::UntaggedLinkLock::kExclusive);
   for (const auto& l : nlw::list_links(host)) {
+    if (l.kind != "veth") continue;
     auto o = cni::parse_owner_tag(l.alias);
-    if (l.kind == "veth" && o && o->network == network && !keep(*o)) {
-      nlw::delete_link_if_exists(host, l.name);
-    }
+    bool stale = o ? o->network == network && !keep(*o)
+                   : lock.held() && bridge && l.master == bridge && l.alias.empty() &&
+                         cni::is_owner_ifname("veth", l.name);
+    if (stale) nlw::delete_link_if_exists(host, l.name);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cni/ipam.h>
 #include <cni/naming.h>
 #include <cni/skel.h>
+#include <nlw/attach.h>
 #include <nlw/error.h>
 #include <nlw/link.h>
 #include <nlw/netns.h>
@@ -44,7 +45,7 @@ cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
 
   nlw::LinkInfo bridge = br::ensure_bridge(host, cfg);
   br::Port port = br::create_port(host, cont_sock, cont, bridge, cfg, owner);
-  br::PortUndo undo_port(host, port.host.name);
+  nlw::LinkUndo undo_port(host, port.host.name);  // the container end goes with it
 
   cni::Result result;
   std::optional<cni::IpamReservation> ipam;
@@ -116,6 +117,8 @@ void check(const cni::Env& env, const cni::NetConf& conf) {
 void gc(const cni::Env& env, const cni::NetConf& conf, const std::vector<cni::Attachment>& valid) {
   br::Config cfg = br::Config::parse(conf, env.args);
   auto keep = [&](const cni::Owner& o) {
+    // The "<bridge>.<vlan>" gateway port belongs to the network, not a container.
+    if (o.ifname == "gw" && o.container_id.rfind(cfg.bridge + ".", 0) == 0) return true;
     return cni::contains_attachment(valid, o.container_id, o.ifname);
   };
   auto keep_container = [&](const std::string& id) {
@@ -125,7 +128,9 @@ void gc(const cni::Env& env, const cni::NetConf& conf, const std::vector<cni::At
     return false;
   };
   nlw::Socket host = nlw::Socket::current();
-  br::delete_stale_ports(host, conf.name, keep);
+  auto bridge = nlw::find_link(host, cfg.bridge);
+  br::delete_stale_ports(host, conf.name, bridge && bridge->kind == "bridge" ? bridge->index : 0,
+                         keep);
   br::gc_rules(cfg, conf.name, keep, keep_container);
   if (cfg.has_ipam) cni::ipam_gc(env, conf);
 }

@@ -3,35 +3,35 @@
 #include <cni/error.h>
 #include <cni/naming.h>
 #include <nlw/addr.h>
-#include <nlw/announce.h>
+#include <nlw/attach.h>
 #include <nlw/error.h>
 #include <nlw/route.h>
 #include <nlw/sysctl.h>
-#include <nlw/vxlan_extra.h>
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <iostream>
 
 namespace knet::macvlan {
 namespace {
 
 [[noreturn]] void check_failed(const std::string& msg) { throw cni::Error(cni::kInternal, msg); }
 
-// Creates the macvlan, turning the kernel's bare EINVAL for passthru
-// conflicts into a message that says what is wrong.
+// Creates the macvlan in `sock`'s namespace, or with `target` directly in
+// that one (`target_sock` its socket), turning the kernel's bare EINVAL for
+// passthru conflicts into a message that says what is wrong.
 nlw::LinkInfo create(nlw::Socket& sock, const std::string& name, const nlw::LinkInfo& master,
-                     const Config& cfg, const std::string& alias) {
-  nlw::MacvlanOptions opts{cfg.mode, cfg.mtu, cfg.mac, cfg.bcqueuelen};
+                     const Config& cfg, const std::string& alias, const nlw::NetNS* target = nullptr,
+                     nlw::Socket* target_sock = nullptr) {
+  nlw::MacvlanOptions opts{cfg.mode, cfg.mtu, cfg.mac, cfg.bcqueuelen, master.name};
   try {
-    nlw::LinkInfo link = nlw::create_macvlan(sock, name, master.index, opts);
+    nlw::LinkInfo link = nlw::create_macvlan(sock, name, master.index, opts, target, target_sock);
     if (!alias.empty()) nlw::set_alias(sock, link.index, alias);
     return link;
   } catch (const cni::Error& e) {
     int err = sock.last_errno();
     // Gone already unless bcqueuelen or the alias failed after the create;
     // with EEXIST the name belongs to someone else.
-    if (err != EEXIST) nlw::delete_link_if_exists(sock, name);
+    if (err != EEXIST) nlw::delete_link_if_exists(target_sock ? *target_sock : sock, name);
     if (err != EINVAL) throw;
     throw cni::Error(e.code(), e.msg() + " (a passthru macvlan takes master " + master.name +
                                    " for itself: it cannot join a master that already has "
@@ -42,40 +42,12 @@ nlw::LinkInfo create(nlw::Socket& sock, const std::string& name, const nlw::Link
 }  // namespace
 
 nlw::LinkInfo resolve_master(nlw::Socket& sock, const Config& cfg) {
-  std::optional<nlw::LinkInfo> master;
-  if (cfg.master.empty()) {
-    auto index = nlw::default_route_link(sock, AF_INET);
-    if (!index) index = nlw::default_route_link(sock, AF_INET6);
-    if (!index) {
-      cni::config_error("no \"master\" given and " + sock.ns_name() +
-                        " has no default route to take it from");
-    }
-    master = nlw::find_link(sock, *index);
-    if (!master) {
-      cni::config_error("no \"master\" given and the default route's link (ifindex " +
-                        std::to_string(*index) + ") has vanished");
-    }
-  } else {
-    master = nlw::find_link(sock, cfg.master);
-    if (!master) {
-      cni::config_error("invalid \"master\" \"" + cfg.master + "\": no such link in " +
-                        sock.ns_name());
-    }
-  }
-  if (cfg.mtu > master->mtu) {
+  nlw::LinkInfo master = nlw::resolve_link_or_default(sock, cfg.master, "master");
+  if (cfg.mtu > master.mtu) {
     cni::config_error("invalid \"mtu\" " + std::to_string(cfg.mtu) + ": larger than the MTU of " +
-                      "master " + master->name + " (" + std::to_string(master->mtu) + ")");
+                      "master " + master.name + " (" + std::to_string(master.mtu) + ")");
   }
-  return *master;
-}
-
-LinkUndo::~LinkUndo() {
-  if (!armed_) return;
-  try {
-    nlw::delete_link_if_exists(sock_, name_);
-  } catch (...) {
-    // Best effort: the ADD is already failing with its own error.
-  }
+  return master;
 }
 
 std::string temp_name(const cni::Owner& owner) { return cni::owner_ifname("mv", owner); }
@@ -95,16 +67,20 @@ nlw::LinkInfo create_in_container(nlw::Socket& master_sock, const nlw::LinkInfo&
                                          owner.ifname + " already exists in " + cont.describe());
   }
   if (cfg.link_in_container) return create(cont_sock, owner.ifname, master, cfg, {});
-
+  try {
+    return create(master_sock, owner.ifname, master, cfg, {}, &cont, &cont_sock);
+  } catch (const cni::Error&) {
+    // EEXIST although the container has no such link: this kernel checks the
+    // name in the master's namespace, where it is taken.
+    if (master_sock.last_errno() != EEXIST || nlw::find_link(cont_sock, owner.ifname)) throw;
+  }
   delete_leftover(master_sock, owner);
-  // The kernel cannot create a link in another namespace under a name that is
-  // taken here, so it is born under an owner-derived name and renamed as it moves.
   std::string tmp = temp_name(owner);
   nlw::LinkInfo link = create(master_sock, tmp, master, cfg, cni::owner_tag(owner));
-  LinkUndo undo(master_sock, tmp);
+  nlw::LinkUndo undo(master_sock, tmp);
   nlw::move_to_netns(master_sock, link.index, cont, owner.ifname);
   undo.release();
-  LinkUndo undo_moved(cont_sock, owner.ifname);
+  nlw::LinkUndo undo_moved(cont_sock, owner.ifname);
   nlw::LinkInfo moved = nlw::get_link(cont_sock, owner.ifname);
   undo_moved.release();
   return moved;
@@ -125,16 +101,6 @@ void configure_ip(const nlw::NetNS& cont, nlw::Socket& cont_sock, const nlw::Lin
     }
   }
   nlw::apply_ip_config(cont_sock, link.index, ip);
-}
-
-void announce(const nlw::NetNS& cont, const std::string& ifname, const cni::Result& ip) {
-  for (const auto& c : ip.ips) {
-    try {
-      nlw::send_gratuitous_arp(cont, ifname, c.address.ip);
-    } catch (const cni::Error& e) {
-      std::cerr << "macvlan: warning: " << e.msg() << "\n";
-    }
-  }
 }
 
 void verify(nlw::Socket& cont_sock, const cni::Interface& iface, const nlw::LinkInfo& master,

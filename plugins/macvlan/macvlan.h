@@ -20,31 +20,18 @@ namespace knet::macvlan {
 // cfg.mtu exceeds the master's MTU.
 nlw::LinkInfo resolve_master(nlw::Socket& sock, const Config& cfg);
 
-// Deletes the link named `name` in `sock`'s namespace on destruction unless
-// release() was called: the undo step of a failing ADD.
-class LinkUndo {
- public:
-  LinkUndo(nlw::Socket& sock, std::string name) : sock_(sock), name_(std::move(name)) {}
-  ~LinkUndo();
-  LinkUndo(const LinkUndo&) = delete;
-  LinkUndo& operator=(const LinkUndo&) = delete;
-  void release() { armed_ = false; }
-
- private:
-  nlw::Socket& sock_;
-  std::string name_;
-  bool armed_ = true;
-};
-
-// The name a macvlan has in the master's namespace before it moves into the
-// container: derived from the owner, so a crash leaves a name DEL and GC can find.
+// The name under which an older knet (or a kernel that checks the new name
+// in the creating namespace) made the macvlan in the master's namespace before
+// moving it: derived from the owner, so a crash leaves a name DEL can find.
 std::string temp_name(const cni::Owner& owner);
 
 // Creates the macvlan on `master` and gives it to the container as `ifname`.
-// With cfg.link_in_container, `master_sock` is the container's socket and the
-// link is created there directly; otherwise it is created in the master's
-// namespace under temp_name(owner), tagged with owner_tag(owner), and moved
-// and renamed in one request. On any failure nothing is left in either
+// It is born in the container namespace under its final name (IFLA_NET_NS_FD
+// in the create request), the master staying where it is: no move, which
+// would wait for an RCU grace period (~20 ms). A kernel that refuses the
+// name because the master's namespace has a link of that name gets the
+// older way: created under temp_name(owner), tagged with owner_tag(owner),
+// moved and renamed in one request. On any failure nothing is left in either
 // namespace. The link is down on return. Kernel refusals that have a known
 // cause (passthru on a shared master) get a message that says so.
 nlw::LinkInfo create_in_container(nlw::Socket& master_sock, const nlw::LinkInfo& master,
@@ -58,14 +45,11 @@ bool delete_leftover(nlw::Socket& master_sock, const cni::Owner& owner);
 // Applies an IPAM result (empty for L2 only) to link `link` in `cont` the way
 // the reference's ConfigureIface does: arp_notify/ndisc_notify on, addresses,
 // link up, wait for IPv6 DAD, routes (a route without "gw" uses the gateway
-// of the first IP config of its family).
+// of the first IP config of its family). The addresses are on the link before
+// it comes up, so the kernel announces them (gratuitous ARP at link-up,
+// unsolicited NA when DAD completes) and the network learns the new MAC.
 void configure_ip(const nlw::NetNS& cont, nlw::Socket& cont_sock, const nlw::LinkInfo& link,
                   const cni::Result& ip);
-
-// Announces every address of `ip` on `ifname` (gratuitous ARP / unsolicited
-// NA) so the network updates its caches for the new MAC. Best effort: a
-// failure is reported on stderr, never fails the ADD (the link may lack carrier).
-void announce(const nlw::NetNS& cont, const std::string& ifname, const cni::Result& ip);
 
 // CHECK: the link `iface` of prevResult exists in `cont_sock`'s namespace, is
 // a macvlan in cfg.mode on `master` and has prevResult's MAC; every address

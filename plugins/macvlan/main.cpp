@@ -5,6 +5,7 @@
 #include <cni/ipam.h>
 #include <cni/naming.h>
 #include <cni/skel.h>
+#include <nlw/attach.h>
 #include <nlw/error.h>
 #include <nlw/link.h>
 #include <nlw/netns.h>
@@ -34,7 +35,7 @@ cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
 
   nlw::LinkInfo link =
       mv::create_in_container(master_sock, master, cont_sock, cont, cfg, owner_of(env, conf));
-  mv::LinkUndo undo_link(cont_sock, env.ifname);
+  nlw::LinkUndo undo_link(cont_sock, env.ifname);
 
   cni::Result result;
   cni::Interface iface;
@@ -54,7 +55,6 @@ cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
     result.dns.merge(ip.dns);  // the reference drops the IPAM plugin's DNS
   }
   mv::configure_ip(cont, cont_sock, link, ip);
-  mv::announce(cont, link.name, ip);
 
   if (ipam) ipam->commit();
   undo_link.release();

@@ -9,7 +9,7 @@
 #include <nlw/link.h>
 #include <nlw/netns.h>
 #include <nlw/socket.h>
-#include <nlw/vxlan_extra.h>
+#include <nlw/attach.h>
 
 #include <optional>
 

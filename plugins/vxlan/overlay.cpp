@@ -7,7 +7,7 @@
 #include <nlw/neigh.h>
 #include <nlw/route.h>
 #include <nlw/sysctl.h>
-#include <nlw/vxlan_extra.h>
+#include <nlw/attach.h>
 #include <sys/socket.h>
 
 #include <algorithm>

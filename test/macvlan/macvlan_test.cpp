@@ -338,11 +338,11 @@ TEST_F(MacvlanTest, GcAndStatusReachIpam) {
     GTEST_SKIP() << "needs knet's host-local in " << KNET_PLUGIN_DIR
                  << " (the reference one predates CNI 1.1 GC/STATUS)";
   }
-  EXPECT_EQ(run("STATUS", "", "", config({}, "1.1.0")).code, 0);
+  EXPECT_EQ(run("STATUS", "", "", config(json::object(), "1.1.0")).code, 0);
   std::string c1 = sb.add_container("c1"), c2 = sb.add_container("c2");
-  add("c1", c1, config({}, "1.1.0"));
-  json r2 = add("c2", c2, config({}, "1.1.0"));
-  json gc = json::parse(config({}, "1.1.0"));
+  add("c1", c1, config(json::object(), "1.1.0"));
+  json r2 = add("c2", c2, config(json::object(), "1.1.0"));
+  json gc = json::parse(config(json::object(), "1.1.0"));
   gc["cni.dev/valid-attachments"] = {{{"containerID", "c2"}, {"ifname", "eth0"}}};
   RunResult g = run("GC", "", "", gc.dump());
   EXPECT_EQ(g.code, 0) << g.out;

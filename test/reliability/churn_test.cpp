@@ -23,12 +23,21 @@ int cycles() {
   return n > 0 ? n : 300;
 }
 
+// The one rule knet-nat keeps for good: postrouting dispatches on the source
+// address through the @masq verdict map, whose per-container elements (and
+// the chains they jump to) come and go with the containers.
+bool is_masq_dispatch(const std::string& line) {
+  return line.find("\"table\":\"knet-nat\"") != std::string::npos &&
+         line.find("\"chain\":\"postrouting\"") != std::string::npos &&
+         line.find("{\"vmap\":{\"data\":\"@masq\"") != std::string::npos;
+}
+
 // Lines the first ADD/DEL may add for good: the bridge (link, addresses,
-// routes, qdisc), nftables tables and chains (not rules), and host-local's
-// directory and bookkeeping files (lock, last_reserved_ip.N, an index), not
-// a reservation.
+// routes, qdisc), nftables tables, chains and the masquerade dispatch rule
+// (no per-container rule), and host-local's directory and bookkeeping files
+// (lock, last_reserved_ip.N, an index), not a reservation.
 bool allowed_first_time(const std::string& section, const std::string& line, const Chain& chain) {
-  if (section == "nft") return line.rfind("{\"rule\"", 0) != 0;
+  if (section == "nft") return line.rfind("{\"rule\"", 0) != 0 || is_masq_dispatch(line);
   if (section == "file")
     return line == chain.name ||
            (line.rfind(chain.name + "/", 0) == 0 && !is_ip(line.substr(chain.name.size() + 1)));

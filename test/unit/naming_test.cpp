@@ -1,4 +1,12 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <string>
 
 #include "cni/naming.h"
 
@@ -24,6 +32,49 @@ TEST(Naming, TagsRoundTrip) {
   EXPECT_FALSE(cni::parse_owner_tag("knet:a:b"));
   EXPECT_FALSE(cni::parse_owner_tag("knet:a:b:c:d"));
   EXPECT_FALSE(cni::parse_owner_tag("knet::b:c"));
+}
+
+TEST(Naming, OwnerIfnamesAreRecognised) {
+  std::string n = cni::owner_ifname("kbw", {"net", "c1", "eth0"});
+  EXPECT_TRUE(cni::is_owner_ifname("kbw", n));
+  EXPECT_FALSE(cni::is_owner_ifname("veth", n));
+  EXPECT_FALSE(cni::is_owner_ifname("kbw", n.substr(0, 14)));
+  EXPECT_FALSE(cni::is_owner_ifname("kbw", "kbw0123456789ag"));  // not hex
+  EXPECT_FALSE(cni::is_owner_ifname("veth", "vethA123456789a"));  // upper case
+}
+
+// Tries an flock(2) on the lock file without waiting, through a file
+// description of its own (as another process would).
+bool can_lock(const std::string& path, int op) {
+  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = flock(fd, op | LOCK_NB) == 0;
+  close(fd);
+  return ok;
+}
+
+TEST(UntaggedLinkLock, SharedHoldersExcludeGcAndGcExcludesThem) {
+  char tmpl[] = "/tmp/knet-lock-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl, file = dir + "/untagged.lock";
+  ASSERT_EQ(setenv("KNET_RUN_DIR", dir.c_str(), 1), 0);
+  {
+    cni::UntaggedLinkLock a(cni::UntaggedLinkLock::kShared);
+    ASSERT_TRUE(a.held());
+    EXPECT_TRUE(can_lock(file, LOCK_SH)) << "two ADDs must not wait for each other";
+    EXPECT_FALSE(can_lock(file, LOCK_EX)) << "GC must wait for an ADD in its window";
+  }
+  {
+    cni::UntaggedLinkLock gc(cni::UntaggedLinkLock::kExclusive);
+    ASSERT_TRUE(gc.held());
+    EXPECT_FALSE(can_lock(file, LOCK_SH)) << "an ADD must wait for GC";
+  }
+  EXPECT_TRUE(can_lock(file, LOCK_EX)) << "released when the holder goes";
+  // A directory that cannot be made: not held, so GC leaves untagged links alone.
+  ASSERT_EQ(setenv("KNET_RUN_DIR", (file + "/sub").c_str(), 1), 0);
+  EXPECT_FALSE(cni::UntaggedLinkLock(cni::UntaggedLinkLock::kExclusive).held());
+  unsetenv("KNET_RUN_DIR");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -27,3 +27,32 @@ std::string owner_tag(const Owner& o);
 std::optional<Owner> parse_owner_tag(std::string_view tag);
 
 }  // namespace cni
+
+namespace cni {
+
+// True if `name` looks like owner_ifname(prefix, ...): the prefix, then hex
+// digits up to 15 bytes.
+bool is_owner_ifname(std::string_view prefix, std::string_view name);
+
+// The kernel ignores IFLA_IFALIAS in the request that creates a link, so a
+// link gets its owner tag in a second request and is untagged in between.
+// ADD holds this lock shared across that window; GC holds it exclusively
+// while it looks for untagged knet-named links, so every one it finds was
+// left by an ADD that died in the window and can be removed. The lock is an
+// flock(2) on <dir>/untagged.lock (dir: $KNET_RUN_DIR, else /run/knet); it
+// dies with the process. When the file cannot be opened, held() is false:
+// GC must then leave untagged links alone.
+class UntaggedLinkLock {
+ public:
+  enum Mode { kShared, kExclusive };
+  explicit UntaggedLinkLock(Mode mode);
+  ~UntaggedLinkLock();
+  UntaggedLinkLock(const UntaggedLinkLock&) = delete;
+  UntaggedLinkLock& operator=(const UntaggedLinkLock&) = delete;
+  bool held() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace cni

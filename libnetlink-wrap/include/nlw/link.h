@@ -64,11 +64,15 @@ struct VethOptions {
   std::string peer_mac{};    // empty = random
   std::string alias{};       // set on the local end
   std::string peer_alias{};  // set on the peer
+  int master = 0;            // enslave the local end to this link at creation
+  bool up = false;           // create the local end up (the peer stays down)
 };
 
 // Creates veth `name` in sock's namespace with its peer `peer_name` directly in
 // `peer_ns`, in one request (no window with both ends in one namespace).
-// Both ends are down. Throws nlw::Exists if either name is taken.
+// The peer is down; the local end is up with opts.up. Throws nlw::Exists if
+// either name is taken. An alias is set by a second request (the kernel
+// ignores it at creation), under a shared cni::UntaggedLinkLock.
 LinkInfo create_veth(Socket& sock, const std::string& name, const std::string& peer_name,
                      const NetNS& peer_ns, const VethOptions& opts = {});
 
@@ -87,13 +91,16 @@ struct MacvlanOptions {
   unsigned mtu = 0;
   std::string mac{};
   std::optional<uint32_t> bcqueuelen{};  // IFLA_MACVLAN_BC_QUEUE_LEN
+  std::string master_name{};             // for error messages; empty: looked up
 };
 
 // Creates macvlan `name` on `master_index` (a link in sock's namespace). With
 // `target`, the device is created directly in that namespace (the master stays
-// where it is) and the returned LinkInfo is read from there.
+// where it is) and the returned LinkInfo is read from there, through
+// `target_sock` if given (a socket in `target`).
 LinkInfo create_macvlan(Socket& sock, const std::string& name, int master_index,
-                        const MacvlanOptions& opts = {}, const NetNS* target = nullptr);
+                        const MacvlanOptions& opts = {}, const NetNS* target = nullptr,
+                        Socket* target_sock = nullptr);
 
 struct VxlanOptions {
   uint32_t vni = 0;

@@ -1,6 +1,7 @@
 #pragma once
-// Small helpers the vxlan plugin needed and any plugin that stacks on a host
-// link (macvlan's master, vxlan's underlay) or creates links in an ADD can use.
+// Steps every plugin that attaches a container interface shares: finding the
+// host link it stacks on (macvlan's master, vxlan's underlay), undoing a
+// link when the ADD fails, and applying the IPAM result to the interface.
 
 #include <cni/result.h>
 

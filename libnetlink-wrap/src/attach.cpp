@@ -1,4 +1,4 @@
-#include "nlw/vxlan_extra.h"
+#include "nlw/attach.h"
 
 #include <cni/error.h>
 #include <sys/socket.h>
