@@ -10,6 +10,8 @@
 #include <nlw/netns.h>
 #include <nlw/socket.h>
 #include <tc/probe.h>
+#include <tc/redirect.h>
+#include <tc/shaper.h>
 
 #include <optional>
 
@@ -84,15 +86,24 @@ void gc(const cni::Env&, const cni::NetConf& conf, const std::vector<cni::Attach
   // progress).
   nlw::Socket host_sock = nlw::Socket::current();
   cni::UntaggedLinkLock lock(cni::UntaggedLinkLock::kExclusive);
-  for (const auto& l : nlw::list_links(host_sock)) {
+  std::vector<nlw::LinkInfo> links = nlw::list_links(host_sock);
+  for (const auto& l : links) {
     if (l.kind != "ifb") continue;
-    if (auto o = cni::parse_owner_tag(l.alias)) {
-      if (o->network == conf.name && !cni::contains_attachment(valid, o->container_id, o->ifname)) {
-        bw::delete_ifb(host_sock, *o);
+    auto o = cni::parse_owner_tag(l.alias);
+    bool stale = o ? o->network == conf.name &&
+                         !cni::contains_attachment(valid, o->container_id, o->ifname)
+                   : lock.held() && l.alias.empty() && cni::is_owner_ifname(bw::kIfbPrefix, l.name);
+    if (!stale) continue;
+    // A host veth still redirecting to it (its container outlived the
+    // runtime's list) would drop everything it receives once the ifb is gone:
+    // it loses its shaping with the ifb.
+    for (const auto& v : links) {
+      if (v.kind == "veth" && knet::tc::redirects_to(host_sock, v.index, l.index)) {
+        knet::tc::remove_redirect(host_sock, v.index);
+        knet::tc::remove_shaper(host_sock, v.index);
       }
-    } else if (lock.held() && l.alias.empty() && cni::is_owner_ifname(bw::kIfbPrefix, l.name)) {
-      nlw::delete_link_if_exists(host_sock, l.name);
     }
+    nlw::delete_link_if_exists(host_sock, l.name);
   }
 }
 

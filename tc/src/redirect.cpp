@@ -55,8 +55,8 @@ bool remove_redirect(nlw::Socket& sock, int ifindex) {
   return true;
 }
 
-void verify_redirect(nlw::Socket& sock, int ifindex, int ifb_index, const std::string& label) {
-  if (!ingress_qdisc(sock, ifindex)) mismatch(label, "no ingress qdisc");
+bool redirects_to(nlw::Socket& sock, int ifindex, int ifb_index) {
+  if (!ingress_qdisc(sock, ifindex)) return false;
   CachePtr cache = filter_cache(sock, ifindex, kIngressHandle);
   for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
     auto* c = reinterpret_cast<rtnl_cls*>(o);
@@ -67,11 +67,18 @@ void verify_redirect(nlw::Socket& sock, int ifindex, int ifb_index, const std::s
       if (akind && std::string(akind) == "mirred" &&
           rtnl_mirred_get_action(a) == TCA_EGRESS_REDIR &&
           rtnl_mirred_get_ifindex(a) == static_cast<uint32_t>(ifb_index)) {
-        return;
+        return true;
       }
     }
   }
-  mismatch(label, "no filter redirecting its ingress to " + nlw::link_label(sock, ifb_index));
+  return false;
+}
+
+void verify_redirect(nlw::Socket& sock, int ifindex, int ifb_index, const std::string& label) {
+  if (!ingress_qdisc(sock, ifindex)) mismatch(label, "no ingress qdisc");
+  if (!redirects_to(sock, ifindex, ifb_index)) {
+    mismatch(label, "no filter redirecting its ingress to " + nlw::link_label(sock, ifb_index));
+  }
 }
 
 }  // namespace knet::tc

@@ -278,6 +278,10 @@ TEST_F(BandwidthTest, GcDeletesIfbsOfGoneAttachmentsOnly) {
   auto left = ifbs();
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(sb.link_json(sb.host(), left[0])["ifalias"], "knet:bwnet:c2:eth0");
+  // c1's veth outlived the runtime's list: it loses its shaping with its ifb
+  // instead of keeping a redirect into nothing, which would drop all it sends.
+  EXPECT_TRUE(veth_qdiscs().empty()) << "c1's host veth still has knet qdiscs";
+  EXPECT_TRUE(sb.ping(cont, "10.77.0.1")) << "c1 cut off after GC";
 }
 
 TEST_F(BandwidthTest, StatusReportsKernelSupport) {

@@ -17,6 +17,9 @@ namespace knet::tc {
 void redirect_ingress(nlw::Socket& sock, int ifindex, int ifb_index);
 // Removes the ingress qdisc, and its filters with it; false if there was none.
 bool remove_redirect(nlw::Socket& sock, int ifindex);
+// True if link `ifindex` has the ingress qdisc and a filter redirecting
+// everything to `ifb_index`.
+bool redirects_to(nlw::Socket& sock, int ifindex, int ifb_index);
 // Throws cni::Error naming `label` unless link `ifindex` has the ingress
 // qdisc and a filter redirecting everything to `ifb_index`.
 void verify_redirect(nlw::Socket& sock, int ifindex, int ifb_index, const std::string& label);
