@@ -51,6 +51,7 @@ void del(const cni::Env& env, const cni::NetConf& conf) {
   cni::Owner owner = owner_of(env, conf);
   nlw::Socket host_sock = nlw::Socket::current();
   bw::delete_ifb(host_sock, owner);
+  bw::delete_reference_ifb(host_sock, conf.name, env.container_id);
   if (env.netns.empty()) return;
   std::optional<nlw::NetNS> cont;
   try {

@@ -1,6 +1,7 @@
 #include "shaping.h"
 
 #include <cni/error.h>
+#include <cni/sha512.h>
 #include <nlw/error.h>
 #include <nlw/socket.h>
 #include <tc/redirect.h>
@@ -109,6 +110,18 @@ bool delete_ifb(nlw::Socket& sock, const cni::Owner& owner) {
     return false;  // deleted concurrently: gone is what DEL wants
   }
   return true;
+}
+
+std::string reference_ifb_name(const std::string& network, const std::string& container_id) {
+  return "bwp" + cni::sha512_hex(network + container_id, 6);
+}
+
+bool delete_reference_ifb(nlw::Socket& sock, const std::string& network,
+                          const std::string& container_id) {
+  std::string name = reference_ifb_name(network, container_id);
+  auto ifb = nlw::find_link(sock, name);
+  if (!ifb || ifb->kind != "ifb") return false;
+  return nlw::delete_link_if_exists(sock, name);
 }
 
 }  // namespace knet::bandwidth

@@ -47,5 +47,13 @@ void remove(nlw::Socket& sock, const Target& t, const cni::Owner& owner);
 // Deletes the owner's ifb in `sock`'s namespace if it exists and carries the
 // owner's tag; false otherwise.
 bool delete_ifb(nlw::Socket& sock, const cni::Owner& owner);
+// The name the reference plugin gives its ifb: "bwp" and the first 12 hex
+// digits of sha512(network + container ID).
+std::string reference_ifb_name(const std::string& network, const std::string& container_id);
+// Deletes the ifb the reference plugin made for (network, container ID) in
+// `sock`'s namespace, so knet's DEL cleans up after an upgrade from it; false
+// if there was none.
+bool delete_reference_ifb(nlw::Socket& sock, const std::string& network,
+                          const std::string& container_id);
 
 }  // namespace knet::bandwidth

@@ -256,6 +256,23 @@ TEST_F(BandwidthTest, NoLimitsPassesThrough) {
   EXPECT_TRUE(veth_qdiscs().empty());
 }
 
+// A drop-in replacement: knet's DEL removes what the reference's ADD made
+// (its "bwp..." ifb and the qdiscs on the host veth).
+TEST_F(BandwidthTest, DelRemovesTheReferencePluginsShaping) {
+  std::string conf = config(both(10'000'000, 200'000));
+  RunResult r = sb.run_plugin(kRefPlugins + "/bandwidth", env("ADD", "c1", cont), conf);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto made = ifbs();
+  ASSERT_EQ(made.size(), 1u);
+  EXPECT_EQ(made[0].rfind("bwp", 0), 0u) << made[0];
+  ASSERT_FALSE(veth_qdiscs().empty());
+  r = bw("DEL", conf);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(ifbs().empty()) << "the reference's ifb " << made[0] << " is left";
+  EXPECT_TRUE(veth_qdiscs().empty());
+  EXPECT_EQ(bw("DEL", conf).code, 0) << "a second DEL";
+}
+
 TEST_F(BandwidthTest, GcDeletesIfbsOfGoneAttachmentsOnly) {
   std::string conf = config(both(10'000'000, 200'000));
   ASSERT_EQ(bw("ADD", conf).code, 0);
