@@ -9,6 +9,7 @@ pkgs=(
   libgtest-dev googletest clang libclang-rt-14-dev
   jq iproute2 iputils-ping iperf3 nftables iptables tcpdump procps util-linux kmod
   containernetworking-plugins golang-go golang-github-appc-cni-dev
+  golang-github-containerd-go-cni-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do
