@@ -10,6 +10,7 @@ pkgs=(
   jq iproute2 iputils-ping iperf3 nftables iptables tcpdump procps util-linux kmod
   containernetworking-plugins golang-go golang-github-appc-cni-dev
   golang-github-containerd-go-cni-dev
+  podman containerd crun runc busybox-static
 )
 missing=()
 for p in "${pkgs[@]}"; do

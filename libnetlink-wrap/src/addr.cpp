@@ -40,16 +40,18 @@ void add_address(Socket& sock, int index, const cni::IPNet& addr, const AddrOpti
     rtnl_addr_set_broadcast(a.get(), detail::to_nl(addr.last()).get());
   }
   if (opts.scope) rtnl_addr_set_scope(a.get(), *opts.scope);
-  detail::request(sock, "failed to add address " + addr.str() + " to " + link_label(sock, index),
-                  [&] { return rtnl_addr_add(sock.get(), a.get(), NLM_F_EXCL); });
+  detail::request(
+      sock, [&] { return "failed to add address " + addr.str() + " to " + link_label(sock, index); },
+      [&] { return rtnl_addr_add(sock.get(), a.get(), NLM_F_EXCL); });
 }
 
 bool del_address(Socket& sock, int index, const cni::IPNet& addr) {
   RtAddrPtr a = make_addr(index, addr);
   try {
-    detail::request(sock,
-                    "failed to remove address " + addr.str() + " from " + link_label(sock, index),
-                    [&] { return rtnl_addr_delete(sock.get(), a.get(), 0); });
+    detail::request(
+        sock,
+        [&] { return "failed to remove address " + addr.str() + " from " + link_label(sock, index); },
+        [&] { return rtnl_addr_delete(sock.get(), a.get(), 0); });
   } catch (const NotFound&) {
     return false;
   }

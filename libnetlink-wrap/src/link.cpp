@@ -149,7 +149,7 @@ LinkInfo add_link(Socket& sock, rtnl_link* l, const std::string& name, const std
 void change(Socket& sock, int index, rtnl_link* changes, const std::string& verb,
             const std::string& rest = {}) {
   LinkPtr orig = link_ref(index);
-  request(sock, "failed to " + verb + " " + link_label(sock, index) + rest,
+  request(sock, [&] { return "failed to " + verb + " " + link_label(sock, index) + rest; },
           [&] { return rtnl_link_change(sock.get(), orig.get(), changes, 0); });
 }
 
@@ -414,7 +414,7 @@ void move_to_netns(Socket& sock, int index, const NetNS& ns,
 
 void delete_link(Socket& sock, int index) {
   LinkPtr l = link_ref(index);
-  request(sock, "failed to delete link " + link_label(sock, index),
+  request(sock, [&] { return "failed to delete link " + link_label(sock, index); },
           [&] { return rtnl_link_delete(sock.get(), l.get()); });
 }
 
@@ -437,7 +437,7 @@ void set_bridge_port(Socket& sock, int index, const BridgePortOptions& opts) {
   if (opts.isolated) nla_put_u8(m.get(), IFLA_BRPORT_ISOLATED, *opts.isolated);
   if (opts.learning) nla_put_u8(m.get(), IFLA_BRPORT_LEARNING, *opts.learning);
   nla_nest_end(m.get(), pi);
-  request(sock, "failed to change bridge port settings of " + link_label(sock, index),
+  request(sock, [&] { return "failed to change bridge port settings of " + link_label(sock, index); },
           [&] { return sock.send_and_ack(m.get()); });
 }
 

@@ -39,8 +39,8 @@ std::string fdb_label(const std::string& mac, const std::optional<cni::IP>& dst)
 }
 
 // Runs a delete and turns "it was not there" into false.
-template <class F>
-bool delete_quietly(Socket& sock, const std::string& what, F&& f) {
+template <class W, class F>
+bool delete_quietly(Socket& sock, W&& what, F&& f) {
   try {
     detail::request(sock, what, f);
   } catch (const NotFound&) {
@@ -69,7 +69,10 @@ void add_neigh(Socket& sock, int index, const cni::IP& ip, const std::string& ma
   rtnl_neigh_set_state(n.get(), NUD_PERMANENT);
   detail::request(
       sock,
-      "failed to add neighbour " + ip.str() + " lladdr " + mac + " on " + link_label(sock, index),
+      [&] {
+        return "failed to add neighbour " + ip.str() + " lladdr " + mac + " on " +
+               link_label(sock, index);
+      },
       [&] { return rtnl_neigh_add(sock.get(), n.get(), NLM_F_CREATE | NLM_F_REPLACE); });
 }
 
@@ -77,7 +80,10 @@ bool del_neigh(Socket& sock, int index, const cni::IP& ip) {
   NeighPtr n = alloc_neigh(index);
   rtnl_neigh_set_dst(n.get(), detail::to_nl(ip).get());
   return delete_quietly(sock,
-                        "failed to delete neighbour " + ip.str() + " on " + link_label(sock, index),
+                        [&] {
+                          return "failed to delete neighbour " + ip.str() + " on " +
+                                 link_label(sock, index);
+                        },
                         [&] { return rtnl_neigh_delete(sock.get(), n.get(), 0); });
 }
 
@@ -112,15 +118,16 @@ void add_fdb(Socket& sock, int index, const std::string& mac, const std::optiona
   } else if (!flood) {
     flags |= NLM_F_REPLACE;
   }
-  detail::request(sock, "failed to add " + fdb_label(mac, dst) + " on " + link_label(sock, index),
-                  [&] { return rtnl_neigh_add(sock.get(), n.get(), flags); });
+  detail::request(
+      sock, [&] { return "failed to add " + fdb_label(mac, dst) + " on " + link_label(sock, index); },
+      [&] { return rtnl_neigh_add(sock.get(), n.get(), flags); });
 }
 
 bool del_fdb(Socket& sock, int index, const std::string& mac, const std::optional<cni::IP>& dst,
              bool self) {
   NeighPtr n = fdb_neigh(index, mac, dst, self);
   return delete_quietly(
-      sock, "failed to delete " + fdb_label(mac, dst) + " on " + link_label(sock, index),
+      sock, [&] { return "failed to delete " + fdb_label(mac, dst) + " on " + link_label(sock, index); },
       [&] { return rtnl_neigh_delete(sock.get(), n.get(), 0); });
 }
 

@@ -113,15 +113,34 @@ int Socket::send_and_ack(nl_msg* msg) {
   return nl_wait_for_ack(s_->sk);
 }
 
-void throw_nl(const Socket& sock, int nl_err, const std::string& what) {
-  std::string msg = what + " in " + sock.ns_name() + ": " + sock.reason(nl_err);
-  int e = sock.last_errno();
+namespace {
+
+[[noreturn]] void throw_classified(int e, int nl_err, const std::string& msg) {
   if (e == ENODEV || e == ENOENT || e == ESRCH || e == EADDRNOTAVAIL ||
       (e == 0 && (nl_err == -NLE_OBJ_NOTFOUND || nl_err == -NLE_NODEV))) {
     throw NotFound(cni::kInternal, msg);
   }
   if (e == EEXIST || (e == 0 && nl_err == -NLE_EXIST)) throw Exists(cni::kInternal, msg);
   throw cni::Error(cni::kInternal, msg);
+}
+
+}  // namespace
+
+void throw_nl(const Socket& sock, int nl_err, const std::string& what) {
+  throw_classified(sock.last_errno(), nl_err,
+                   what + " in " + sock.ns_name() + ": " + sock.reason(nl_err));
+}
+
+void throw_nl(const Socket& sock, int nl_err, const std::function<std::string()>& what) {
+  int e = sock.s_->last_errno;
+  std::string ext = sock.s_->ext_msg;
+  std::string reason = sock.reason(nl_err);
+  std::string head = what();
+  // The caller may inspect last_errno() after catching: the lookups in
+  // `what` must not overwrite it.
+  sock.s_->last_errno = e;
+  sock.s_->ext_msg = std::move(ext);
+  throw_classified(e, nl_err, head + " in " + sock.ns_name() + ": " + reason);
 }
 
 }  // namespace nlw

@@ -8,7 +8,9 @@
 #include <netlink/msg.h>
 #include <netlink/route/link.h>
 
+#include <functional>
 #include <memory>
+#include <type_traits>
 #include <optional>
 #include <string>
 
@@ -51,11 +53,18 @@ namespace nlw::detail {
 
 // Runs one libnl request `f` (returning 0 or a negative libnl error) on
 // `sock` and throws the error for `what` if it failed.
-template <class F>
-void request(Socket& sock, const std::string& what, F&& f) {
+// `what` is the message or, where building it costs a lookup (a link's
+// name), a callable that builds it only when the request failed.
+template <class W, class F>
+void request(Socket& sock, W&& what, F&& f) {
   sock.clear_error();
   int rc = f();
-  if (rc < 0) throw_nl(sock, rc, what);
+  if (rc >= 0) return;
+  if constexpr (std::is_invocable_r_v<std::string, W>) {
+    throw_nl(sock, rc, std::function<std::string()>(what));
+  } else {
+    throw_nl(sock, rc, std::string(what));
+  }
 }
 
 }  // namespace nlw::detail

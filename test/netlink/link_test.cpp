@@ -1,5 +1,7 @@
 #include "nlw/link.h"
 
+#include <cerrno>
+
 #include "fixture.h"
 #include "nlw/error.h"
 
@@ -195,6 +197,15 @@ TEST_F(LinkTest, ErrorsNameTheObjectNamespaceAndReason) {
   EXPECT_EQ(msg, "invalid MAC address \"zz:00\"");
   EXPECT_FALSE(nlw::find_link(sock, "nonexistent"));
   EXPECT_FALSE(nlw::find_link(sock, 9999));
+}
+
+// Messages that name a link look it up only when the request failed, and
+// that lookup leaves the failure's errno for the caller to inspect.
+TEST_F(LinkTest, AFailureKeepsItsErrnoWhileTheMessageNamesTheLink) {
+  auto br = nlw::create_bridge(sock, "br0");
+  std::string msg = error_of([&] { nlw::set_mtu(sock, br.index, 70000); });
+  EXPECT_EQ(msg.rfind("failed to set MTU 70000 on br0 in " + sb.host() + ": ", 0), 0u) << msg;
+  EXPECT_EQ(sock.last_errno(), EINVAL);
 }
 
 }  // namespace

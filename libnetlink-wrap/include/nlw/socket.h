@@ -1,6 +1,7 @@
 #pragma once
 // An rtnetlink socket bound to one network namespace.
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -15,6 +16,10 @@ class NetNS;
 // on it acts on that namespace afterwards without switching back and forth.
 // Move-only. It records the kernel's errno and extended-ack message of the
 // last failed request, which the wrapper puts into its error messages.
+class Socket;
+[[noreturn]] void throw_nl(const Socket& sock, int nl_err,
+                           const std::function<std::string()>& what);
+
 class Socket {
  public:
   // A socket talking to `ns`; throws cni::Error naming the namespace on failure.
@@ -48,6 +53,8 @@ class Socket {
  private:
   explicit Socket(std::unique_ptr<State> s);
   std::unique_ptr<State> s_;
+  // Keeps the failure's errno and kernel message across the lookups `what` makes.
+  friend void throw_nl(const Socket& sock, int nl_err, const std::function<std::string()>& what);
 };
 
 // Throws the error for a failed request: nlw::NotFound for ENODEV/ENOENT/
@@ -55,5 +62,10 @@ class Socket {
 // otherwise. `what` is "failed to <operation> <object>"; the namespace and
 // the kernel's reason are appended.
 [[noreturn]] void throw_nl(const Socket& sock, int nl_err, const std::string& what);
+// The same with `what` built only now, after the failure is read from the
+// socket: `what` may look things up on it (a link's name for the message)
+// without a lookup on every request that succeeds.
+[[noreturn]] void throw_nl(const Socket& sock, int nl_err,
+                           const std::function<std::string()>& what);
 
 }  // namespace nlw
