@@ -232,7 +232,11 @@ void delete_port(nlw::Socket& host, const std::string& netns, const cni::Owner& 
   auto l = nlw::find_link(host, name);
   // Untagged: an ADD of this owner died between creating the pair and tagging it.
   if (l && l->kind == "veth" && (l->alias == cni::owner_tag(owner) || l->alias.empty())) {
-    nlw::delete_link_if_exists(host, name);  // takes the container end with it
+    try {
+      nlw::delete_link(host, l->index);  // takes the container end with it
+    } catch (const nlw::NotFound&) {
+      // A concurrent DEL took it: gone is what DEL wants.
+    }
     return;
   }
   // A pair knet did not name (the reference plugin made it): go by the
