@@ -10,7 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${KNET_ASAN_BUILD_DIR:-build-asan}"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKNET_SANITIZE=ON >/dev/null
+# -O1 -g1: a third less compile time than -O2 -g, with line numbers in the
+# reports; assertions stay on.
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" \
+  -DCMAKE_C_FLAGS_DEBUG="-O1 -g1" -DKNET_SANITIZE=ON >/dev/null
 ninja -C "$build" -j"$(nproc)"
 
 # Reports go to stderr and fail the process; leaks are errors too. Only the
