@@ -1,6 +1,7 @@
 #include "tc/bucket.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 
 namespace knet::tc {
@@ -18,8 +19,10 @@ uint64_t bytes_in(uint64_t rate, std::chrono::milliseconds d) {
 Bucket plan_bucket(uint64_t rate_bits, uint64_t burst_bits, unsigned mtu) {
   constexpr uint64_t kU32Max = std::numeric_limits<uint32_t>::max();
   const uint64_t frame = uint64_t{mtu} + kEthHeader;
+  const uint64_t payload = mtu > kTcpIpHeaders ? mtu - kTcpIpHeaders : 1;
   Bucket b;
-  b.rate = rate_bits / 8;
+  unsigned __int128 scaled = static_cast<unsigned __int128>(rate_bits) * frame / (8 * payload);
+  b.rate = static_cast<uint64_t>(std::min<unsigned __int128>(scaled, UINT64_MAX / 8));
   uint64_t cap = std::max(bytes_in(b.rate, kBurstWindow), kMinBurstFrames * frame);
   uint64_t burst = std::clamp(burst_bits / 8, frame, std::max(cap, frame));
   b.burst = static_cast<uint32_t>(std::min(burst, kU32Max));

@@ -9,22 +9,24 @@ namespace {
 
 constexpr unsigned kFrame = 1500 + kEthHeader;
 
-TEST(BucketTest, RateIsBitsOverEight) {
-  EXPECT_EQ(plan_bucket(10'000'000, 80'000, 1500).rate, 1'250'000u);
+TEST(BucketTest, RateIsTcpPayloadInFullFrames) {
+  // 10 Mbit/s of payload is 1.25 MB/s in 1448-byte pieces, 1514 bytes a frame.
+  EXPECT_EQ(plan_bucket(10'000'000, 80'000, 1500).rate, 1'306'975u);
+  EXPECT_EQ(plan_bucket(10'000'000, 80'000, 9000).rate, 1'250'000ull * 9014 / 8948);
 }
 
 TEST(BucketTest, SmallBurstIsKept) {
-  // 10 Mbit/s may hold 20 ms = 25000 bytes; 10000 bytes is below that.
+  // 10 Mbit/s may hold 20 ms = 26139 bytes; 10000 bytes is below that.
   EXPECT_EQ(plan_bucket(10'000'000, 80'000, 1500).burst, 10'000u);
 }
 
 TEST(BucketTest, HugeBurstIsCappedAtTheWindow) {
-  // CRI's 4294967295 bits when a pod sets only a rate.
+  // CRI's 4294967295 bits when a pod sets only a rate: 20 ms of 1306975 B/s.
   Bucket b = plan_bucket(10'000'000, 4'294'967'295ull, 1500);
-  EXPECT_EQ(b.burst, 25'000u);
-  // 10 ms of queue is 12500 bytes, under the 64 KiB floor.
-  EXPECT_EQ(b.limit, kMinQueueBytes + 25'000u);
-  EXPECT_EQ(plan_bucket(100'000'000, 4'294'967'295ull, 1500).limit, 125'000u + 250'000u);
+  EXPECT_EQ(b.burst, 26'139u);
+  // 10 ms of queue is 13069 bytes, under the 64 KiB floor.
+  EXPECT_EQ(b.limit, kMinQueueBytes + 26'139u);
+  EXPECT_EQ(plan_bucket(100'000'000, 4'294'967'295ull, 1500).limit, 130'697u + 261'395u);
 }
 
 TEST(BucketTest, LowRatesKeepAFewFrames) {

@@ -103,10 +103,12 @@ class GoCniInterop : public ::testing::TestWithParam<std::string> {
     if (!ifbs.empty()) {
       EXPECT_TRUE(qdisc_kinds(sb, sb.host(), *ifbs.begin()).contains("tbf"));
     }
-    // The rate arrives in bit/s both ways; the 2^32-1 bit burst is accepted.
+    // The rate arrives in bit/s both ways (8 Mbit/s of TCP payload is
+    // 8.3646 Mbit/s of 1514-byte frames); the 2^32-1 bit burst is accepted.
     std::string tc = sb.exec_in(sb.host(), "tc qdisc show").out;
-    size_t first = tc.find("rate 8Mbit");
-    EXPECT_TRUE(first != std::string::npos && tc.find("rate 8Mbit", first + 1) != std::string::npos)
+    size_t first = tc.find("rate 8364Kbit");
+    EXPECT_TRUE(first != std::string::npos &&
+                tc.find("rate 8364Kbit", first + 1) != std::string::npos)
         << tc;
 
     EXPECT_TRUE(sb.ping(netns, "10.98.0.1", 2)) << "pod -> gateway";

@@ -9,8 +9,11 @@
 
 namespace knet::tc {
 
-// Rates are L2 rates: every frame counts with its Ethernet header.
+// The kernel counts every frame with its Ethernet header.
 inline constexpr unsigned kEthHeader = 14;
+// A full-size TCP segment carries mtu - kTcpIpHeaders bytes of payload
+// (IPv4 20, TCP 20, timestamps 12).
+inline constexpr unsigned kTcpIpHeaders = 52;
 // The bucket never holds more than this much time at the configured rate.
 inline constexpr std::chrono::milliseconds kBurstWindow{20};
 // ... but always at least this many full-size frames, so low rates still pass a
@@ -25,18 +28,23 @@ inline constexpr std::chrono::milliseconds kQueueLatency{10};
 inline constexpr uint64_t kMinQueueBytes = 65536;
 
 struct Bucket {
-  uint64_t rate = 0;   // bytes per second
+  uint64_t rate = 0;   // bytes per second, as the kernel counts them (whole frames)
   uint32_t burst = 0;  // bucket size, bytes
   uint32_t limit = 0;  // queue length, bytes
   bool operator==(const Bucket&) const = default;
 };
 
 // The bucket for `rate_bits` bits/s and a configured burst of `burst_bits`
-// bits on a link of `mtu` bytes. rate = rate_bits / 8;
+// bits on a link of `mtu` bytes. The configured rate is what a user measures
+// with iperf3: TCP payload in full-size frames. The kernel counts whole
+// frames, so the rate it gets is scaled by frame / payload
+// (1514 / 1448 = 1.0456 at MTU 1500), which a TCP stream then fills with
+// exactly the configured payload rate:
+// rate = rate_bits / 8 × frame / (mtu - kTcpIpHeaders), at most UINT64_MAX / 8;
 // burst = clamp(burst_bits / 8, frame, max(rate × kBurstWindow, kMinBurstFrames × frame));
 // limit = max(rate × kQueueLatency, kMinQueueBytes) + burst, capped at
-// UINT32_MAX; frame = mtu + kEthHeader. Expects rate_bits >= 8 and
-// burst_bits / 8 < 2^32 (the config validates both).
+// UINT32_MAX; frame = mtu + kEthHeader. Expects rate_bits >= 8,
+// burst_bits / 8 < 2^32 and mtu > kTcpIpHeaders (the config validates them).
 Bucket plan_bucket(uint64_t rate_bits, uint64_t burst_bits, unsigned mtu);
 
 }  // namespace knet::tc
