@@ -26,7 +26,8 @@ Bucket plan_bucket(uint64_t rate_bits, uint64_t burst_bits, unsigned mtu) {
   uint64_t cap = std::max(bytes_in(b.rate, kBurstWindow), kMinBurstFrames * frame);
   uint64_t burst = std::clamp(burst_bits / 8, frame, std::max(cap, frame));
   b.burst = static_cast<uint32_t>(std::min(burst, kU32Max));
-  uint64_t queue = std::max(bytes_in(b.rate, kQueueLatency), kMinQueueBytes);
+  uint64_t floor = std::min(kMinQueueBytes, bytes_in(b.rate, kMaxQueueFloorLatency));
+  uint64_t queue = std::max(bytes_in(b.rate, kQueueLatency), floor);
   b.limit = static_cast<uint32_t>(std::min(queue, kU32Max - b.burst) + b.burst);
   return b;
 }

@@ -29,10 +29,14 @@ TEST(BucketTest, HugeBurstIsCappedAtTheWindow) {
   EXPECT_EQ(plan_bucket(100'000'000, 4'294'967'295ull, 1500).limit, 130'697u + 261'395u);
 }
 
-TEST(BucketTest, LowRatesKeepAFewFrames) {
+TEST(BucketTest, LowRatesKeepAFewFramesAndAShortQueue) {
   Bucket b = plan_bucket(100'000, 4'294'967'295ull, 1500);
   EXPECT_EQ(b.burst, kMinBurstFrames * kFrame);
-  EXPECT_EQ(b.limit, kMinQueueBytes + b.burst);
+  // 100 ms at 13069 B/s, not 64 KiB (five seconds at this rate).
+  EXPECT_EQ(b.limit, 1'306u + b.burst);
+  // From 5.2 Mbit/s up the 64 KiB floor holds.
+  Bucket c = plan_bucket(6'000'000, 80'000, 1500);
+  EXPECT_EQ(c.limit, kMinQueueBytes + c.burst);
 }
 
 TEST(BucketTest, BurstNeverBelowOneFrame) {

@@ -26,6 +26,13 @@ inline constexpr std::chrono::milliseconds kQueueLatency{10};
 // to an ifb has no backpressure on its sender, and a queue smaller than one
 // GSO burst tail-drops whole bursts, which costs TCP ~7% at 10 Mbit/s.
 inline constexpr uint64_t kMinQueueBytes = 65536;
+// ... except where that is more than this much time at the rate (below
+// 5.2 Mbit/s): there a new connection's slow start overshoots into a queue
+// of half a second (at 1 Mbit/s), and one loss costs a retransmission timeout
+// of a second or more (measured: 0.70-0.90 of the rate in the first 5 s run
+// at 1 Mbit/s with 64 KiB, 1.00 with 100 ms). TBF splits GSO packets that big
+// at these rates, so no packet needs the 64 KiB.
+inline constexpr std::chrono::milliseconds kMaxQueueFloorLatency{100};
 
 struct Bucket {
   uint64_t rate = 0;   // bytes per second, as the kernel counts them (whole frames)
@@ -42,7 +49,8 @@ struct Bucket {
 // exactly the configured payload rate:
 // rate = rate_bits / 8 × frame / (mtu - kTcpIpHeaders), at most UINT64_MAX / 8;
 // burst = clamp(burst_bits / 8, frame, max(rate × kBurstWindow, kMinBurstFrames × frame));
-// limit = max(rate × kQueueLatency, kMinQueueBytes) + burst, capped at
+// limit = max(rate × kQueueLatency, min(kMinQueueBytes, rate × kMaxQueueFloorLatency))
+//         + burst, capped at
 // UINT32_MAX; frame = mtu + kEthHeader. Expects rate_bits >= 8,
 // burst_bits / 8 < 2^32 and mtu > kTcpIpHeaders (the config validates them).
 Bucket plan_bucket(uint64_t rate_bits, uint64_t burst_bits, unsigned mtu);
