@@ -58,7 +58,10 @@ cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
     br::configure_container(cont, cont_sock, port.container, ip, cfg);
     br::configure_gateway(host_ns, host, bridge, ip, cfg, conf.name);
     if (cfg.ip_masq) {
-      undo_masq.emplace([&] { br::del_masquerade(cfg, owner); });
+      undo_masq.emplace([&] {
+        br::NftSession nft;
+        br::del_masquerade(cfg, owner, nft);
+      });
       br::add_masquerade(cfg, owner, ip.ips);
     }
     result.ips = ip.ips;
@@ -70,7 +73,10 @@ cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
     if (!cfg.disable_container_interface) nlw::set_up(cont_sock, port.container.index);
   }
   if (cfg.macspoofchk) {
-    undo_spoof.emplace([&] { br::del_macspoof(owner); });
+    undo_spoof.emplace([&] {
+      br::NftSession nft;
+      br::del_macspoof(owner, nft);
+    });
     br::add_macspoof(port.host.name, port.container.mac, owner);
   }
 
@@ -89,8 +95,9 @@ void del(const cni::Env& env, const cni::NetConf& conf) {
   br::Config cfg = br::Config::parse(conf, env.args);
   cni::Owner owner = owner_of(env, conf);
   if (cfg.has_ipam) cni::ipam_del(env, conf);
-  if (cfg.ip_masq) br::del_masquerade(cfg, owner);
-  if (cfg.macspoofchk) br::del_macspoof(owner);
+  br::NftSession nft;  // closed after the veth delete: see NftSession
+  if (cfg.ip_masq) br::del_masquerade(cfg, owner, nft);
+  if (cfg.macspoofchk) br::del_macspoof(owner, nft);
   nlw::Socket host = nlw::Socket::current();
   br::delete_port(host, env.netns, owner);  // never the bridge: other containers use it
 }

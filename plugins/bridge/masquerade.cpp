@@ -28,9 +28,9 @@ void add_masquerade(const Config& cfg, const cni::Owner& owner,
   for (const auto& a : addrs) nat::iptables_setup(a, chain, comment);
 }
 
-void del_masquerade(const Config& cfg, const cni::Owner& owner) {
+void del_masquerade(const Config& cfg, const cni::Owner& owner, NftSession& nft) {
   if (cfg.masq_backend == MasqBackend::kNftables) {
-    nat::Nft().del_masquerade(cni::owner_tag(owner));
+    nft.get().del_masquerade(cni::owner_tag(owner));
     return;
   }
   // Found by comment rather than by the container's addresses, which are
@@ -47,8 +47,8 @@ void add_macspoof(const std::string& port, const std::string& mac, const cni::Ow
   nat::Nft().add_macspoof(port, mac, cni::owner_tag(owner));
 }
 
-void del_macspoof(const cni::Owner& owner) {
-  nat::Nft().delete_rules(nat::kSpoofTable,
+void del_macspoof(const cni::Owner& owner, NftSession& nft) {
+  nft.get().delete_rules(nat::kSpoofTable,
                           [&](std::string_view c) { return is_tag_of(c, owner); });
 }
 
