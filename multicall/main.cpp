@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
-#include <sstream>
 #include <string>
 #include <string_view>
 
@@ -37,17 +36,13 @@ std::optional<cni::ExecOutput> run_in_process(std::string_view name, const std::
     auto it = vars.find(std::string_view(key));
     return it == vars.end() ? nullptr : it->second.c_str();
   };
-  std::istringstream in{std::string(stdin_data)};
-  std::ostringstream out, err;
   cni::ExecOutput o;
   {
-    cni::InProcessInvocation invocation(getenv, in, out, err);
+    cni::InProcessInvocation invocation(getenv, stdin_data, o.out, o.err);
     std::string argv0(name);
     char* argv[] = {argv0.data(), nullptr};
     o.status = p->entry(1, argv);
   }
-  o.out = std::move(out).str();
-  o.err = std::move(err).str();
   return o;
 }
 

@@ -1,8 +1,14 @@
 #include "cni/skel.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
-#include <iostream>
+#include <cstring>
+#include <istream>
 #include <iterator>
+#include <ostream>
+#include <string_view>
 
 #include "cni/error.h"
 #include "cni/version.h"
@@ -48,15 +54,42 @@ json error_json(const Error& e, std::string_view version) {
 
 namespace {
 
-std::string read_stdin(std::istream& in) {
+void check_stdin_size(const std::string& data) {
+  if (data.size() > kMaxStdinBytes)
+    throw Error(kIOFailure, "network config on stdin is larger than " + std::to_string(kMaxStdinBytes) + " bytes");
+}
+
+std::string read_stream(std::istream& in) {
   std::string data;
   char buf[65536];
   while (in.read(buf, sizeof buf) || in.gcount() > 0) {
     data.append(buf, static_cast<size_t>(in.gcount()));
-    if (data.size() > kMaxStdinBytes)
-      throw Error(kIOFailure, "network config on stdin is larger than " + std::to_string(kMaxStdinBytes) + " bytes");
+    check_stdin_size(data);
   }
   return data;
+}
+
+// All of file descriptor 0, at most kMaxStdinBytes (+ one read).
+std::string read_fd0() {
+  std::string data;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(0, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error(kIOFailure, std::string("failed to read stdin: ") + std::strerror(errno));
+    if (n == 0) return data;
+    data.append(buf, static_cast<size_t>(n));
+    check_stdin_size(data);
+  }
+}
+
+void write_fd(int fd, std::string_view s) {
+  while (!s.empty()) {
+    ssize_t n = ::write(fd, s.data(), s.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // nobody to tell: the reader is gone
+    s.remove_prefix(static_cast<size_t>(n));
+  }
 }
 
 void require_version(const NetConf& conf, std::string_view min, Command cmd) {
@@ -67,23 +100,23 @@ void require_version(const NetConf& conf, std::string_view min, Command cmd) {
 
 }  // namespace
 
-int run_plugin(const Plugin& plugin, const std::function<const char*(const char*)>& getenv, std::istream& in,
-               std::ostream& out, std::ostream& err) {
+int run_plugin(const Plugin& plugin, const std::function<const char*(const char*)>& getenv,
+               const std::function<std::string()>& read_in, std::string& out, std::string& err) {
   std::string version;
   try {
     const char* cmd = getenv("CNI_COMMAND");
     if ((!cmd || !*cmd) && !plugin.about.empty()) {
-      err << plugin.about << "\nCNI protocol versions supported:";
-      for (const auto& v : supported_versions()) err << " " << v;
-      err << "\n";
+      err += plugin.about + "\nCNI protocol versions supported:";
+      for (const auto& v : supported_versions()) err += " " + v;
+      err += "\n";
       return 0;
     }
     Env env = Env::from_environment(getenv);
     if (env.command == Command::Version) {
-      out << version_info().dump() << "\n";
+      out += version_info().dump() + "\n";
       return 0;
     }
-    NetConf conf = NetConf::parse(read_stdin(in));
+    NetConf conf = NetConf::parse(read_in());
     if (conf.cni_version.empty()) conf.cni_version = "0.1.0";
     version = conf.cni_version;
     if (!is_supported_version(conf.cni_version)) {
@@ -97,7 +130,7 @@ int run_plugin(const Plugin& plugin, const std::function<const char*(const char*
       case Command::Add: {
         if (!plugin.add) throw Error(kInternal, "this plugin does not implement ADD");
         Result r = plugin.add(env, conf);
-        out << r.dump(conf.cni_version) << "\n";
+        out += r.dump(conf.cni_version) + "\n";
         break;
       }
       case Command::Del:
@@ -120,23 +153,31 @@ int run_plugin(const Plugin& plugin, const std::function<const char*(const char*
       case Command::Version:
         break;
     }
-    out.flush();
     return 0;
   } catch (const Error& e) {
-    out << error_json(e, version).dump() << "\n";
+    out += error_json(e, version).dump() + "\n";
   } catch (const std::exception& e) {
-    out << error_json(Error(kInternal, e.what()), version).dump() << "\n";
+    out += error_json(Error(kInternal, e.what()), version).dump() + "\n";
   }
-  out.flush();
   return 1;
+}
+
+int run_plugin(const Plugin& plugin, const std::function<const char*(const char*)>& getenv, std::istream& in,
+               std::ostream& out, std::ostream& err) {
+  std::string o, e;
+  int rc = run_plugin(plugin, getenv, [&] { return read_stream(in); }, o, e);
+  out << o;
+  err << e;
+  out.flush();
+  return rc;
 }
 
 namespace {
 thread_local InProcessInvocation* current_invocation = nullptr;
 }  // namespace
 
-InProcessInvocation::InProcessInvocation(std::function<const char*(const char*)> getenv, std::istream& in,
-                                         std::ostream& out, std::ostream& err)
+InProcessInvocation::InProcessInvocation(std::function<const char*(const char*)> getenv, std::string_view in,
+                                         std::string& out, std::string& err)
     : getenv_(std::move(getenv)), in_(in), out_(out), err_(err), outer_(current_invocation) {
   current_invocation = this;
 }
@@ -144,9 +185,22 @@ InProcessInvocation::InProcessInvocation(std::function<const char*(const char*)>
 InProcessInvocation::~InProcessInvocation() { current_invocation = outer_; }
 
 int plugin_main(const Plugin& plugin) {
-  if (InProcessInvocation* inv = current_invocation) return run_plugin(plugin, inv->getenv_, inv->in_, inv->out_, inv->err_);
-  std::ios::sync_with_stdio(false);
-  return run_plugin(plugin, [](const char* k) { return std::getenv(k); }, std::cin, std::cout, std::cerr);
+  if (InProcessInvocation* inv = current_invocation) {
+    std::string_view in = inv->in_;
+    return run_plugin(
+        plugin, inv->getenv_,
+        [in] {
+          std::string data(in);
+          check_stdin_size(data);
+          return data;
+        },
+        inv->out_, inv->err_);
+  }
+  std::string out, err;
+  int rc = run_plugin(plugin, [](const char* k) { return std::getenv(k); }, read_fd0, out, err);
+  write_fd(2, err);
+  write_fd(1, out);
+  return rc;
 }
 
 }  // namespace cni

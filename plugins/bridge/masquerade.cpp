@@ -4,7 +4,7 @@
 #include <nat/nft.h>
 #include <sys/socket.h>
 
-#include <iostream>
+#include <cstdio>
 
 namespace knet::bridge {
 namespace {
@@ -80,7 +80,7 @@ Undo::~Undo() {
   try {
     undo_();
   } catch (const std::exception& e) {
-    std::cerr << "bridge: undo failed: " << e.what() << "\n";
+    std::fprintf(stderr, "bridge: undo failed: %s\n", e.what());
   }
 }
 

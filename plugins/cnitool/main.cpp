@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -164,7 +164,8 @@ int run(const std::vector<std::string>& args) {
   }
 
   if (cmd == "add") {
-    std::cout << runtime.add(list, rt).dump(4) << std::endl;
+    std::string out = runtime.add(list, rt).dump(4) + "\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
   } else if (cmd == "check") {
     runtime.check(list, rt);
   } else {
@@ -178,25 +179,27 @@ int run(const std::vector<std::string>& args) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
-    std::cout << kUsage;
+    std::fputs(kUsage, stdout);
     return 0;
   }
   static const std::vector<std::string> kCommands = {"add", "check", "del", "gc", "status"};
   bool known =
       !args.empty() && std::find(kCommands.begin(), kCommands.end(), args[0]) != kCommands.end();
   if (!known || args.size() < 2) {
-    if (!args.empty() && !known) std::cerr << "cnitool: unknown command \"" << args[0] << "\"\n";
-    std::cerr << kUsage;
+    if (!args.empty() && !known) {
+      std::fprintf(stderr, "cnitool: unknown command \"%s\"\n", args[0].c_str());
+    }
+    std::fputs(kUsage, stderr);
     return 1;
   }
   try {
     return run(args);
   } catch (const cni::Error& e) {
-    std::cerr << "cnitool: " << e.msg();
-    if (!e.details().empty()) std::cerr << " (" << e.details() << ")";
-    std::cerr << " [CNI error code " << e.code() << "]\n";
+    std::string details = e.details().empty() ? "" : " (" + e.details() + ")";
+    std::fprintf(stderr, "cnitool: %s%s [CNI error code %d]\n", e.msg().c_str(), details.c_str(),
+                 e.code());
   } catch (const std::exception& e) {
-    std::cerr << "cnitool: " << e.what() << "\n";
+    std::fprintf(stderr, "cnitool: %s\n", e.what());
   }
   return 1;
 }

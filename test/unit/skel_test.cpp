@@ -201,26 +201,25 @@ TEST(InProcessInvocation, PluginMainUsesTheInvocationsEnvironmentAndStreams) {
     auto it = env.find(k);
     return it == env.end() ? nullptr : it->second.c_str();
   };
-  std::istringstream in(R"({"cniVersion":"1.0.0","name":"n","type":"t"})");
-  std::ostringstream out, err;
+  const std::string in = R"({"cniVersion":"1.0.0","name":"n","type":"t"})";
+  std::string out, err;
   int rc;
   {
     cni::InProcessInvocation outer(getenv, in, out, err);
-    std::istringstream in2(R"({"cniVersion":"1.0.0","name":"n","type":"t"})");
-    std::ostringstream out2, err2;
+    std::string out2, err2;
     env["CNI_COMMAND"] = "DEL";
     {
-      cni::InProcessInvocation inner(getenv, in2, out2, err2);
+      cni::InProcessInvocation inner(getenv, in, out2, err2);
       EXPECT_EQ(cni::plugin_main(rec.plugin()), 0);
       EXPECT_EQ(rec.last, "DEL");
-      EXPECT_EQ(out2.str(), "");
+      EXPECT_EQ(out2, "");
     }
     env["CNI_COMMAND"] = "ADD";
     rc = cni::plugin_main(rec.plugin());
   }
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(rec.last, "ADD");
-  json result = json::parse(out.str());
+  json result = json::parse(out);
   EXPECT_EQ(result["ips"][0]["address"], "10.9.0.2/24");
   EXPECT_EQ(result["interfaces"][0]["sandbox"], "/var/run/netns/x");
 }
