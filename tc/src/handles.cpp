@@ -1,6 +1,7 @@
 #include "handles.h"
 
 #include <cni/error.h>
+#include <nlw/link.h>
 
 namespace knet::tc::detail {
 namespace {
@@ -72,6 +73,11 @@ CachePtr filter_cache(nlw::Socket& sock, int ifindex, uint32_t parent) {
   request(sock, "list tc filters",
           [&] { return rtnl_cls_alloc_cache(sock.get(), ifindex, parent, &c); });
   return CachePtr(c);
+}
+
+const std::string& LinkLabel::str() const {
+  if (!name_) name_ = nlw::link_label(sock_, ifindex_);
+  return *name_;
 }
 
 void mismatch(const std::string& label, const std::string& what) {

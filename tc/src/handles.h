@@ -11,8 +11,11 @@
 #include <netlink/route/tc.h>
 #include <nlw/socket.h>
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <type_traits>
 
 namespace knet::tc::detail {
 
@@ -44,13 +47,32 @@ ClassPtr new_class(int ifindex, uint32_t parent, uint32_t handle, const char* ki
 ClsPtr new_filter(int ifindex, uint32_t parent, uint16_t prio, uint16_t protocol, const char* kind);
 ActPtr new_action(const char* kind);
 
+// A link's name for error messages, looked up only if a message needs it:
+// most requests succeed, and each lookup is a netlink round trip.
+class LinkLabel {
+ public:
+  LinkLabel(nlw::Socket& sock, int ifindex) : sock_(sock), ifindex_(ifindex) {}
+  const std::string& str() const;
+
+ private:
+  nlw::Socket& sock_;
+  int ifindex_;
+  mutable std::optional<std::string> name_;
+};
+
 // Runs one libnl request `f` (0 or a negative libnl error) and throws
-// "failed to <what> in <ns>: <kernel's reason>" if it failed.
-template <class F>
-void request(nlw::Socket& sock, const std::string& what, F&& f) {
+// "failed to <what> in <ns>: <kernel's reason>" if it failed. `what` is the
+// text or a callable that builds it (only then).
+template <class W, class F>
+void request(nlw::Socket& sock, W&& what, F&& f) {
   sock.clear_error();
   int rc = f();
-  if (rc < 0) nlw::throw_nl(sock, rc, "failed to " + what);
+  if (rc >= 0) return;
+  if constexpr (std::is_invocable_r_v<std::string, W>) {
+    nlw::throw_nl(sock, rc, std::function<std::string()>([&] { return "failed to " + what(); }));
+  } else {
+    nlw::throw_nl(sock, rc, "failed to " + std::string(what));
+  }
 }
 
 // Runs `step`; if it throws, runs `undo` (whose own failure is swallowed: the

@@ -23,7 +23,7 @@ QdiscPtr ingress_qdisc(nlw::Socket& sock, int ifindex) {
   return QdiscPtr(rtnl_qdisc_get_by_parent(cache.get(), ifindex, TC_H_INGRESS));
 }
 
-void add_redirect_filter(nlw::Socket& sock, int ifindex, int ifb_index, const std::string& label) {
+void add_redirect_filter(nlw::Socket& sock, int ifindex, int ifb_index, const LinkLabel& label) {
   ActPtr act = new_action("mirred");
   rtnl_mirred_set_action(act.get(), TCA_EGRESS_REDIR);
   rtnl_mirred_set_policy(act.get(), TC_ACT_STOLEN);
@@ -32,16 +32,20 @@ void add_redirect_filter(nlw::Socket& sock, int ifindex, int ifb_index, const st
   rtnl_u32_add_key_uint32(f.get(), 0, 0, 0, 0);  // matches every packet
   rtnl_u32_set_cls_terminal(f.get());
   rtnl_u32_add_action(f.get(), act.get());  // takes its own reference
-  request(sock, "add mirred redirect to " + nlw::link_label(sock, ifb_index) + " on " + label,
+  request(sock,
+          [&] {
+            return "add mirred redirect to " + nlw::link_label(sock, ifb_index) + " on " +
+                   label.str();
+          },
           [&] { return rtnl_cls_add(sock.get(), f.get(), NLM_F_CREATE); });
 }
 
 }  // namespace
 
 void redirect_ingress(nlw::Socket& sock, int ifindex, int ifb_index) {
-  std::string label = nlw::link_label(sock, ifindex);
+  LinkLabel label(sock, ifindex);
   QdiscPtr q = new_qdisc(ifindex, TC_H_INGRESS, kIngressHandle, "ingress");
-  request(sock, "add ingress qdisc to " + label,
+  request(sock, [&] { return "add ingress qdisc to " + label.str(); },
           [&] { return rtnl_qdisc_add(sock.get(), q.get(), NLM_F_CREATE | NLM_F_EXCL); });
   or_undo([&] { add_redirect_filter(sock, ifindex, ifb_index, label); },
           [&] { remove_redirect(sock, ifindex); });
@@ -50,7 +54,7 @@ void redirect_ingress(nlw::Socket& sock, int ifindex, int ifb_index) {
 bool remove_redirect(nlw::Socket& sock, int ifindex) {
   QdiscPtr q = ingress_qdisc(sock, ifindex);
   if (!q) return false;
-  request(sock, "delete ingress qdisc from " + nlw::link_label(sock, ifindex),
+  request(sock, [&] { return "delete ingress qdisc from " + nlw::link_label(sock, ifindex); },
           [&] { return rtnl_qdisc_delete(sock.get(), q.get()); });
   return true;
 }

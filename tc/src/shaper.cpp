@@ -89,42 +89,42 @@ uint32_t quantum_for(uint64_t rate) {
 // Whether TBF can hold the bucket: libnl's TBF API takes int bytes/s.
 bool tbf_can_shape(const Bucket& b) { return b.rate <= INT_MAX; }
 
-void add_tbf(nlw::Socket& sock, int ifindex, const Bucket& b, const std::string& label,
+void add_tbf(nlw::Socket& sock, int ifindex, const Bucket& b, const LinkLabel& label,
              uint32_t parent = TC_H_ROOT, uint32_t handle = kRootHandle) {
   QdiscPtr q = new_qdisc(ifindex, parent, handle, "tbf");
   rtnl_qdisc_tbf_set_limit(q.get(), static_cast<int>(std::min<uint32_t>(b.limit, INT_MAX)));
   rtnl_qdisc_tbf_set_rate(q.get(), static_cast<int>(b.rate),
                           static_cast<int>(std::min<uint32_t>(b.burst, INT_MAX)), 0);
-  request(sock, "add tbf qdisc to " + label,
+  request(sock, [&] { return "add tbf qdisc to " + label.str(); },
           [&] { return rtnl_qdisc_add(sock.get(), q.get(), NLM_F_CREATE | NLM_F_REPLACE); });
 }
 
 void add_htb_class(nlw::Socket& sock, int ifindex, uint32_t handle, uint64_t rate, uint32_t burst,
-                   const std::string& label) {
+                   const LinkLabel& label) {
   ClassPtr c = new_class(ifindex, kRootHandle, handle, "htb");
   rtnl_htb_set_rate64(c.get(), rate);
   rtnl_htb_set_ceil64(c.get(), rate);
   rtnl_htb_set_rbuffer(c.get(), burst);
   rtnl_htb_set_cbuffer(c.get(), burst);
   rtnl_htb_set_quantum(c.get(), quantum_for(rate));
-  request(sock, "add htb class " + handle_str(handle) + " to " + label,
+  request(sock, [&] { return "add htb class " + handle_str(handle) + " to " + label.str(); },
           [&] { return rtnl_class_add(sock.get(), c.get(), NLM_F_CREATE); });
 }
 
-void add_filter(nlw::Socket& sock, int ifindex, const Filter& f, const std::string& label) {
+void add_filter(nlw::Socket& sock, int ifindex, const Filter& f, const LinkLabel& label) {
   ClsPtr c =
       new_filter(ifindex, kRootHandle, filter_prio(f.protocol == ETH_P_IP), f.protocol, "u32");
   for (const auto& [val, mask, off] : f.keys) rtnl_u32_add_key(c.get(), val, mask, off, 0);
   rtnl_u32_set_classid(c.get(), f.classid);
   rtnl_u32_set_cls_terminal(c.get());
-  request(sock, "add u32 filter to " + label,
+  request(sock, [&] { return "add u32 filter to " + label.str(); },
           [&] { return rtnl_cls_add(sock.get(), c.get(), NLM_F_CREATE); });
 }
 
-void add_htb(nlw::Socket& sock, int ifindex, const ShaperSpec& s, const std::string& label) {
+void add_htb(nlw::Socket& sock, int ifindex, const ShaperSpec& s, const LinkLabel& label) {
   QdiscPtr q = new_qdisc(ifindex, TC_H_ROOT, kRootHandle, "htb");
   rtnl_htb_set_defcls(q.get(), TC_H_MIN(default_class(s)));
-  request(sock, "add htb qdisc to " + label,
+  request(sock, [&] { return "add htb qdisc to " + label.str(); },
           [&] { return rtnl_qdisc_add(sock.get(), q.get(), NLM_F_CREATE | NLM_F_REPLACE); });
   if (tbf_can_shape(s.bucket)) {
     // HTB only classifies; the shaped class's leaf is the same TBF a link
@@ -146,7 +146,7 @@ void add_htb(nlw::Socket& sock, int ifindex, const ShaperSpec& s, const std::str
     QdiscPtr leaf = new_qdisc(ifindex, kShapedClass, kShapedLeaf, "bfifo");
     rtnl_qdisc_fifo_set_limit(leaf.get(),
                               static_cast<int>(std::min<uint32_t>(s.bucket.limit, INT_MAX)));
-    request(sock, "add bfifo qdisc to " + label,
+    request(sock, [&] { return "add bfifo qdisc to " + label.str(); },
             [&] { return rtnl_qdisc_add(sock.get(), leaf.get(), NLM_F_CREATE); });
   }
   // The unshaped class's bucket: 1 ms at its rate, a few microseconds of sending.
@@ -251,7 +251,7 @@ void verify_htb(nlw::Socket& sock, int ifindex, rtnl_qdisc* q, const ShaperSpec&
 }  // namespace
 
 void install_shaper(nlw::Socket& sock, int ifindex, const ShaperSpec& spec) {
-  std::string label = nlw::link_label(sock, ifindex);
+  LinkLabel label(sock, ifindex);
   // The kernel replaces a root qdisc only with one of the same kind.
   remove_shaper(sock, ifindex);
   if (!needs_htb(spec)) return add_tbf(sock, ifindex, spec.bucket, label);
@@ -263,7 +263,7 @@ bool remove_shaper(nlw::Socket& sock, int ifindex) {
   if (!q || rtnl_tc_get_handle(TC_CAST(q.get())) != kRootHandle) return false;
   std::string kind = kind_of(q.get());
   if (kind != "tbf" && kind != "htb") return false;
-  request(sock, "delete " + kind + " qdisc from " + nlw::link_label(sock, ifindex),
+  request(sock, [&] { return "delete " + kind + " qdisc from " + nlw::link_label(sock, ifindex); },
           [&] { return rtnl_qdisc_delete(sock.get(), q.get()); });
   return true;
 }
