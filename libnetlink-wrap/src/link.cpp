@@ -378,7 +378,13 @@ void set_master(Socket& sock, int index, int master_index) {
   LinkPtr c = alloc_link();
   rtnl_link_set_master(c.get(), master_index);
   if (master_index == 0) return change(sock, index, c.get(), "release", " from its master");
-  change(sock, index, c.get(), "attach", " to " + link_label(sock, master_index));
+  LinkPtr orig = link_ref(index);
+  request(sock,
+          [&] {
+            return "failed to attach " + link_label(sock, index) + " to " +
+                   link_label(sock, master_index);
+          },
+          [&] { return rtnl_link_change(sock.get(), orig.get(), c.get(), 0); });
 }
 
 void set_alias(Socket& sock, int index, const std::string& alias) {

@@ -64,11 +64,11 @@ nlw::LinkInfo gateway_link(const nlw::NetNS& host_ns, nlw::Socket& host, const n
   nlw::VethOptions opts;
   opts.mtu = br.mtu;
   opts.alias = cni::owner_tag(gw);
+  opts.master = br.index;  // a port from birth, as create_port's veths
+  opts.up = true;
   nlw::LinkInfo p = nlw::create_veth(host, port, name, host_ns, opts);
   nlw::LinkUndo undo(host, port);
-  nlw::set_master(host, p.index, br.index);
   set_port_vlans(host, p.index, cfg.vlan, {}, cfg.preserve_default_vlan);
-  nlw::set_up(host, p.index);
   nlw::LinkInfo l = nlw::get_link(host, name);
   nlw::set_up(host, l.index);
   undo.release();
