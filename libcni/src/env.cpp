@@ -6,6 +6,7 @@
 
 #include "cni/error.h"
 #include "cni/exec.h"
+#include "cni/json.h"
 
 namespace cni {
 
@@ -76,14 +77,24 @@ bool valid_cni_name(std::string_view s) {
   return true;
 }
 
-void validate_ifname(std::string_view n) {
-  if (n.empty()) throw Error(kInvalidEnv, "invalid CNI_IFNAME: interface name is empty");
-  if (n.size() > 15)
-    throw Error(kInvalidEnv, "invalid CNI_IFNAME \"" + std::string(n) + "\": longer than 15 bytes");
-  if (n == "." || n == "..") throw Error(kInvalidEnv, "invalid CNI_IFNAME: interface name is . or ..");
+std::optional<std::string> ifname_problem(std::string_view n) {
+  if (n.empty()) return "interface name is empty";
+  // The kernel would take any byte, but the name goes into JSON answers.
+  if (!valid_utf8(n)) return "not valid UTF-8";
+  if (n.size() > 15) return "longer than 15 bytes";
+  if (n == "." || n == "..") return "interface name is . or ..";
   for (char c : n) {
     if (c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c)) || c == '\0')
-      throw Error(kInvalidEnv, "invalid CNI_IFNAME \"" + std::string(n) + "\": contains '/', ':' or whitespace");
+      return "contains '/', ':' or whitespace";
+  }
+  return std::nullopt;
+}
+
+void validate_ifname(std::string_view n) {
+  if (auto why = ifname_problem(n)) {
+    // Bytes that are not UTF-8 stay out of the message.
+    std::string shown = valid_utf8(n) && !n.empty() ? " \"" + std::string(n) + "\"" : "";
+    throw Error(kInvalidEnv, "invalid CNI_IFNAME" + shown + ": " + *why);
   }
 }
 
@@ -93,6 +104,11 @@ Env Env::from_environment(const std::function<const char*(const char*)>& getenv)
     return std::string(v ? v : "");
   };
   Env e;
+  // Every value may end up in a JSON answer or message: bytes that are not
+  // UTF-8 are refused up front rather than found when the result is written.
+  for (const char* k : {"CNI_COMMAND", "CNI_CONTAINERID", "CNI_IFNAME", "CNI_ARGS"}) {
+    if (!valid_utf8(var(k))) throw Error(kInvalidEnv, "invalid " + std::string(k) + ": not valid UTF-8");
+  }
   std::string cmd = var("CNI_COMMAND");
   if (cmd.empty()) throw Error(kInvalidEnv, "required env variables [CNI_COMMAND] missing");
   auto c = parse_command(cmd);

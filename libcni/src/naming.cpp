@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cni/error.h"
+
 namespace cni {
 
 uint64_t owner_hash(const Owner& o) {
@@ -37,6 +39,18 @@ std::string owner_ifname(std::string_view prefix, const Owner& o) {
 
 std::string owner_tag(const Owner& o) {
   return "knet:" + o.network + ":" + o.container_id + ":" + o.ifname;
+}
+
+void require_owner_tag_fits(const Owner& o) {
+  size_t n = owner_tag(o).size();
+  if (n <= kMaxOwnerTagBytes) return;
+  throw Error(kInvalidNetworkConfig,
+              "network name (" + std::to_string(o.network.size()) + " bytes), CNI_CONTAINERID (" +
+                  std::to_string(o.container_id.size()) + ") and CNI_IFNAME (" +
+                  std::to_string(o.ifname.size()) + ") are too long together: knet tags what it " +
+                  "creates with \"knet:<network>:<container id>:<ifname>\", at most " +
+                  std::to_string(kMaxOwnerTagBytes) + " bytes, and this one would be " +
+                  std::to_string(n));
 }
 
 std::optional<Owner> parse_owner_tag(std::string_view tag) {

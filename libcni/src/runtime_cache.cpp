@@ -10,10 +10,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "cni/error.h"
+#include "cni/file.h"
+#include "cni/netconf.h"
 #include "cni/runtime.h"
 
 namespace cni {
@@ -64,12 +64,11 @@ std::string base64_decode(std::string_view in) {
   return out;
 }
 
+// A cache file's bytes, or nullopt when there is none. Read like any file a
+// user could have put there: regular files only, at most a stdin's size.
 std::optional<std::string> slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return std::nullopt;
+  return read_user_file(path, kMaxStdinBytes, "cache file", kIOFailure);
 }
 
 std::string str_or_empty(const json& j, const char* key) {
@@ -141,7 +140,7 @@ void ResultCache::save(const NetworkConfigList& list, const RuntimeConf& rt,
   a.cni_args = rt.args;
   a.capability_args = rt.capability_args;
   a.result = result;
-  std::string data = to_json(a).dump();
+  std::string data = dump_json(to_json(a));
 
   std::error_code ec;
   fs::path dir = fs::path(file).parent_path();
@@ -183,7 +182,7 @@ std::optional<CachedAttachment> ResultCache::load(std::string_view network,
   std::string file = path(network, container_id, ifname);
   auto data = slurp(file);
   if (!data) return std::nullopt;
-  json j = json::parse(*data, nullptr, false);
+  json j = parse_any(*data, "cached result " + file);
   if (j.is_discarded() || !j.is_object())
     throw Error(kDecodingFailure, "failed to read cached network \"" + std::string(network) +
                                       "\" result: " + file + " is not JSON");
@@ -213,11 +212,11 @@ std::vector<CachedAttachment> ResultCache::list(std::string_view network) const 
     if (e.is_regular_file(ec)) files.push_back(e.path().string());
   std::sort(files.begin(), files.end());
   for (const auto& f : files) {
-    auto data = slurp(f);
-    if (!data) continue;
-    json j = json::parse(*data, nullptr, false);
-    if (j.is_discarded() || str_or_empty(j, "kind") != kKind) continue;
     try {
+      auto data = slurp(f);
+      if (!data) continue;
+      json j = parse_any(*data, "cached result " + f);
+      if (j.is_discarded() || str_or_empty(j, "kind") != kKind) continue;
       CachedAttachment a = from_json(j);
       if (a.ifname.empty() || a.network.empty() || a.container_id.empty()) continue;
       if (!network.empty() && a.network != network) continue;

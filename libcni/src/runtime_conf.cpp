@@ -6,10 +6,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "cni/error.h"
+#include "cni/file.h"
 #include "cni/runtime.h"
 #include "cni/version.h"
 
@@ -92,12 +91,10 @@ std::string choose_version(const json& doc, std::string_view source) {
   return best;
 }
 
+// A configuration file found in a directory: a FIFO, a device or an
+// oversized file there is an error naming it, never a hang.
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(kIOFailure, "error reading " + path + ": " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return read_user_file(path, kMaxConfFileBytes, "network configuration", kIOFailure);
 }
 
 }  // namespace
@@ -164,7 +161,7 @@ NetworkConfigList NetworkConfigList::from_plugin_conf(std::string_view bytes,
   json list = {{"cniVersion", get_string(doc, "cniVersion").value_or("")},
                {"name", get_string(doc, "name").value_or("")},
                {"plugins", json::array({doc})}};
-  return parse(list.dump(), source);
+  return parse(dump_json(list), source);
 }
 
 std::vector<std::string> conf_files(const std::string& dir,
@@ -185,17 +182,29 @@ std::vector<std::string> conf_files(const std::string& dir,
 }
 
 NetworkConfigList load_conf_list(const std::string& dir, std::string_view name) {
+  // A file that cannot be read or parsed is passed over (another network's
+  // broken file must not take this one down) and named if nothing matched.
+  std::string skipped;
+  auto skip = [&](const Error& e) { skipped += (skipped.empty() ? "; skipped: " : "; ") + e.msg(); };
   for (const auto& f : conf_files(dir, {".conflist"})) {
-    auto l = NetworkConfigList::parse(read_file(f), f);
-    if (l.name == name) return l;
+    try {
+      auto l = NetworkConfigList::parse(read_file(f), f);
+      if (l.name == name) return l;
+    } catch (const Error& e) {
+      skip(e);
+    }
   }
   for (const auto& f : conf_files(dir, {".conf", ".json"})) {
-    std::string bytes = read_file(f);
-    json doc = parse_object(bytes, "network configuration in " + f);
-    if (get_string(doc, "name", "name in " + f).value_or("") == name)
-      return NetworkConfigList::from_plugin_conf(bytes, f);
+    try {
+      std::string bytes = read_file(f);
+      json doc = parse_object(bytes, "network configuration in " + f);
+      if (get_string(doc, "name", "name in " + f).value_or("") == name)
+        return NetworkConfigList::from_plugin_conf(bytes, f);
+    } catch (const Error& e) {
+      skip(e);
+    }
   }
-  config_error("no net configuration with name \"" + std::string(name) + "\" in " + dir);
+  config_error("no net configuration with name \"" + std::string(name) + "\" in " + dir + skipped);
 }
 
 std::vector<NetworkConfigList> load_all_conf_lists(const std::string& dir,

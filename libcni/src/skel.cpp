@@ -92,6 +92,20 @@ void write_fd(int fd, std::string_view s) {
   }
 }
 
+// Appends the spec's error JSON for `e`. Never throws: a message with bytes
+// that are not UTF-8 is written with U+FFFD, and should even that fail (no
+// memory), a fixed answer with the error's code goes out.
+void write_error(std::string& out, const Error& e, const std::string& version) noexcept {
+  try {
+    out += dump_json(error_json(e, version)) + "\n";
+  } catch (...) {
+    try {
+      out += "{\"code\":" + std::to_string(e.code()) + ",\"msg\":\"failed to encode the error\"}\n";
+    } catch (...) {
+    }
+  }
+}
+
 void require_version(const NetConf& conf, std::string_view min, Command cmd) {
   if (!version_at_least(conf.cni_version, min))
     throw Error(kIncompatibleVersion, "config version \"" + conf.cni_version + "\" does not allow " +
@@ -113,7 +127,7 @@ int run_plugin(const Plugin& plugin, const std::function<const char*(const char*
     }
     Env env = Env::from_environment(getenv);
     if (env.command == Command::Version) {
-      out += version_info().dump() + "\n";
+      out += dump_json(version_info()) + "\n";
       return 0;
     }
     NetConf conf = NetConf::parse(read_in());
@@ -155,9 +169,9 @@ int run_plugin(const Plugin& plugin, const std::function<const char*(const char*
     }
     return 0;
   } catch (const Error& e) {
-    out += error_json(e, version).dump() + "\n";
+    write_error(out, e, version);
   } catch (const std::exception& e) {
-    out += error_json(Error(kInternal, e.what()), version).dump() + "\n";
+    write_error(out, Error(kInternal, e.what()), version);
   }
   return 1;
 }

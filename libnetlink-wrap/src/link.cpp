@@ -141,7 +141,18 @@ LinkInfo add_link(Socket& sock, rtnl_link* l, const std::string& name, const std
   if (!alias.empty()) lock.emplace(cni::UntaggedLinkLock::kShared);
   request(sock, "failed to create " + what + " " + name,
           [&] { return rtnl_link_add(sock.get(), l, NLM_F_CREATE | NLM_F_EXCL); });
-  if (!alias.empty()) set_alias_by_name(sock, name, alias);
+  if (!alias.empty()) {
+    try {
+      set_alias_by_name(sock, name, alias);
+    } catch (...) {
+      // An untagged link must not outlive this request: nobody could tell whose it is.
+      try {
+        delete_link_if_exists(sock, name);
+      } catch (...) {
+      }
+      throw;
+    }
+  }
   return get_link(sock, name);
 }
 

@@ -80,7 +80,8 @@ nlw::LinkInfo gateway_link(const nlw::NetNS& host_ns, nlw::Socket& host, const n
 void ensure_address(nlw::Socket& host, const nlw::LinkInfo& l, const cni::IPNet& gw, bool force) {
   for (const auto& a : nlw::list_addresses(host, l.index, gw.ip.is_v4() ? AF_INET : AF_INET6)) {
     if (a.net == gw) return;
-    if (!a.net.contains(gw.ip) && !gw.contains(a.net.ip)) continue;
+    // IPv4: one gateway address per bridge; IPv6: one per subnet (link-local ones are the kernel's).
+    if (!gw.ip.is_v4() && !a.net.contains(gw.ip) && !gw.contains(a.net.ip)) continue;
     if (!force) {
       throw cni::Error(cni::kInternal, "\"" + l.name + "\" already has an IP address " +
                                            a.net.str() + " different from " + gw.str() +
@@ -115,11 +116,13 @@ std::string random_mac() {
 
 }  // namespace
 
-nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg) {
+nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg, bool& created) {
+  created = false;
   std::optional<nlw::LinkInfo> br = nlw::find_link(host, cfg.bridge);
   if (!br) {
     try {
       br = nlw::create_bridge(host, cfg.bridge, {cfg.mtu, random_mac(), cfg.vlan_filtering()});
+      created = true;
     } catch (const nlw::Exists&) {
       br = nlw::find_link(host, cfg.bridge);  // a concurrent ADD created it
     } catch (const cni::Error& e) {
@@ -137,6 +140,18 @@ nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg) {
   if (cfg.promisc && !br->promisc) nlw::set_promisc(host, br->index, true);
   if (!br->up) nlw::set_up(host, br->index);
   return *br;
+}
+
+void delete_bridge_if_unused(nlw::Socket& host, const std::string& name) {
+  auto br = nlw::find_link(host, name);
+  if (!br || br->kind != "bridge") return;
+  for (const auto& l : nlw::list_links(host)) {
+    if (l.master == br->index) return;
+  }
+  try {
+    nlw::delete_link(host, br->index);
+  } catch (const nlw::NotFound&) {
+  }
 }
 
 std::string host_veth_name(const cni::Owner& owner) { return cni::owner_ifname("veth", owner); }
@@ -182,6 +197,10 @@ Port create_port(nlw::Socket& host, nlw::Socket& cont_sock, const nlw::NetNS& co
 
 void complete_ip_result(cni::Result& ip, const Config& cfg) {
   for (auto& c : ip.ips) {
+    if (c.address.prefix == 0) {
+      cni::config_error("invalid IPAM address " + c.address.str() +
+                        ": its subnet is a /0, which would route every destination into the bridge");
+    }
     c.interface = 2;
     if (cfg.is_gateway && !c.gateway) c.gateway = c.address.network().ip.next();
   }

@@ -20,8 +20,13 @@ namespace knet::bridge {
 // VLAN filtering (when cfg uses VLANs) otherwise; promiscuous when
 // cfg.promisc. Throws cni::Error(kInternal) if a non-bridge link has the
 // name, and a message naming the missing kernel feature when VLAN filtering
-// is unavailable.
-nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg);
+// is unavailable. `created` tells whether this call made the bridge.
+nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg, bool& created);
+
+// Deletes bridge `name` when it has no ports left: the undo of an ADD that
+// created it and failed. A bridge another ADD has meanwhile put a port on
+// stays.
+void delete_bridge_if_unused(nlw::Socket& host, const std::string& name);
 
 // The host-side veth name of `owner`: deterministic, so DEL and GC find it.
 std::string host_veth_name(const cni::Owner& owner);
@@ -46,7 +51,9 @@ Port create_port(nlw::Socket& host, nlw::Socket& cont_sock, const nlw::NetNS& co
 // IP config without a gateway gets the first address of its subnet, and with
 // cfg.is_default_gateway a default route via it is added per family (unless
 // IPAM returned one). Every IP config is pointed at interface 2 (the
-// container's in the result).
+// container's in the result). An address whose subnet is a /0 (e.g. from
+// subnet 0.0.0.0/0) is refused with code 7: as a gateway it would make the
+// bridge the host's route to everywhere.
 void complete_ip_result(cni::Result& ip, const Config& cfg);
 
 // Configures the container side: DAD off unless cfg.enable_dad, arp_notify,
@@ -56,8 +63,9 @@ void configure_container(const nlw::NetNS& cont, nlw::Socket& cont_sock, const n
 
 // Puts each gateway of `ip` on the gateway link (the bridge, or the
 // "<bridge>.<vlan>" port with cfg.vlan) and turns on forwarding for its
-// family. An existing different address in the same subnet is an error,
-// or is replaced with cfg.force_address.
+// family. As in the reference, an existing different IPv4 address (any) or
+// IPv6 address of an overlapping subnet is an error ("two networks on one
+// bridge"), or is replaced with cfg.force_address.
 void configure_gateway(const nlw::NetNS& host_ns, nlw::Socket& host, const nlw::LinkInfo& br,
                        const cni::Result& ip, const Config& cfg, const std::string& network);
 

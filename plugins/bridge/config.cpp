@@ -76,11 +76,7 @@ Config Config::parse(const cni::NetConf& conf, const cni::CniArgs& args) {
   const cni::json& raw = conf.raw;
   Config c;
   if (auto b = cni::get_string(raw, "bridge"); b && !b->empty()) c.bridge = *b;
-  try {
-    cni::validate_ifname(c.bridge);
-  } catch (const cni::Error& e) {
-    cni::config_error("invalid \"bridge\" \"" + c.bridge + "\": " + e.msg());
-  }
+  if (auto why = cni::ifname_problem(c.bridge)) cni::config_error("invalid \"bridge\": " + *why);
   c.is_default_gateway = cni::get_bool(raw, "isDefaultGateway").value_or(false);
   c.is_gateway = c.is_default_gateway || cni::get_bool(raw, "isGateway").value_or(false);
   c.force_address = cni::get_bool(raw, "forceAddress").value_or(false);

@@ -38,12 +38,19 @@ cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
   env.args.require_known({"MAC"});
   br::Config cfg = br::Config::parse(conf, env.args);
   cni::Owner owner = owner_of(env, conf);
+  cni::require_owner_tag_fits(owner);
   nlw::NetNS host_ns = nlw::NetNS::current();
   nlw::Socket host = nlw::Socket::in(host_ns);
   nlw::NetNS cont = nlw::NetNS::open(env.netns);
   nlw::Socket cont_sock = nlw::Socket::in(cont);
 
-  nlw::LinkInfo bridge = br::ensure_bridge(host, cfg);
+  bool created_bridge = false;
+  nlw::LinkInfo bridge = br::ensure_bridge(host, cfg, created_bridge);
+  // Declared before the port's undo, so it runs after it: a bridge this ADD
+  // made goes when the ADD fails, unless another container joined it.
+  br::Undo undo_bridge([&] {
+    if (created_bridge) br::delete_bridge_if_unused(host, cfg.bridge);
+  });
   br::Port port = br::create_port(host, cont_sock, cont, bridge, cfg, owner);
   nlw::LinkUndo undo_port(host, port.host.name);  // the container end goes with it
 
@@ -88,6 +95,7 @@ cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
   if (undo_masq) undo_masq->release();
   if (undo_spoof) undo_spoof->release();
   undo_port.release();
+  undo_bridge.release();
   return result;
 }
 

@@ -164,7 +164,7 @@ int run(const std::vector<std::string>& args) {
   }
 
   if (cmd == "add") {
-    std::string out = runtime.add(list, rt).dump(4) + "\n";
+    std::string out = cni::dump_json(runtime.add(list, rt), 4) + "\n";
     std::fwrite(out.data(), 1, out.size(), stdout);
   } else if (cmd == "check") {
     runtime.check(list, rt);

@@ -27,6 +27,7 @@ cni::Owner owner_of(const cni::Env& env, const cni::NetConf& conf) {
 cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
   env.args.require_known({"MAC"});
   mv::Config cfg = mv::Config::parse(conf, env.args);
+  cni::require_owner_tag_fits(owner_of(env, conf));
   nlw::NetNS cont = nlw::NetNS::open(env.netns);
   nlw::Socket cont_sock = nlw::Socket::in(cont);
   nlw::Socket host_sock = nlw::Socket::current();

@@ -280,6 +280,72 @@ TEST_F(BridgeTest, ForeignAddressOnTheBridgeNeedsForceAddress) {
   EXPECT_EQ(addrs.find("10.66.0.9"), std::string::npos) << addrs;
 }
 
+// The reference refuses a second network with another IPv4 subnet on one
+// bridge (its ensureAddr); knet used to add a second gateway address.
+TEST_F(BridgeTest, TwoNetworksWithDifferentSubnetsCannotShareABridge) {
+  std::string c1 = sb.add_container("c1"), c2 = sb.add_container("c2");
+  add("c1", c1, config({{"isGateway", true}}));
+  json other = {{"name", "othernet"}, {"isGateway", true}, {"ipam", {{"subnet", "10.67.0.0/24"}}}};
+  RunResult f = run("ADD", "c2", c2, config(other));
+  std::string msg = error_of(f);
+  EXPECT_NE(msg.find("already has an IP address 10.66.0.1/24 different from 10.67.0.1/24"),
+            std::string::npos) << msg;
+  EXPECT_EQ(veths(), (std::set<std::string>{host_veth("c1")}));
+  EXPECT_EQ(links_in(c2), (std::set<std::string>{"lo"}));
+  EXPECT_EQ(sb.addr_json(sb.host(), "kbr0").dump().find("10.67.0.1"), std::string::npos);
+}
+
+// A bad IPAM section fails after the bridge exists: the bridge this ADD
+// made goes too (it used to stay on the host).
+TEST_F(BridgeTest, AFailedFirstAddRemovesTheBridgeItCreated) {
+  std::string c1 = sb.add_container("c1");
+  for (const json& bad :
+       {ranges({{{{"subnet", "10.66.0.0/33"}}}}), ranges({{{{"subnet", "10.300.0.0/24"}}}}),
+        ranges({{{{"subnet", "10.66.0.0/24"}, {"rangeStart", "10.66.0.200"}, {"rangeEnd", "10.66.0.100"}}}}),
+        ranges({{{{"subnet", "10.66.0.0/24"}, {"gateway", "10.99.0.1"}}}})}) {
+    json conf = bad;
+    conf["isGateway"] = true;
+    RunResult f = run("ADD", "c1", c1, config(conf));
+    EXPECT_NE(f.code, 0) << conf.dump();
+    EXPECT_EQ(links_in(sb.host()).count("kbr0"), 0u) << conf.dump() << ": " << f.out;
+    EXPECT_TRUE(veths().empty());
+    EXPECT_TRUE(reserved().empty());
+    EXPECT_EQ(links_in(c1), (std::set<std::string>{"lo"}));
+  }
+  // A bridge that was there before the failed ADD stays.
+  ASSERT_TRUE(sb.exec_in(sb.host(), "ip link add kbr0 type bridge").ok());
+  EXPECT_NE(run("ADD", "c1", c1, config(ranges({{{{"subnet", "10.66.0.0/33"}}}}))).code, 0);
+  EXPECT_EQ(links_in(sb.host()).count("kbr0"), 1u);
+}
+
+// 0.0.0.0/0 as the subnet would make the gateway address a connected
+// default route of the host through the bridge.
+TEST_F(BridgeTest, ASlashZeroSubnetIsRefused) {
+  std::string c1 = sb.add_container("c1");
+  RunResult f = run("ADD", "c1", c1,
+                    config({{"isGateway", true}, {"ipam", {{"subnet", "0.0.0.0/0"}}}}));
+  EXPECT_NE(error_of(f).find("/0"), std::string::npos);
+  EXPECT_EQ((*f.json)["code"], 7);
+  EXPECT_EQ(links_in(sb.host()).count("kbr0"), 0u);
+  EXPECT_TRUE(veths().empty());
+  EXPECT_TRUE(reserved().empty());
+}
+
+// The owner tag "knet:<network>:<container>:<ifname>" must fit a link alias
+// (255 bytes); a longer one used to fail after the veth pair existed, and leak it.
+TEST_F(BridgeTest, ANameTooLongForTheOwnerTagIsRefusedBeforeAnythingIsMade) {
+  std::string c1 = sb.add_container("c1");
+  RunResult f = run("ADD", "c1", c1, config({{"name", std::string(250, 'n')}}));
+  EXPECT_NE(error_of(f).find("too long together"), std::string::npos);
+  EXPECT_EQ((*f.json)["code"], 7);
+  EXPECT_EQ(links_in(sb.host()).count("kbr0"), 0u);
+  EXPECT_TRUE(veths().empty());
+  EXPECT_TRUE(reserved().empty());
+  // The longest name that fits works.
+  std::string longest(cni::kMaxOwnerTagBytes - std::string("knet:::eth0").size() - 2, 'n');
+  add("c1", c1, config({{"name", longest}}));
+}
+
 TEST_F(BridgeTest, NonBridgeLinkWithTheNameFails) {
   ASSERT_TRUE(sb.exec_in(sb.host(), "ip link add kbr0 type veth peer name kbr0p").ok());
   std::string c1 = sb.add_container("c1");

@@ -8,7 +8,12 @@
 #include "cni/version.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto doc = cni::json::parse(std::string_view(reinterpret_cast<const char*>(data), size), nullptr, false);
+  cni::json doc;
+  try {
+    doc = cni::parse_any(std::string_view(reinterpret_cast<const char*>(data), size), "result");
+  } catch (const cni::Error&) {
+    return 0;  // nested too deep
+  }
   if (doc.is_discarded()) return 0;
   try {
     cni::Result r = cni::Result::from_json(doc);

@@ -268,6 +268,8 @@ RunResult Sandbox::run_plugin(const std::string& binary,
                               milliseconds timeout) const {
   auto full_env = env;
   full_env.emplace("PATH", kPath);
+  // knet's lock files go to this sandbox's own run dir, never the machine's /run/knet.
+  full_env.emplace("KNET_RUN_DIR", run_dir_.path());
   std::string where = ns.empty() ? host_ : std::string(kNetnsDir) + "/" + name_of(ns);
   return run_process({binary}, full_env, config, where, timeout);
 }

@@ -95,11 +95,16 @@ class Sandbox {
   void attach(const std::string& underlay, const std::string& node, const std::string& ifname,
               const std::string& cidr);
 
+  // The KNET_RUN_DIR run_plugin gives plugins: a temporary directory of this
+  // sandbox, so their lock files never touch the machine's /run/knet.
+  const std::string& run_dir() const { return run_dir_.path(); }
+
   // "knet-123-4-host" for "/var/run/netns/knet-123-4-host" (names pass through).
   static std::string name_of(const std::string& ns);
 
  private:
   std::string make_ns(const std::string& role);
+  TempDir run_dir_;  // KNET_RUN_DIR of every plugin run_plugin starts
   std::string host_;
   std::vector<std::string> names_;
   int ports_ = 0;  // counter for underlay port names

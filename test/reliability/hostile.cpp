@@ -1,5 +1,6 @@
 #include "hostile.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -19,6 +20,8 @@ std::string type_name(Type t) {
       return "array";
     case Type::Object:
       return "object";
+    case Type::File:
+      return "file path";
   }
   return "?";
 }
@@ -27,6 +30,7 @@ std::string type_name(Type t) {
 std::vector<json> wrong_values(Type t) {
   switch (t) {
     case Type::String:
+    case Type::File:
       return {42, json::object({{"a", 1}})};
     case Type::Bool:
       return {"true", 1};
@@ -99,6 +103,29 @@ std::vector<Case> wrong_types(const std::vector<Key>& keys) {
   return out;
 }
 
+std::string deep_marker(size_t depth) { return "@knet-deep-" + std::to_string(depth) + "@"; }
+
+std::string expand_markers(const std::string& dumped) {
+  std::string out;
+  out.reserve(dumped.size());
+  const std::string bad = "\"" + kBadUtf8Marker + "\"";
+  const std::string deep = "\"@knet-deep-";
+  for (size_t i = 0; i < dumped.size();) {
+    if (dumped.compare(i, bad.size(), bad) == 0) {
+      out += "\"\xff\xfe\xfd\"";
+      i += bad.size();
+    } else if (dumped.compare(i, deep.size(), deep) == 0) {
+      size_t end = dumped.find("@\"", i + deep.size());
+      size_t depth = std::stoul(dumped.substr(i + deep.size(), end - i - deep.size()));
+      out += std::string(depth, '[') + std::string(depth, ']');
+      i = end + 2;
+    } else {
+      out += dumped[i++];
+    }
+  }
+  return out;
+}
+
 std::vector<Case> common_cases(const json& base, bool uses_netns, const std::string& regular_file) {
   std::vector<Case> out;
   std::string doc = base.dump();
@@ -138,12 +165,50 @@ std::vector<Case> common_cases(const json& base, bool uses_netns, const std::str
   out.push_back(env_case("CNI_IFNAME", "eth/0", "slash"));
   out.push_back(env_case("CNI_IFNAME", "..", "dot-dot"));
   out.push_back(env_case("CNI_IFNAME", "eth 0", "space"));
+  // Bytes that are not UTF-8 in any variable: refused up front, never a crash.
+  for (const char* var : {"CNI_CONTAINERID", "CNI_IFNAME", "CNI_ARGS", "CNI_COMMAND"}) {
+    std::string v = std::string(var) == "CNI_ARGS" ? "K8S_POD_NAME=\xff\xfe" : "eth\xff";
+    Case c = env_case(var, v, "invalid UTF-8");
+    c.what = std::string(var) + " with 0xFF (invalid UTF-8)";
+    out.push_back(c);
+  }
+  // Nesting past Go's limit where the plugins keep JSON as it is.
+  for (const char* where : {"/ipam/deep", "/args/deep", "/runtimeConfig/deep", "/deep"}) {
+    Case c = set_case(std::string("100000 nested arrays at ") + where, where, deep_marker(100000), 6,
+                      "nested deeper than 10000");
+    out.push_back(c);
+  }
   if (uses_netns) {
     // Namespaces are opened by a shared library that may not know the
     // variable's name; the path it could not use names the input as well.
     Case c = env_case("CNI_NETNS", regular_file, "a regular file");
     c.names = "CNI_NETNS|" + regular_file;
     out.push_back(c);
+  }
+  return out;
+}
+
+std::vector<Case> Hostile::key_cases(const std::vector<Key>& keys) const {
+  std::vector<Case> out = wrong_types(keys);
+  std::string fifo = files.path() + "/fifo";
+  ::mkfifo(fifo.c_str(), 0600);  // EEXIST on a second call is fine
+  for (const Key& k : keys) {
+    std::string name = key_name(k.pointer);
+    out.push_back(set_case(k.pointer + " = invalid UTF-8", k.pointer, kBadUtf8Marker, 6, name));
+    out.push_back(set_case(k.pointer + " = 100000 nested arrays", k.pointer, deep_marker(100000), 6,
+                           "nested deeper than 10000"));
+    if (k.type != Type::Array) {
+      // Deep but within Go's limit: a wrong type, named without a crash.
+      out.push_back(set_case(k.pointer + " = 9000 nested arrays", k.pointer, deep_marker(9000), 7, name));
+    }
+    if (k.type == Type::Int) {
+      for (const json& v : {json(1e30), json(-1e30), json(6.7e69), json(18446744073709551615ULL)})
+        out.push_back(set_case(k.pointer + " = " + v.dump(), k.pointer, v, 7, name));
+    }
+    if (k.type == Type::File) {
+      for (const std::string& f : {fifo, std::string("/dev/zero"), files.path()})
+        out.push_back(set_case(k.pointer + " = " + f, k.pointer, f, 7, name));
+    }
   }
   return out;
 }
@@ -174,7 +239,7 @@ void Hostile::expect_rejected(const std::string& plugin, const json& base,
     } else {
       json conf = base;
       if (c.mutate) c.mutate(conf);
-      input = conf.dump();
+      input = expand_markers(conf.dump());
     }
     auto env = cni_env("ADD", "hostile-1", ctr);
     for (const auto& [k, v] : c.env) env[k] = v;

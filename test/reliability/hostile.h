@@ -25,7 +25,8 @@ struct Case {
   std::string names;                       // the message must contain this (or one of a|b)
 };
 
-enum class Type { String, Bool, Int, Array, Object };
+// File: a string naming a file the plugin reads.
+enum class Type { String, Bool, Int, Array, Object, File };
 
 // A key of a plugin's config, as a JSON pointer ("/ipam/ranges/0/0/subnet"),
 // and the type it must have.
@@ -44,6 +45,14 @@ Case bad_value(const std::string& pointer, const json& value, const std::string&
 // Two values of a wrong type for every key.
 std::vector<Case> wrong_types(const std::vector<Key>& keys);
 
+// JSON values a test cannot build as a json (the library refuses to write
+// them): a string value equal to one of these markers is replaced, in the
+// bytes sent to the plugin, by invalid UTF-8 or by `depth` nested arrays.
+inline const std::string kBadUtf8Marker = "@knet-bad-utf8@";
+std::string deep_marker(size_t depth);
+// The config bytes for `conf` with the markers above expanded.
+std::string expand_markers(const std::string& dumped);
+
 // The cases every plugin must reject the same way: malformed JSON, an
 // oversized stdin, bad names, container IDs and ifnames, unknown versions,
 // and (when the plugin enters the container's namespace) a CNI_NETNS that is
@@ -59,6 +68,13 @@ class Hostile : public ::testing::Test {
   // ADD then DEL of `base` succeed: the cases differ from a config the
   // plugin accepts only by what they break.
   void expect_accepted(const std::string& plugin, const json& base);
+
+  // Every hostile case the key table implies, for each key: two wrong
+  // types, invalid UTF-8 in the value (6), a value nested past Go's 10,000
+  // levels (6) and one nested deep but legal (7, naming the key, for keys
+  // that are not objects), numbers out of any range for integers (7), and a
+  // FIFO, /dev/zero and a directory for files (7, naming the key).
+  std::vector<Case> key_cases(const std::vector<Key>& keys) const;
 
   // A regular file, to pass as CNI_NETNS.
   std::string regular_file() const;

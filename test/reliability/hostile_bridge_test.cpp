@@ -14,7 +14,7 @@ TEST_F(Hostile, Bridge) {
                      {"ipMasq", true},
                      {"ipam", host_local("10.78.0.0/24")}};
   std::vector<Case> cases = common_cases(base, true, regular_file());
-  for (Case& c : wrong_types({{"/bridge", Type::String},
+  for (Case& c : key_cases({{"/bridge", Type::String},
                               {"/isGateway", Type::Bool},
                               {"/isDefaultGateway", Type::Bool},
                               {"/forceAddress", Type::Bool},
@@ -44,8 +44,28 @@ TEST_F(Hostile, Bridge) {
         bad_value("/vlanTrunk", json::array({{{"minID", -3}, {"maxID", 5}}}), "negative minID"),
         bad_value("/bridge", "a/b", "slash in an interface name"),
         bad_value("/bridge", "abcdefghijklmnop", "16 bytes"),
-        bad_value("/bridge", "..", "dot-dot")})
+        bad_value("/bridge", "..", "dot-dot"),
+        // A failed ADD after the bridge was made must remove it (the snapshot sees it).
+        bad_value("/ipam/ranges/0/0/subnet", "10.78.0.0/33", "a /33"),
+        bad_value("/ipam/ranges/0/0/subnet", "10.300.0.0/24", "an octet over 255"),
+        bad_value("/ipam/ranges/0/0/subnet", "0.0.0.0/0", "the whole address space"),
+        bad_value("/ipam/ranges/0/0/gateway", "10.99.0.1", "gateway outside the subnet")})
     cases.push_back(std::move(c));
+  {
+    Case c = bad_value("/ipam/ranges/0/0/rangeStart", "10.78.0.200", "rangeStart after rangeEnd");
+    c.mutate = [](json& conf) {
+      conf["ipam"]["ranges"][0][0]["rangeStart"] = "10.78.0.200";
+      conf["ipam"]["ranges"][0][0]["rangeEnd"] = "10.78.0.100";
+    };
+    c.names = "rangeStart|rangeEnd";
+    cases.push_back(std::move(c));
+  }
+  {
+    // The owner tag must fit a link alias: refused before anything is made.
+    Case c = bad_value("/name", std::string(250, 'n'), "too long for the owner tag");
+    c.names = "too long together";
+    cases.push_back(std::move(c));
+  }
   expect_rejected("bridge", base, cases);
   expect_accepted("bridge", base);
 }

@@ -12,7 +12,7 @@ TEST_F(Hostile, Macvlan) {
                      {"type", "macvlan"},     {"master", "mst"},
                      {"mode", "bridge"},      {"ipam", host_local("10.81.0.0/24")}};
   std::vector<Case> cases = common_cases(base, true, regular_file());
-  for (Case& c : wrong_types({{"/master", Type::String},
+  for (Case& c : key_cases({{"/master", Type::String},
                               {"/mode", Type::String},
                               {"/mtu", Type::Int},
                               {"/mac", Type::String},

@@ -166,14 +166,9 @@ Snapshot snapshot(const Sandbox& sb, const std::string& ns, const std::string& d
     s.parts[section] =
         doc.is_discarded() ? std::set<std::string>{"unparsable: " + part} : normalize(section, doc);
   }
-  if (!data_dir.empty()) {
-    auto& files = s.parts["file"];
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(data_dir, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      files.insert(fs::relative(it->path(), data_dir).string());
-    }
-  }
+  // Reservations only: host-local's lock, index and last_reserved_ip are
+  // bookkeeping that a released reservation leaves, as the reference's does.
+  if (!data_dir.empty()) s.parts["reservation"] = ip_files(data_dir);
   return s;
 }
 

@@ -73,7 +73,7 @@ struct Snapshot {
 };
 
 // Takes a snapshot of namespace `ns` and, if `data_dir` is given, of the
-// files below it.
+// host-local reservations (IP-named files) below it.
 Snapshot snapshot(const Sandbox& sb, const std::string& ns, const std::string& data_dir = {});
 
 // The lines only in `after` (+) and only in `before` (-), per category; "" when equal.

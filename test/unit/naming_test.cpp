@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 
+#include "cni/error.h"
 #include "cni/naming.h"
 
 namespace {
@@ -75,6 +76,24 @@ TEST(UntaggedLinkLock, SharedHoldersExcludeGcAndGcExcludesThem) {
   EXPECT_FALSE(cni::UntaggedLinkLock(cni::UntaggedLinkLock::kExclusive).held());
   unsetenv("KNET_RUN_DIR");
   std::filesystem::remove_all(dir);
+}
+
+// The tag must fit a link alias and an nftables comment; an ADD checks it
+// before creating anything.
+TEST(Owner, TagLengthIsCheckedUpFront) {
+  std::string net(cni::kMaxOwnerTagBytes - std::string("knet:::eth0").size() - 2, 'n');
+  cni::Owner fits{net, "c1", "eth0"};
+  EXPECT_EQ(cni::owner_tag(fits).size(), cni::kMaxOwnerTagBytes);
+  EXPECT_NO_THROW(cni::require_owner_tag_fits(fits));
+  cni::Owner over{net + "n", "c1", "eth0"};
+  try {
+    cni::require_owner_tag_fits(over);
+    ADD_FAILURE() << "a 254-byte tag passed";
+  } catch (const cni::Error& e) {
+    EXPECT_EQ(e.code(), cni::kInvalidNetworkConfig);
+    EXPECT_NE(e.msg().find("too long together"), std::string::npos) << e.msg();
+    EXPECT_NE(e.msg().find("would be 254"), std::string::npos) << e.msg();
+  }
 }
 
 }  // namespace

@@ -224,4 +224,53 @@ TEST(InProcessInvocation, PluginMainUsesTheInvocationsEnvironmentAndStreams) {
   EXPECT_EQ(result["interfaces"][0]["sandbox"], "/var/run/netns/x");
 }
 
+// Bytes that are not UTF-8 in the environment used to make the error writer
+// throw inside the skeleton's catch (SIGABRT). Now: code 4, and JSON.
+TEST(Skel, InvalidUtf8InTheEnvironmentIsCode4) {
+  for (const char* var : {"CNI_COMMAND", "CNI_CONTAINERID", "CNI_IFNAME", "CNI_ARGS"}) {
+    Recorder r;
+    auto e = env("ADD");
+    e[var] = std::string(var) == "CNI_ARGS" ? "K8S_POD_NAME=\xff" : "eth\xff";
+    Call c{e, conf("1.0.0")};
+    run(r, c);
+    EXPECT_NE(c.rc, 0) << var;
+    ASSERT_FALSE(c.parsed.is_discarded()) << var << ": " << c.out;
+    EXPECT_EQ(c.parsed["code"], cni::kInvalidEnv) << var;
+    EXPECT_NE(c.parsed["msg"].get<std::string>().find(var), std::string::npos) << c.out;
+    EXPECT_EQ(r.last, "") << var << " reached the plugin";
+  }
+}
+
+TEST(Skel, TheErrorWriterNeverThrows) {
+  Recorder r;
+  cni::Plugin p = r.plugin();
+  p.add = [](const cni::Env&, const cni::NetConf&) -> cni::Result {
+    throw cni::Error(cni::kInternal, "bad bytes \xff\xfe in a message", "and \xc0 in details");
+  };
+  std::istringstream in(conf("1.0.0"));
+  std::ostringstream out, err;
+  auto vars = env("ADD");
+  auto getenv = [&](const char* k) -> const char* {
+    auto it = vars.find(k);
+    return it == vars.end() ? nullptr : it->second.c_str();
+  };
+  EXPECT_EQ(cni::run_plugin(p, getenv, in, out, err), 1);
+  json parsed = json::parse(out.str(), nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded()) << out.str();
+  EXPECT_EQ(parsed["code"], cni::kInternal);
+  EXPECT_EQ(parsed["msg"], "bad bytes \xef\xbf\xbd\xef\xbf\xbd in a message");
+}
+
+TEST(Skel, DeepNestingAnywhereIsCode6) {
+  std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  for (const std::string& where : {"\"ipam\":{\"x\":" + deep + "}", "\"args\":" + deep,
+                                   "\"runtimeConfig\":{\"a\":" + deep + "}", "\"mtu\":" + deep}) {
+    Recorder r;
+    Call c{env("ADD"), conf("1.0.0", "," + where)};
+    run(r, c);
+    EXPECT_EQ(c.parsed["code"], cni::kDecodingFailure) << c.out.substr(0, 200);
+    EXPECT_EQ(r.last, "");
+  }
+}
+
 }  // namespace

@@ -49,5 +49,8 @@ struct Env {
 bool valid_cni_name(std::string_view s);
 // Throws code 4 if `ifname` is empty, longer than 15 bytes, "." / "..", or has '/', ':' or whitespace.
 void validate_ifname(std::string_view ifname);
+// Why `ifname` cannot be a Linux interface name (empty, over 15 bytes, "." or
+// "..", '/', ':', whitespace, not UTF-8), or nullopt when it can.
+std::optional<std::string> ifname_problem(std::string_view ifname);
 
 }  // namespace cni

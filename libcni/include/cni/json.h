@@ -40,7 +40,27 @@ std::optional<std::vector<std::string>> get_string_list(const json& obj, std::st
 std::string join_path(std::string_view parent, std::string_view key);
 std::string index_path(std::string_view parent, size_t i);
 
-// Parses stdin bytes as a JSON object; throws code 6 on malformed input.
+// True when `s` is well-formed UTF-8 (what a JSON string must hold).
+bool valid_utf8(std::string_view s);
+
+// Go's encoding/json refuses documents nested deeper than this; so does knet,
+// before anything recursive (a copy, a dump) can run out of stack on them.
+inline constexpr size_t kMaxJsonDepth = 10000;
+
+// True when `bytes` opens more than `max_depth` arrays/objects inside each
+// other (strings are skipped, so brackets inside them do not count).
+bool nesting_exceeds(std::string_view bytes, size_t max_depth = kMaxJsonDepth);
+
+// Parses `bytes` as a JSON object; throws code 6 (naming `what`) on malformed
+// input, on nesting deeper than kMaxJsonDepth and on a non-object.
 json parse_object(std::string_view bytes, std::string_view what = "network config");
+
+// Parses `bytes` as any JSON value, with parse_object's depth limit; returns a
+// discarded value (is_discarded()) when the bytes are not JSON.
+json parse_any(std::string_view bytes, std::string_view what);
+
+// Serialises `v` for output (stdout, cache files, messages): invalid UTF-8 in
+// a string is written as U+FFFD, as Go's encoder does, instead of throwing.
+std::string dump_json(const json& v, int indent = -1);
 
 }  // namespace cni

@@ -26,6 +26,14 @@ std::string owner_ifname(std::string_view prefix, const Owner& o);
 std::string owner_tag(const Owner& o);
 std::optional<Owner> parse_owner_tag(std::string_view tag);
 
+// The longest owner tag knet stores: a link alias holds 255 bytes, an
+// nftables rule comment 253 (a TLV in 256 bytes of user data).
+inline constexpr size_t kMaxOwnerTagBytes = 253;
+// Throws code 7 when owner_tag(o) is longer than kMaxOwnerTagBytes, i.e. when
+// network name, container ID and ifname together pass 246 bytes. An ADD that
+// tags what it creates calls this before creating anything.
+void require_owner_tag_fits(const Owner& o);
+
 }  // namespace cni
 
 namespace cni {

@@ -64,7 +64,7 @@ struct Result {
   // Writes the result in `version`'s shape. Throws code 1 when the result cannot
   // be expressed there (0.2.0/0.1.0 with no IP address).
   json to_json(std::string_view version) const;
-  std::string dump(std::string_view version) const { return to_json(version).dump(); }
+  std::string dump(std::string_view version) const { return dump_json(to_json(version)); }
   bool operator==(const Result&) const = default;
 };
 
