@@ -398,6 +398,35 @@ TEST_F(BridgeTest, CheckVerifiesAgainstPrevResult) {
             std::string::npos);
 }
 
+// Spec 1.1 routes with a "table": the gateway is reachable only through the
+// main table's connected route, which the kernel falls back to; IPv4 and
+// IPv6, an explicit and an implied gateway, two tables; CHECK finds them.
+TEST_F(BridgeTest, RoutesInOtherTablesWithAGateway) {
+  std::string c1 = sb.add_container("c1");
+  json conf = json::parse(config(
+      {{"isGateway", true},
+       {"ipam",
+        {{"subnet", nullptr},
+         {"ranges", {{{{"subnet", "10.66.0.0/24"}}}, {{{"subnet", "fd66::/64"}}}}},
+         {"routes",
+          {{{"dst", "0.0.0.0/0"}, {"gw", "10.66.0.1"}, {"table", 100}},
+           {{"dst", "10.93.0.0/16"}, {"table", 101}},
+           {{"dst", "::/0"}, {"gw", "fd66::1"}, {"table", 100}},
+           {{"dst", "fd93::/64"}, {"table", 101}}}}}}},
+      "1.1.0"));
+  RunResult r = run("ADD", "c1", c1, conf.dump());
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  std::string t100 = sb.exec_in(c1, "ip route show table 100; ip -6 route show table 100").out;
+  std::string t101 = sb.exec_in(c1, "ip route show table 101; ip -6 route show table 101").out;
+  EXPECT_NE(t100.find("default via 10.66.0.1 dev eth0"), std::string::npos) << t100;
+  EXPECT_NE(t100.find("default via fd66::1 dev eth0"), std::string::npos) << t100;
+  EXPECT_NE(t101.find("10.93.0.0/16 via 10.66.0.1 dev eth0"), std::string::npos) << t101;
+  EXPECT_NE(t101.find("fd93::/64 via fd66::1 dev eth0"), std::string::npos) << t101;
+  conf["prevResult"] = *r.json;
+  RunResult ok = run("CHECK", "c1", c1, conf.dump());
+  EXPECT_EQ(ok.code, 0) << ok.out;
+}
+
 TEST_F(BridgeTest, GcRemovesWhatIsNotValid) {
   std::string c1 = sb.add_container("c1"), c2 = sb.add_container("c2");
   std::string conf = config({{"ipMasq", true}, {"macspoofchk", true}});
