@@ -513,9 +513,14 @@ TEST(Exec, DeadlineAppliesWhenTheChildClosesItsOutput) {
   TempDir d;
   std::string p = d.write("hang", "#!/bin/sh\nexec sleep 20 >&- 2>&-\n");
   ::chmod(p.c_str(), 0755);
+  auto open_fds = [] {
+    return std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator());
+  };
+  auto before = open_fds();
   std::string msg =
       message_of([&] { cni::exec_binary(p, {}, "", std::chrono::milliseconds(200)); });
   EXPECT_NE(msg.find(p + " did not finish within 200 ms"), std::string::npos) << msg;
+  EXPECT_EQ(open_fds(), before) << "pipes or the pidfd were left open";
 }
 
 // Many threads exec plugins that exit without reading their (large) stdin,
