@@ -99,8 +99,9 @@ class SigpipeBlock {
   bool was_pending_ = false;
 };
 
-// A started child process. Until wait() has reaped it, destruction kills
-// and reaps it, so no path (a throw included) leaves it running or a zombie.
+// A started child process. Until try_reap or kill_and_reap has reaped it,
+// destruction kills and reaps it, so no path (a throw included) leaves it
+// running or a zombie.
 class Child {
  public:
   explicit Child(pid_t pid)
@@ -291,8 +292,8 @@ json interpret(const ExecOutput& o, std::string_view plugin_name) {
 InProcessRunner in_process_runner = nullptr;
 
 bool is_this_executable(const std::string& binary) {
-  struct stat self {
-  }, other{};
+  struct stat self = {};
+  struct stat other = {};
   return ::stat("/proc/self/exe", &self) == 0 && ::stat(binary.c_str(), &other) == 0 &&
          self.st_dev == other.st_dev && self.st_ino == other.st_ino;
 }

@@ -282,8 +282,8 @@ constexpr size_t kChunkMessages = 128;
 // commit() sends them between NFNL_MSG_BATCH_BEGIN and END. Unless the caller
 // marks split points, everything is one batch: it applies completely or not
 // at all. Where it marks them, a long transaction goes out as several
-// batches of at most kChunkBytes of messages each (one unit alone may be
-// larger), cut only at split points.
+// batches of at most kChunkBytes and kChunkMessages each (one unit alone may
+// be larger), cut only at split points.
 class Batch {
  public:
   explicit Batch(uint32_t& seq) : seq_(seq) {}
