@@ -25,18 +25,18 @@ std::string thread_ns_path() {
 
 }  // namespace
 
-NetNS::NetNS(int fd, std::string path, bool is_current)
-    : fd_(fd), path_(std::move(path)), is_current_(is_current) {
+NetNS::NetNS(cni::Fd fd, std::string path, bool is_current)
+    : fd_(std::move(fd)), path_(std::move(path)), is_current_(is_current) {
   struct stat st {};
-  if (fstat(fd_, &st) == 0) {
+  if (fstat(fd_.get(), &st) == 0) {
     dev_ = st.st_dev;
     ino_ = st.st_ino;
   }
 }
 
 NetNS NetNS::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  cni::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
     int err = errno;
     if (err == ENOENT) {
       throw NotFound(cni::kUnknownContainer, "network namespace " + path + " does not exist");
@@ -46,28 +46,27 @@ NetNS NetNS::open(const std::string& path) {
   }
   // NS_GET_NSTYPE works on any nsfs file and tells a netns from a mount
   // namespace or a plain file (ENOTTY) that happens to sit at the path.
-  int type = ioctl(fd, NS_GET_NSTYPE);
+  int type = ioctl(fd.get(), NS_GET_NSTYPE);
   if (type != CLONE_NEWNET) {
-    ::close(fd);
     throw cni::Error(cni::kInvalidEnv, path + " is not a network namespace");
   }
-  return NetNS(fd, path, false);
+  return NetNS(std::move(fd), path, false);
 }
 
 NetNS NetNS::current() {
   std::string path = thread_ns_path();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  cni::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
     throw cni::Error(cni::kInternal, "failed to open the current network namespace: " +
                                          std::string(std::strerror(errno)));
   }
-  return NetNS(fd, path, true);
+  return NetNS(std::move(fd), path, true);
 }
 
 NetNS NetNS::of_pid(pid_t pid) {
   std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  cni::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
     int err = errno;
     if (err == ENOENT || err == ESRCH) {
       throw NotFound(cni::kUnknownContainer, "process " + std::to_string(pid) + " does not exist");
@@ -75,39 +74,16 @@ NetNS NetNS::of_pid(pid_t pid) {
     throw cni::Error(cni::kInternal,
                      "failed to open network namespace " + path + ": " + std::strerror(err));
   }
-  return NetNS(fd, path, false);
-}
-
-NetNS::NetNS(NetNS&& o) noexcept
-    : fd_(std::exchange(o.fd_, -1)),
-      path_(std::move(o.path_)),
-      is_current_(o.is_current_),
-      dev_(o.dev_),
-      ino_(o.ino_) {}
-
-NetNS& NetNS::operator=(NetNS&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(o.fd_, -1);
-    path_ = std::move(o.path_);
-    is_current_ = o.is_current_;
-    dev_ = o.dev_;
-    ino_ = o.ino_;
-  }
-  return *this;
-}
-
-NetNS::~NetNS() {
-  if (fd_ >= 0) ::close(fd_);
+  return NetNS(std::move(fd), path, false);
 }
 
 NetNS NetNS::dup() const {
-  int fd = fcntl(fd_, F_DUPFD_CLOEXEC, 0);
-  if (fd < 0) {
+  cni::Fd fd(fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
+  if (!fd) {
     throw cni::Error(cni::kInternal, "failed to duplicate the handle of network namespace " +
                                          describe() + ": " + std::strerror(errno));
   }
-  return NetNS(fd, path_, is_current_);
+  return NetNS(std::move(fd), path_, is_current_);
 }
 
 std::string NetNS::describe() const {

@@ -14,6 +14,10 @@ struct RouteDeleter {
   void operator()(rtnl_route* r) const { rtnl_route_put(r); }
 };
 using RoutePtr = std::unique_ptr<rtnl_route, RouteDeleter>;
+struct NexthopDeleter {
+  void operator()(rtnl_nexthop* nh) const { rtnl_route_nh_free(nh); }
+};
+using NexthopPtr = std::unique_ptr<rtnl_nexthop, NexthopDeleter>;
 
 int family_of(const cni::IP& ip) { return ip.is_v4() ? AF_INET : AF_INET6; }
 
@@ -45,12 +49,13 @@ RoutePtr build(const RouteSpec& r, bool for_delete) {
   if (r.mtu) rtnl_route_set_metric(route.get(), RTAX_MTU, *r.mtu);
   if (r.advmss) rtnl_route_set_metric(route.get(), RTAX_ADVMSS, *r.advmss);
   if (r.gw || r.oif) {
-    rtnl_nexthop* nh = rtnl_route_nh_alloc();
+    NexthopPtr nh(rtnl_route_nh_alloc());
     if (!nh) throw cni::Error(cni::kInternal, "out of memory allocating a nexthop");
-    if (r.oif) rtnl_route_nh_set_ifindex(nh, r.oif);
-    if (r.gw) rtnl_route_nh_set_gateway(nh, detail::to_nl(*r.gw).get());
-    if (r.onlink) rtnl_route_nh_set_flags(nh, RTNH_F_ONLINK);
-    rtnl_route_add_nexthop(route.get(), nh);  // the route owns nh from here
+    if (r.oif) rtnl_route_nh_set_ifindex(nh.get(), r.oif);
+    // to_nl throws when out of memory: nh is still ours then, and freed.
+    if (r.gw) rtnl_route_nh_set_gateway(nh.get(), detail::to_nl(*r.gw).get());
+    if (r.onlink) rtnl_route_nh_set_flags(nh.get(), RTNH_F_ONLINK);
+    rtnl_route_add_nexthop(route.get(), nh.release());  // the route owns it from here
   }
   return route;
 }

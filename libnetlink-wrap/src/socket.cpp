@@ -49,10 +49,17 @@ std::string ext_ack_message(const nlmsgerr* e) {
   return {};
 }
 
-int record_error(sockaddr_nl*, nlmsgerr* e, void* arg) {
+// Runs inside libnl's receive loop, so nothing may escape it: the errno is
+// stored first (no allocation); the kernel's text is an addition to the
+// message, left out if copying it fails.
+int record_error(sockaddr_nl*, nlmsgerr* e, void* arg) noexcept {
   auto* st = static_cast<Socket::State*>(arg);
   st->last_errno = -e->error;
-  st->ext_msg = ext_ack_message(e);
+  try {
+    st->ext_msg = ext_ack_message(e);
+  } catch (...) {
+    st->ext_msg.clear();
+  }
   return NL_STOP;  // libnl then returns the translated error to the caller
 }
 

@@ -20,19 +20,20 @@ detail::Fd open_key(const NetNS& ns, const std::string& key, int flags, const st
     throw cni::Error(cni::kInternal, "invalid sysctl key \"" + key + "\"");
   }
   std::string path = "/proc/sys/" + key;
-  int fd;
+  detail::Fd fd;
+  int err = 0;
   {
     NsGuard guard(ns);
-    fd = ::open(path.c_str(), flags | O_CLOEXEC);
+    fd.reset(::open(path.c_str(), flags | O_CLOEXEC));
+    err = errno;  // before the guard's setns and close run
   }
-  if (fd < 0) {
-    int err = errno;
+  if (!fd) {
     std::string msg =
         "failed to " + what + " sysctl " + key + " in " + ns.describe() + ": " + std::strerror(err);
     if (err == ENOENT) throw NotFound(cni::kInternal, msg);
     throw cni::Error(cni::kInternal, msg);
   }
-  return detail::Fd(fd);
+  return fd;
 }
 
 }  // namespace

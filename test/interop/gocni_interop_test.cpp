@@ -61,6 +61,7 @@ class GoCniInterop : public ::testing::TestWithParam<std::string> {
                        {{"CNI_CACHE_DIR", dir.path() + "/cache"},
                         {"INGRESS_RATE", kRate},
                         {"EGRESS_RATE", kRate},
+                        {"KNET_RUN_DIR", sb.run_dir()},
                         {"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"}},
                        "", sb.host(), std::chrono::seconds(30));
   }

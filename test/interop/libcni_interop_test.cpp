@@ -90,6 +90,7 @@ class LibcniInterop : public ::testing::TestWithParam<std::string> {
     return {{"CNI_PATH", bin()},
             {"CNI_CACHE_DIR", cache()},
             {"CAP_ARGS", c.cap_args.empty() ? "" : c.cap_args.dump()},
+            {"KNET_RUN_DIR", sb.run_dir()},
             {"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"}};
   }
   RunResult go(const Chain& c, const std::string& cmd, const std::string& conflist,

@@ -66,6 +66,7 @@ class MixedChain : public ::testing::Test {
                         {"CNI_CACHE_DIR", dir.path() + "/cache"},
                         {"CNI_CONTAINERID", "mixed-pod"},
                         {"CAP_ARGS", cap_args.dump()},
+                        {"KNET_RUN_DIR", sb.run_dir()},
                         {"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"}},
                        "", sb.host(), std::chrono::seconds(30));
   }

@@ -4,6 +4,7 @@
 // (small shell scripts that log what they were given).
 
 #include <cni/error.h>
+#include <cni/exec.h>
 #include <cni/runtime.h>
 #include <cni/sha512.h>
 #include <gtest/gtest.h>
@@ -11,10 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -474,6 +478,77 @@ TEST_F(ChainTest, StatusRunsOnlyFrom110AndStopsAtFirstFailure) {
   EXPECT_TRUE(lines().empty());
   EXPECT_EQ(code_of([&] { r.status(list("1.1.0")); }), cni::kPluginNotAvailable);
   EXPECT_EQ(lines(), (std::vector<std::string>{"STATUS one"}));
+}
+
+// ---- exec: deadline, SIGPIPE, threads ----
+
+// A plugin that closes stdout and stderr, then hangs: before the deadline it
+// blocked its caller in wait4 until it ended by itself (and was then taken
+// for a success). Now it is killed at the deadline, reaped, and the error
+// names the plugin and the deadline.
+TEST_F(ChainTest, PluginThatClosesItsOutputAndHangsIsKilledAtTheDeadline) {
+  std::string p = bin.write("hang",
+                            "#!/bin/sh\necho $$ > \"$KNET_FAKE_LOG.pid\"\n"
+                            "exec sleep 20 >&- 2>&-\n");
+  ::chmod(p.c_str(), 0755);
+  cni::Runtime::Options o;
+  o.cni_path = {bin.path()};
+  o.cache_dir = cache.path();
+  o.plugin_timeout = std::chrono::milliseconds(300);
+  o.rollback_failed_add = false;
+  auto l = cni::NetworkConfigList::parse(
+      R"({"cniVersion":"1.0.0","name":"chain","plugins":[{"type":"hang"}]})");
+  std::string msg = message_of([&] { cni::Runtime(o).add(l, rt); });
+  EXPECT_NE(msg.find("type=\"hang\""), std::string::npos) << msg;
+  EXPECT_NE(msg.find("did not finish within 300 ms"), std::string::npos) << msg;
+  // Killed and reaped: no process, not even a zombie, is left.
+  std::string pid = slurp(log + ".pid");
+  ASSERT_FALSE(pid.empty());
+  pid.pop_back();
+  EXPECT_FALSE(fs::exists("/proc/" + pid)) << "plugin process " << pid << " still exists";
+}
+
+// The same through the exec API itself, as IPAM delegation and iptables use it.
+TEST(Exec, DeadlineAppliesWhenTheChildClosesItsOutput) {
+  TempDir d;
+  std::string p = d.write("hang", "#!/bin/sh\nexec sleep 20 >&- 2>&-\n");
+  ::chmod(p.c_str(), 0755);
+  auto open_fds = [] {
+    return std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator());
+  };
+  auto before = open_fds();
+  std::string msg =
+      message_of([&] { cni::exec_binary(p, {}, "", std::chrono::milliseconds(200)); });
+  EXPECT_NE(msg.find(p + " did not finish within 200 ms"), std::string::npos) << msg;
+  EXPECT_EQ(open_fds(), before) << "pipes or the pidfd were left open";
+}
+
+// Many threads exec plugins that exit without reading their (large) stdin,
+// so every write ends in EPIPE. SIGPIPE used to be set to SIG_IGN and back
+// process-wide around each exec: one thread restoring the default while
+// another was writing killed the whole process. Every exec must return
+// the plugin's answer, and the process must keep its own SIGPIPE action.
+TEST(Exec, ConcurrentExecsFromThreadsSurviveBrokenPipes) {
+  TempDir d;
+  std::string p = d.write("deaf", "#!/bin/sh\nexec 0<&-\necho '{\"ok\":true}'\n");
+  ::chmod(p.c_str(), 0755);
+  const std::string input(1 << 20, 'x');  // far more than a pipe buffer holds
+  constexpr int kThreads = 8, kRuns = 25;
+  std::atomic<int> answered{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kRuns; ++i) {
+        cni::ExecOutput o = cni::exec_binary(p, {}, input);
+        if (o.status == 0 && o.out == "{\"ok\":true}\n") ++answered;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(answered.load(), kThreads * kRuns);
+  struct sigaction now {};
+  sigaction(SIGPIPE, nullptr, &now);
+  EXPECT_EQ(now.sa_handler, SIG_DFL) << "the process-wide SIGPIPE action was changed";
 }
 
 }  // namespace

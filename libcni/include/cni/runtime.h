@@ -4,6 +4,7 @@
 // chain for ADD / CHECK / DEL / GC / STATUS, and keep the result cache in
 // libcni's on-disk format so either tool can undo what the other did.
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "cni/exec.h"
 #include "cni/json.h"
 #include "cni/skel.h"
 
@@ -148,6 +150,9 @@ class Runtime {
     // After a failed ADD, run DEL for the whole chain (as CRI runtimes do),
     // so a half-built attachment is not left behind. libcni itself does not.
     bool rollback_failed_add = true;
+    // A plugin still running after this long is killed and its verb fails
+    // (code 5, naming the plugin and the deadline).
+    std::chrono::milliseconds plugin_timeout = kDefaultExecTimeout;
   };
   explicit Runtime(Options opts);
 

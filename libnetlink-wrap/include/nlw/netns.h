@@ -2,6 +2,7 @@
 // Network namespace handles and the scoped guard for the little code that
 // must run inside a namespace (sysctls, raw sockets).
 
+#include <cni/fd.h>
 #include <sys/types.h>
 
 #include <string>
@@ -21,16 +22,16 @@ class NetNS {
   // The namespace of process `pid`; throws NotFound if the process is gone.
   static NetNS of_pid(pid_t pid);
 
-  NetNS(NetNS&& o) noexcept;
-  NetNS& operator=(NetNS&& o) noexcept;
+  NetNS(NetNS&& o) noexcept = default;
+  NetNS& operator=(NetNS&& o) noexcept = default;
   NetNS(const NetNS&) = delete;
   NetNS& operator=(const NetNS&) = delete;
-  ~NetNS();
+  ~NetNS() = default;
 
   // A second handle on the same namespace (its own fd).
   NetNS dup() const;
 
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   // The path it was opened from ("/proc/self/task/<tid>/ns/net" for current()).
   const std::string& path() const { return path_; }
   // How error messages name this namespace: the path, or "the current network
@@ -40,8 +41,8 @@ class NetNS {
   bool same_as(const NetNS& other) const;
 
  private:
-  NetNS(int fd, std::string path, bool is_current);
-  int fd_ = -1;
+  NetNS(cni::Fd fd, std::string path, bool is_current);
+  cni::Fd fd_;
   std::string path_;
   bool is_current_ = false;
   dev_t dev_ = 0;

@@ -28,8 +28,12 @@ inline constexpr const char* kNatTable = "knet-nat";
 inline constexpr const char* kSpoofTable = "knet-macspoof";
 
 // A netfilter netlink socket in the calling thread's network namespace.
-// Move-only; closed on destruction. Every method is one transaction: it
-// either applies completely or not at all.
+// Move-only; closed on destruction. The add and del methods are one
+// transaction each: they apply completely or not at all. gc_masquerade and
+// delete_rules, which may remove thousands of rules, send bounded
+// transactions (at most 128 messages / 64 KiB each, one owner or rule never
+// split), so a failure may leave the earlier ones applied; running them again
+// finishes the job.
 class Nft {
  public:
   // Opens the socket; throws cni::Error(kInternal) if nf_tables is unavailable.
@@ -51,7 +55,8 @@ class Nft {
   size_t del_masquerade(const std::string& comment);
 
   // Removes the masquerade chains whose rules' comment satisfies `stale`;
-  // returns how many chains. Reads every container's rules: for GC.
+  // returns how many chains. Reads every container's rules: for GC. A chain
+  // a concurrent DEL removed first is not an error (dumps again, up to 5 times).
   size_t gc_masquerade(const std::function<bool(std::string_view)>& stale);
 
   // Drops frames that enter the bridge from port `ifname` with a source MAC

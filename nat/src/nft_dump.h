@@ -1,0 +1,62 @@
+#pragma once
+// Internal to knet_nat (and its tests): owning pointers for libnftnl objects
+// and the parser of one received chunk of an nftables rule dump.
+
+#include <cni/error.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace knet::nat::detail {
+
+// unique_ptr deleter calling libnftnl's free function for the type.
+template <auto Free>
+struct Deleter {
+  template <typename T>
+  void operator()(T* p) const {
+    Free(p);
+  }
+};
+using RulePtr = std::unique_ptr<nftnl_rule, Deleter<nftnl_rule_free>>;
+using ChainPtr = std::unique_ptr<nftnl_chain, Deleter<nftnl_chain_free>>;
+using TablePtr = std::unique_ptr<nftnl_table, Deleter<nftnl_table_free>>;
+using SetPtr = std::unique_ptr<nftnl_set, Deleter<nftnl_set_free>>;
+using SetElemPtr = std::unique_ptr<nftnl_set_elem, Deleter<nftnl_set_elem_free>>;
+using ExprPtr = std::unique_ptr<nftnl_expr, Deleter<nftnl_expr_free>>;
+using ExprIterPtr = std::unique_ptr<nftnl_expr_iter, Deleter<nftnl_expr_iter_destroy>>;
+using UdataPtr = std::unique_ptr<nftnl_udata_buf, Deleter<nftnl_udata_buf_free>>;
+
+// Throws cni::Error(kInternal) "out of memory allocating an nftables <what>"
+// when a libnftnl allocation returned null (their only failure); else `p`.
+template <class T>
+T* checked(T* p, const char* what) {
+  if (!p)
+    throw cni::Error(cni::kInternal, std::string("out of memory allocating an nftables ") + what);
+  return p;
+}
+
+// What one received chunk of a dump said.
+enum class DumpStep {
+  kMore,         // rules appended; more chunks follow
+  kDone,         // the dump is complete
+  kNoTable,      // the kernel has no such table in this family: nothing to list
+  kInterrupted,  // a concurrent ruleset change interrupted it (NLM_F_DUMP_INTR)
+};
+
+// Parses the `len` bytes of one received chunk of the NFT_MSG_GETRULE dump
+// `seq` on port `portid`, appending each rule to `rules`. A rule that cannot
+// be parsed, or any other failure, throws cni::Error naming `table` and the
+// real cause: never an errno left over from an earlier call.
+DumpStep parse_rule_dump(const char* buf, size_t len, uint32_t seq, uint32_t portid,
+                         const char* table, std::vector<RulePtr>& rules);
+
+}  // namespace knet::nat::detail
