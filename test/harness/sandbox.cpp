@@ -193,10 +193,12 @@ RunResult run_process(const std::vector<std::string>& argv,
   close(out[1]);
   close(err[1]);
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  // A child that does not read its stdin must not kill the harness.
-  auto old_pipe = signal(SIGPIPE, SIG_IGN);
+  // A child that does not read its stdin must not kill the harness: SIGPIPE
+  // is ignored once for the whole test process (never toggled: tests start
+  // processes from several threads), and the write fails with EPIPE instead.
+  static std::once_flag ignore_sigpipe;
+  std::call_once(ignore_sigpipe, [] { signal(SIGPIPE, SIG_IGN); });
   bool finished = pump(in[1], out[0], err[0], input, res.out, res.err, deadline);
-  signal(SIGPIPE, old_pipe);
   int status = 0;
   for (;;) {
     // Past the deadline (or stuck with its output closed): kill the whole group.
