@@ -42,11 +42,15 @@ AddrPtr mac_to_nl(const std::string& mac) {
 }
 
 std::string mac_str(const nl_addr* a) {
-  if (!a || nl_addr_get_len(a) == 0) return {};
-  const auto* p = static_cast<const unsigned char*>(nl_addr_get_binary_addr(a));
+  if (!a) return {};
+  return mac_str(static_cast<const unsigned char*>(nl_addr_get_binary_addr(a)),
+                 nl_addr_get_len(a));
+}
+
+std::string mac_str(const unsigned char* p, size_t len) {
   std::string out;
   char buf[4];
-  for (unsigned i = 0; i < nl_addr_get_len(a); i++) {
+  for (size_t i = 0; i < len; i++) {
     std::snprintf(buf, sizeof buf, i ? ":%02x" : "%02x", p[i]);
     out += buf;
   }
