@@ -17,10 +17,18 @@ bool is_multicast(const cni::IP& ip) {
   return ip.is_v4() ? (ip.bytes[0] & 0xf0) == 0xe0 : ip.bytes[0] == 0xff;
 }
 
+// `key` builds the key's name for an error message: only when there is one
+// (a peer list of thousands would otherwise format a path per entry).
+template <class Key>
+cni::IP parse_unicast_lazy(const std::string& s, Key&& key) {
+  auto ip = cni::IP::parse(s);
+  if (!ip) cni::IP::parse_or_throw(s, key());
+  if (is_multicast(*ip)) cni::config_error("invalid \"" + key() + "\" \"" + s + "\": multicast");
+  return *ip;
+}
+
 cni::IP parse_unicast(const std::string& s, const std::string& key) {
-  cni::IP ip = cni::IP::parse_or_throw(s, key);
-  if (is_multicast(ip)) cni::config_error("invalid \"" + key + "\" \"" + s + "\": multicast");
-  return ip;
+  return parse_unicast_lazy(s, [&] { return key; });
 }
 
 // A node as read, with the source that names it in errors ("" for the
@@ -109,7 +117,8 @@ Membership parse_members(const cni::json& obj, Mode mode, const std::string& whe
   if (mode == Mode::kL2) {
     auto peers = cni::get_string_list(obj, "peers");
     for (size_t i = 0; peers && i < peers->size(); ++i) {
-      m.peers.push_back(parse_unicast((*peers)[i], where + cni::index_path("peers", i)));
+      m.peers.push_back(
+          parse_unicast_lazy((*peers)[i], [&] { return where + cni::index_path("peers", i); }));
     }
     m.peers = merge_peers(m.peers);
     return m;
