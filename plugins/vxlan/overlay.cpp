@@ -314,24 +314,41 @@ void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, c
     }
     return;
   }
-  L3Entries want = l3_entries(cfg, view);
+  // Set difference both ways: entries nobody wants go, missing ones are
+  // added, present ones cost nothing (thousands of nodes, one ADD each).
+  L3Entries want = l3_entries(cfg, view), have;
   for (const auto& r : nlw::list_routes(host, 0)) {
-    if (r.oif != dev.index || !r.gw || want.routes.count({r.dst.network().str(), *r.gw})) continue;
-    nlw::del_route(host, r);
+    if (r.oif != dev.index || !r.gw) continue;
+    std::pair<std::string, cni::IP> key{r.dst.network().str(), *r.gw};
+    if (want.routes.count(key)) {
+      have.routes.insert(key);
+    } else {
+      nlw::del_route(host, r);
+    }
   }
   for (const auto& n : nlw::list_neighs(host, dev.index)) {
-    if (n.permanent() && !want.neigh.count({n.ip, n.mac})) nlw::del_neigh(host, dev.index, n.ip);
+    if (!n.permanent()) continue;
+    if (want.neigh.count({n.ip, n.mac})) {
+      have.neigh.insert({n.ip, n.mac});
+    } else {
+      nlw::del_neigh(host, dev.index, n.ip);
+    }
   }
   for (const auto& e : nlw::list_fdb(host, dev.index)) {
-    if (e.self && e.dst && !want.fdb.count({e.mac, *e.dst})) {
+    if (!e.self || !e.dst) continue;
+    if (want.fdb.count({e.mac, *e.dst})) {
+      have.fdb.insert({e.mac, *e.dst});
+    } else {
       nlw::del_fdb(host, dev.index, e.mac, e.dst);
     }
   }
   for (const Node& n : view.nodes) {
     std::string mac = vtep_mac(cfg.vni, n.vtep);
-    nlw::add_fdb(host, dev.index, mac, n.vtep);
-    nlw::add_neigh(host, dev.index, overlay_ip(n), mac);
-    nlw::add_route(host, l3_route(n, dev.index), true);
+    if (!have.fdb.count({mac, n.vtep})) nlw::add_fdb(host, dev.index, mac, n.vtep);
+    if (!have.neigh.count({overlay_ip(n), mac})) nlw::add_neigh(host, dev.index, overlay_ip(n), mac);
+    if (!have.routes.count({n.subnet.str(), overlay_ip(n)})) {
+      nlw::add_route(host, l3_route(n, dev.index), true);
+    }
   }
 }
 

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "overlay.h"
@@ -533,6 +534,32 @@ TEST_F(VxlanTest, GcRemovesAnUntaggedVethOnTheBridge) {
   EXPECT_TRUE(sb.link_json(c, "eth0").is_null());
   EXPECT_FALSE(sb.link_json(netns["ut0"], "eth0").is_null());
   EXPECT_TRUE(has_link(0, "knetvx42"));
+}
+
+// The first ADD of a network and a GC that finds nothing to keep, started
+// together, round after round: whichever takes the network's lock first
+// goes first, so the ADD never fails and never reports success on a network
+// whose device or bridge the GC deleted under it.
+TEST_F(VxlanTest, FirstAddAndGcRunTogether) {
+  json conf = l2_config(0, "10.95.0", {{"underlay", "ul0"}, {"peers", {vtep(0), vtep(1)}}});
+  for (int round = 0; round < 12; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    std::string cid = "cc" + std::to_string(round);
+    std::string c = sb.add_container(cid);
+    RunResult add, collected;
+    std::thread gc_thread([&] { collected = gc(0, conf); });
+    add = run("ADD", 0, cid, c, conf);
+    gc_thread.join();
+    EXPECT_EQ(collected.code, 0) << collected.out;
+    ASSERT_EQ(add.code, 0) << add.out << add.err;
+    json veth = sb.link_json(nodes[0], (*add.json)["interfaces"][1]["name"]);
+    if (!veth.is_null()) {  // the GC ran first: the ADD's network must be whole
+      EXPECT_EQ(veth.value("master", ""), "knetbr42");
+      EXPECT_EQ(sb.link_json(nodes[0], "knetvx42").value("master", ""), "knetbr42");
+    }
+    ASSERT_EQ(gc(0, conf).code, 0);  // the next round starts without the network
+    EXPECT_FALSE(has_link(0, "knetvx42"));
+  }
 }
 
 }  // namespace
