@@ -647,23 +647,39 @@ std::string bench_peer(int i) {
          std::to_string(i % 256);
 }
 
-// A peersFile listing this node (192.0.2.1) and `n` other peers.
-std::string write_peers_file(int n) {
-  std::string path = "/tmp/" + tag + "-peers-" + std::to_string(n) + ".json";
-  json peers = json::array({"192.0.2.1"});
-  for (int i = 0; i < n; ++i) peers.push_back(bench_peer(i));
-  std::ofstream(path) << json{{"peers", peers}}.dump();
+// The i-th of `n` node subnets (/24s from 10.100.0.0 on).
+std::string bench_subnet(int i) {
+  return "10." + std::to_string(100 + i / 256) + "." + std::to_string(i % 256) + ".0/24";
+}
+
+// A peersFile listing this node (192.0.2.1; in l3 with subnet 10.99.0.0/24)
+// and `n` others: "peers" for l2, "nodes" for l3.
+std::string write_peers_file(int n, bool l3 = false) {
+  std::string path = "/tmp/" + tag + "-peers-" + std::to_string(n) + (l3 ? "-l3" : "") + ".json";
+  json list = json::array();
+  if (l3) {
+    list.push_back({{"vtep", "192.0.2.1"}, {"subnet", "10.99.0.0/24"}});
+    for (int i = 0; i < n; ++i) list.push_back({{"vtep", bench_peer(i)}, {"subnet", bench_subnet(i)}});
+  } else {
+    list.push_back("192.0.2.1");
+    for (int i = 0; i < n; ++i) list.push_back(bench_peer(i));
+  }
+  std::ofstream(path) << json{{l3 ? "nodes" : "peers", list}}.dump();
   return path;
 }
 
 json vxlan_conf(const std::string& version, const std::string& peers_file, const std::string& datadir) {
+  bool l3 = peers_file.find("-l3") != std::string::npos;
+  json ipam = {{"type", "host-local"}, {"dataDir", datadir}};
+  if (!l3) ipam["subnet"] = "10.98.0.0/16";  // l3: this node's subnet from the membership
   return json{{"cniVersion", version},
               {"name", "vxbench"},
               {"type", "vxlan"},
+              {"mode", l3 ? "l3" : "l2"},
               {"vni", 77},
               {"underlay", "kb-ul0"},
               {"peersFile", peers_file},
-              {"ipam", {{"type", "host-local"}, {"subnet", "10.98.0.0/16"}, {"dataDir", datadir}}}};
+              {"ipam", ipam}};
 }
 
 // The network's GC with no valid attachment: removes the device and bridge.
@@ -709,8 +725,7 @@ std::vector<double> vxlan_reconcile_from_scratch(knet::vxlan::Mode mode, int n, 
     if (mode == vx::Mode::kL2) {
       view.peers.push_back(ip);
     } else {
-      view.nodes.push_back({ip, *cni::IPNet::parse("10." + std::to_string(100 + i / 256) + "." +
-                                                   std::to_string(i % 256) + ".0/24")});
+      view.nodes.push_back({ip, *cni::IPNet::parse(bench_subnet(i))});
     }
   }
   std::vector<double> out;
@@ -733,6 +748,9 @@ void bench_vxlan() {
   int runs = opt.runs;
   std::vector<double> add0 = vxlan_adds(none, runs), add5k = vxlan_adds(many, runs);
   add_row("vxlan l2 ADD, 5,000 peers (right: no peers)", "ms", add5k, add0);
+  std::string l3_none = write_peers_file(0, true), l3_many = write_peers_file(5000, true);
+  add_row("vxlan l3 ADD, 5,000 other nodes (right: none)", "ms", vxlan_adds(l3_many, runs),
+          vxlan_adds(l3_none, runs));
 
   int rr = std::min(runs, 10);
   add_row("vxlan l2 reconcile from scratch, 5,000 peers (right: none)", "ms",
@@ -753,7 +771,7 @@ void bench_vxlan() {
   add_row("vxlan l2 ADD, no peers, 10,000 flood entries on another device (right: none)", "ms",
           vxlan_adds(none, std::min(runs, 5)), add0);
   nlw::delete_link_if_exists(host, "kb-vx78");
-  sh("ip link del kb-ul0; rm -f " + none + " " + many);
+  sh("ip link del kb-ul0; rm -f " + none + " " + many + " " + l3_none + " " + l3_many);
 }
 
 void print_table(std::ostream& out) {

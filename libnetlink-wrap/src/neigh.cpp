@@ -8,6 +8,7 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <vector>
 
 #include "nlw/error.h"
 #include "nlw/link.h"
@@ -75,24 +76,23 @@ std::optional<cni::IP> ip_of(const nlattr* a) {
   return ip;
 }
 
-// Runs one RTM_GETNEIGH dump whose request carries `header` (ifinfomsg for the
-// FDB, ndmsg for the neighbour tables) and `filter_index` as NDA_IFINDEX when
-// non-zero, and hands every entry to `each`. The kernel filters by device, so
-// only that device's entries cross the socket; no libnl cache is built (its
-// insert compares each new all-zeros flood entry with all others: quadratic).
-// A dump the kernel reports as interrupted (a concurrent change) is retried.
+// The entries of one RTM_GETNEIGH dump whose request carries `header`
+// (ifinfomsg for the FDB, ndmsg for the neighbour tables) and `filter_index`
+// as NDA_IFINDEX when non-zero. The kernel filters by device, so only that
+// device's entries cross the socket; no libnl cache is built (its insert
+// compares each new all-zeros flood entry with all others: quadratic). A dump
+// the kernel reports as interrupted (a concurrent change) is redone whole.
 template <class Header>
-void dump_neigh(Socket& sock, const Header& header, int filter_index,
-                const std::function<std::string()>& what,
-                const std::function<void(const RawNeigh&)>& each) {
+std::vector<RawNeigh> dump_neigh(Socket& sock, const Header& header, int filter_index,
+                                 const std::function<std::string()>& what) {
   struct Ctx {
-    const std::function<void(const RawNeigh&)>* each;
+    std::vector<RawNeigh> entries;
     std::exception_ptr error;
   };
   auto parse = [](nl_msg* msg, void* arg) -> int {
     auto* ctx = static_cast<Ctx*>(arg);
     nlmsghdr* hdr = nlmsg_hdr(msg);
-    if (hdr->nlmsg_type != RTM_NEWNEIGH) return NL_SKIP;
+    if (ctx->error || hdr->nlmsg_type != RTM_NEWNEIGH) return NL_SKIP;
     nlattr* tb[NDA_MAX + 1];
     if (nlmsg_parse(hdr, sizeof(ndmsg), tb, NDA_MAX, nullptr) < 0) return NL_SKIP;
     const auto* nd = static_cast<const ndmsg*>(nlmsg_data(hdr));
@@ -107,11 +107,12 @@ void dump_neigh(Socket& sock, const Header& header, int filter_index,
         n.mac = detail::mac_str(static_cast<const unsigned char*>(nla_data(tb[NDA_LLADDR])),
                                 static_cast<size_t>(nla_len(tb[NDA_LLADDR])));
       }
-      (*ctx->each)(n);
+      ctx->entries.push_back(std::move(n));
     } catch (...) {
-      // No exception may cross libnl's C frames: carry it out.
+      // No exception may cross libnl's C frames: carry it out, after reading
+      // the rest of the dump so the socket's next request gets its own reply.
       ctx->error = std::current_exception();
-      return NL_STOP;
+      return NL_SKIP;
     }
     return NL_OK;
   };
@@ -119,7 +120,7 @@ void dump_neigh(Socket& sock, const Header& header, int filter_index,
                                                   &nl_cb_put);
   if (!cb) throw cni::Error(cni::kInternal, "out of memory allocating a netlink callback");
   for (int attempt = 0;; ++attempt) {
-    Ctx ctx{&each, nullptr};
+    Ctx ctx;
     nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, parse, &ctx);
     detail::MsgPtr msg = detail::alloc_msg(RTM_GETNEIGH, NLM_F_DUMP);
     int rc = nlmsg_append(msg.get(), const_cast<Header*>(&header), sizeof header, NLMSG_ALIGNTO);
@@ -131,7 +132,7 @@ void dump_neigh(Socket& sock, const Header& header, int filter_index,
     if (ctx.error) std::rethrow_exception(ctx.error);
     if (rc == -NLE_DUMP_INTR && attempt < 3) continue;
     if (rc < 0) throw_nl(sock, rc, what);
-    return;
+    return std::move(ctx.entries);
   }
 }
 
@@ -173,10 +174,10 @@ std::vector<NeighInfo> list_neighs(Socket& sock, int index, int family) {
     auto what = [&] {
       return "failed to list neighbours" + (index ? " on " + link_label(sock, index) : "");
     };
-    dump_neigh(sock, req, index, what, [&](const RawNeigh& n) {
-      if (n.family != f || (index && n.index != index) || !n.ip) return;
-      out.push_back({n.index, *n.ip, n.mac, n.state});
-    });
+    for (RawNeigh& n : dump_neigh(sock, req, index, what)) {
+      if (n.family != f || (index && n.index != index) || !n.ip) continue;
+      out.push_back({n.index, *n.ip, std::move(n.mac), n.state});
+    }
   }
   return out;
 }
@@ -217,11 +218,11 @@ std::vector<FdbEntry> list_fdb(Socket& sock, int index) {
   req.ifi_index = index;
   std::vector<FdbEntry> out;
   auto what = [&] { return "failed to list FDB entries of " + link_label(sock, index); };
-  dump_neigh(sock, req, 0, what, [&](const RawNeigh& n) {
-               if (n.family != AF_BRIDGE || n.index != index) return;
-               out.push_back({index, n.mac, n.ip, (n.flags & NTF_SELF) != 0,
-                              (n.state & NUD_PERMANENT) != 0});
-             });
+  for (RawNeigh& n : dump_neigh(sock, req, 0, what)) {
+    if (n.family != AF_BRIDGE || n.index != index) continue;
+    out.push_back({index, std::move(n.mac), n.ip, (n.flags & NTF_SELF) != 0,
+                   (n.state & NUD_PERMANENT) != 0});
+  }
   return out;
 }
 
