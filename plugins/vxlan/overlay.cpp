@@ -415,12 +415,14 @@ void verify_host(nlw::Socket& host, const Config& cfg, const std::string& networ
       check_failed("link " + dev->name + " is not a port of bridge " + cfg.bridge);
     }
     if (cfg.group) return;
-    auto fdb = nlw::list_fdb(host, dev->index);
+    std::set<cni::IP> flooded;
+    for (const auto& e : nlw::list_fdb(host, dev->index)) {
+      if (e.self && e.dst && e.mac == kZeroMac) flooded.insert(*e.dst);
+    }
     for (const auto& p : view.peers) {
-      bool found = std::any_of(fdb.begin(), fdb.end(), [&](const auto& e) {
-        return e.self && e.mac == kZeroMac && e.dst == p;
-      });
-      if (!found) check_failed("link " + dev->name + " has no flood entry for peer " + p.str());
+      if (!flooded.count(p)) {
+        check_failed("link " + dev->name + " has no flood entry for peer " + p.str());
+      }
     }
     return;
   }
