@@ -116,8 +116,9 @@ std::vector<RawNeigh> dump_neigh(Socket& sock, const Header& header, int filter_
     }
     return NL_OK;
   };
-  std::unique_ptr<nl_cb, decltype(&nl_cb_put)> cb(nl_cb_clone(nl_socket_get_cb(sock.get())),
-                                                  &nl_cb_put);
+  using CbPtr = std::unique_ptr<nl_cb, decltype(&nl_cb_put)>;
+  CbPtr own(nl_socket_get_cb(sock.get()), &nl_cb_put);  // a new reference
+  CbPtr cb(own ? nl_cb_clone(own.get()) : nullptr, &nl_cb_put);
   if (!cb) throw cni::Error(cni::kInternal, "out of memory allocating a netlink callback");
   for (int attempt = 0;; ++attempt) {
     Ctx ctx;
