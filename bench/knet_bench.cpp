@@ -32,9 +32,11 @@
 #include "cni/naming.h"
 #include "nlw/addr.h"
 #include "nlw/link.h"
+#include "nlw/neigh.h"
 #include "nlw/netns.h"
 #include "nlw/route.h"
 #include "nlw/socket.h"
+#include "overlay.h"
 
 namespace fs = std::filesystem;
 using cni::json;
@@ -636,6 +638,142 @@ void bench_bandwidth() {
   }
 }
 
+// ---- vxlan (knet's own plugin: there is no reference to compare with, so
+// the right-hand columns of these rows hold knet's baseline named in the figure).
+
+// The i-th of `n` distinct IPv4 addresses in 198.18.0.0/15 (benchmark range).
+std::string bench_peer(int i) {
+  return "198." + std::to_string(18 + i / 65536) + "." + std::to_string(i / 256 % 256) + "." +
+         std::to_string(i % 256);
+}
+
+// The i-th of `n` node subnets (/24s from 10.100.0.0 on).
+std::string bench_subnet(int i) {
+  return "10." + std::to_string(100 + i / 256) + "." + std::to_string(i % 256) + ".0/24";
+}
+
+// A peersFile listing this node (192.0.2.1; in l3 with subnet 10.99.0.0/24)
+// and `n` others: "peers" for l2, "nodes" for l3.
+std::string write_peers_file(int n, bool l3 = false) {
+  std::string path = "/tmp/" + tag + "-peers-" + std::to_string(n) + (l3 ? "-l3" : "") + ".json";
+  json list = json::array();
+  if (l3) {
+    list.push_back({{"vtep", "192.0.2.1"}, {"subnet", "10.99.0.0/24"}});
+    for (int i = 0; i < n; ++i) list.push_back({{"vtep", bench_peer(i)}, {"subnet", bench_subnet(i)}});
+  } else {
+    list.push_back("192.0.2.1");
+    for (int i = 0; i < n; ++i) list.push_back(bench_peer(i));
+  }
+  std::ofstream(path) << json{{l3 ? "nodes" : "peers", list}}.dump();
+  return path;
+}
+
+json vxlan_conf(const std::string& version, const std::string& peers_file, const std::string& datadir) {
+  bool l3 = peers_file.find("-l3") != std::string::npos;
+  json ipam = {{"type", "host-local"}, {"dataDir", datadir}};
+  if (!l3) ipam["subnet"] = "10.98.0.0/16";  // l3: this node's subnet from the membership
+  return json{{"cniVersion", version},
+              {"name", "vxbench"},
+              {"type", "vxlan"},
+              {"mode", l3 ? "l3" : "l2"},
+              {"vni", 77},
+              {"underlay", "kb-ul0"},
+              {"peersFile", peers_file},
+              {"ipam", ipam}};
+}
+
+// The network's GC with no valid attachment: removes the device and bridge.
+void vxlan_gc(const std::string& peers_file, const std::string& datadir) {
+  json gc = vxlan_conf("1.1.0", peers_file, datadir);
+  gc["cni.dev/valid-attachments"] = json::array();
+  check_ok(run(Call{opt.knet_dir, "vxlan", "GC", "", "", "eth0", "", gc}), "vxlan GC");
+}
+
+// Whole-process ADD times (each followed by an untimed DEL) of `runs`
+// containers on a network whose device already reconciled `peers_file`.
+std::vector<double> vxlan_adds(const std::string& peers_file, int runs) {
+  std::string datadir = "/tmp/" + tag + "-vxipam";
+  json conf = vxlan_conf("1.0.0", peers_file, datadir);
+  std::vector<double> out;
+  for (int i = -1; i < runs; ++i) {  // run -1 creates the device and its entries
+    std::string ns = add_ns("vx");
+    Call c{opt.knet_dir, "vxlan", "ADD", ns, "vx" + std::to_string(i + 1), "eth0", "", conf};
+    Outcome a = run(c);
+    check_ok(a, "vxlan ADD");
+    if (i >= 0) out.push_back(a.ms);
+    c.cmd = "DEL";
+    check_ok(run(c), "vxlan DEL");
+    del_ns(ns);
+  }
+  vxlan_gc(peers_file, datadir);
+  sh("rm -rf " + datadir);
+  return out;
+}
+
+// In-process reconcile of a new device with `n` remote members (l2 peers or
+// l3 nodes), nothing present yet: what the first ADD on a node, or an agent
+// after a restart, pays.
+std::vector<double> vxlan_reconcile_from_scratch(knet::vxlan::Mode mode, int n, int runs) {
+  namespace vx = knet::vxlan;
+  nlw::Socket host = nlw::Socket::current();
+  vx::Config cfg;
+  cfg.vni = 79;
+  cfg.mode = mode;
+  vx::View view;
+  for (int i = 0; i < n; ++i) {
+    cni::IP ip = *cni::IP::parse(bench_peer(i));
+    if (mode == vx::Mode::kL2) {
+      view.peers.push_back(ip);
+    } else {
+      view.nodes.push_back({ip, *cni::IPNet::parse(bench_subnet(i))});
+    }
+  }
+  std::vector<double> out;
+  for (int r = 0; r < runs; ++r) {
+    nlw::LinkInfo dev = nlw::create_vxlan(host, "kb-vx79", {.vni = 79, .local = cni::IP::parse("192.0.2.1")});
+    nlw::set_up(host, dev.index);
+    auto t0 = Clock::now();
+    vx::reconcile(host, dev, cfg, view);
+    out.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    nlw::delete_link_if_exists(host, "kb-vx79");
+  }
+  return out;
+}
+
+void bench_vxlan() {
+  // The underlay: a veth end (no dummy driver on every kernel) with this node's address.
+  sh("ip link add kb-ul0 type veth peer name kb-ul1 && ip addr add 192.0.2.1/24 dev kb-ul0 && "
+     "ip link set kb-ul1 up && ip link set kb-ul0 up");
+  std::string none = write_peers_file(0), many = write_peers_file(5000);
+  int runs = opt.runs;
+  std::vector<double> add0 = vxlan_adds(none, runs), add5k = vxlan_adds(many, runs);
+  add_row("vxlan l2 ADD, 5,000 peers (right: no peers)", "ms", add5k, add0);
+  std::string l3_none = write_peers_file(0, true), l3_many = write_peers_file(5000, true);
+  add_row("vxlan l3 ADD, 5,000 other nodes (right: none)", "ms", vxlan_adds(l3_many, runs),
+          vxlan_adds(l3_none, runs));
+
+  int rr = std::min(runs, 10);
+  add_row("vxlan l2 reconcile from scratch, 5,000 peers (right: none)", "ms",
+          vxlan_reconcile_from_scratch(knet::vxlan::Mode::kL2, 5000, rr),
+          vxlan_reconcile_from_scratch(knet::vxlan::Mode::kL2, 0, rr));
+  add_row("vxlan l3 reconcile from scratch, 5,000 nodes (right: none)", "ms",
+          vxlan_reconcile_from_scratch(knet::vxlan::Mode::kL3, 5000, rr),
+          vxlan_reconcile_from_scratch(knet::vxlan::Mode::kL3, 0, rr));
+
+  // 10,000 all-zeros flood entries on another vxlan device of the node.
+  nlw::Socket host = nlw::Socket::current();
+  nlw::LinkInfo other =
+      nlw::create_vxlan(host, "kb-vx78", {.vni = 78, .local = cni::IP::parse("192.0.2.1")});
+  for (int i = 0; i < 10000; ++i) {
+    nlw::add_fdb(host, other.index, "00:00:00:00:00:00", cni::IP::parse(bench_peer(i)),
+                 {.append = true});
+  }
+  add_row("vxlan l2 ADD, no peers, 10,000 flood entries on another device (right: none)", "ms",
+          vxlan_adds(none, std::min(runs, 5)), add0);
+  nlw::delete_link_if_exists(host, "kb-vx78");
+  sh("ip link del kb-ul0; rm -f " + none + " " + many + " " + l3_none + " " + l3_many);
+}
+
 void print_table(std::ostream& out) {
   out << "| figure | knet p50 | knet p95 | reference p50 | reference p95 | knet/reference |\n";
   out << "|---|---|---|---|---|---|\n";
@@ -692,6 +830,7 @@ int main(int argc, char** argv) {
     if (wanted("rss")) bench_rss_and_size();
     if (wanted("scale")) bench_host_local_scale();
     if (wanted("bandwidth")) bench_bandwidth();
+    if (wanted("vxlan")) bench_vxlan();
     if (wanted("parallel")) {
       bench_parallel(10, 10);
       bench_parallel(20, 100);

@@ -73,21 +73,33 @@ bool is_owner_ifname(std::string_view prefix, std::string_view name) {
   return true;
 }
 
-UntaggedLinkLock::UntaggedLinkLock(Mode mode) {
+namespace {
+
+// An fd of <run dir>/<file> holding an flock (shared or exclusive), or -1
+// when the file cannot be opened or locked.
+int lock_run_file(const std::string& file, bool exclusive) {
   const char* env = std::getenv("KNET_RUN_DIR");
   std::string dir = env && *env ? env : "/run/knet";
   mkdir(dir.c_str(), 0700);  // EEXIST is the common case; open() tells the rest
-  fd_ = open((dir + "/untagged.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd_ < 0) return;
+  int fd = open((dir + "/" + file).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
   int r;
   do {
-    r = flock(fd_, mode == kShared ? LOCK_SH : LOCK_EX);
+    r = flock(fd, exclusive ? LOCK_EX : LOCK_SH);
   } while (r != 0 && errno == EINTR);
   if (r != 0) {
-    close(fd_);
-    fd_ = -1;
+    close(fd);
+    return -1;
   }
+  return fd;
 }
+
+}  // namespace
+
+UntaggedLinkLock::UntaggedLinkLock(Mode mode)
+    : fd_(lock_run_file("untagged.lock", mode == kExclusive)) {}
+
+RunDirLock::RunDirLock(const std::string& file) : fd_(lock_run_file(file, true)) {}
 
 UntaggedLinkLock::~UntaggedLinkLock() {
   if (fd_ >= 0) close(fd_);

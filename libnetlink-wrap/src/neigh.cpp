@@ -1,7 +1,14 @@
 #include "nlw/neigh.h"
 
 #include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <netlink/netlink.h>
 #include <netlink/route/neighbour.h>
+
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <vector>
 
 #include "nlw/error.h"
 #include "nlw/link.h"
@@ -49,13 +56,85 @@ bool delete_quietly(Socket& sock, W&& what, F&& f) {
   return true;
 }
 
-// Every neighbour and FDB entry: libnl's cache asks once per family
-// (AF_UNSPEC, AF_BRIDGE) since the kernel dumps the FDB only on AF_BRIDGE.
-detail::CachePtr dump(Socket& sock, const char* what) {
-  nl_cache* raw = nullptr;
-  detail::request(sock, std::string("failed to list ") + what,
-                  [&] { return rtnl_neigh_alloc_cache_flags(sock.get(), &raw, NL_CACHE_AF_ITER); });
-  return detail::CachePtr(raw);
+// One entry of an RTM_GETNEIGH dump, read straight from the message.
+struct RawNeigh {
+  int family = 0;
+  int index = 0;
+  int state = 0;
+  int flags = 0;
+  std::string mac{};
+  std::optional<cni::IP> ip{};  // NDA_DST
+};
+
+std::optional<cni::IP> ip_of(const nlattr* a) {
+  if (!a) return std::nullopt;
+  int len = nla_len(a);
+  if (len != 4 && len != 16) return std::nullopt;
+  cni::IP ip;
+  ip.family = len == 4 ? AF_INET : AF_INET6;
+  std::memcpy(ip.bytes.data(), nla_data(a), static_cast<size_t>(len));
+  return ip;
+}
+
+// The entries of one RTM_GETNEIGH dump whose request carries `header`
+// (ifinfomsg for the FDB, ndmsg for the neighbour tables) and `filter_index`
+// as NDA_IFINDEX when non-zero. The kernel filters by device, so only that
+// device's entries cross the socket; no libnl cache is built (its insert
+// compares each new all-zeros flood entry with all others: quadratic). A dump
+// the kernel reports as interrupted (a concurrent change) is redone whole.
+template <class Header>
+std::vector<RawNeigh> dump_neigh(Socket& sock, const Header& header, int filter_index,
+                                 const std::function<std::string()>& what) {
+  struct Ctx {
+    std::vector<RawNeigh> entries;
+    std::exception_ptr error;
+  };
+  auto parse = [](nl_msg* msg, void* arg) -> int {
+    auto* ctx = static_cast<Ctx*>(arg);
+    nlmsghdr* hdr = nlmsg_hdr(msg);
+    if (ctx->error || hdr->nlmsg_type != RTM_NEWNEIGH) return NL_SKIP;
+    nlattr* tb[NDA_MAX + 1];
+    if (nlmsg_parse(hdr, sizeof(ndmsg), tb, NDA_MAX, nullptr) < 0) return NL_SKIP;
+    const auto* nd = static_cast<const ndmsg*>(nlmsg_data(hdr));
+    RawNeigh n;
+    n.family = nd->ndm_family;
+    n.index = nd->ndm_ifindex;
+    n.state = nd->ndm_state;
+    n.flags = nd->ndm_flags;
+    n.ip = ip_of(tb[NDA_DST]);
+    try {
+      if (tb[NDA_LLADDR]) {
+        n.mac = detail::mac_str(static_cast<const unsigned char*>(nla_data(tb[NDA_LLADDR])),
+                                static_cast<size_t>(nla_len(tb[NDA_LLADDR])));
+      }
+      ctx->entries.push_back(std::move(n));
+    } catch (...) {
+      // No exception may cross libnl's C frames: carry it out, after reading
+      // the rest of the dump so the socket's next request gets its own reply.
+      ctx->error = std::current_exception();
+      return NL_SKIP;
+    }
+    return NL_OK;
+  };
+  using CbPtr = std::unique_ptr<nl_cb, decltype(&nl_cb_put)>;
+  CbPtr own(nl_socket_get_cb(sock.get()), &nl_cb_put);  // a new reference
+  CbPtr cb(own ? nl_cb_clone(own.get()) : nullptr, &nl_cb_put);
+  if (!cb) throw cni::Error(cni::kInternal, "out of memory allocating a netlink callback");
+  for (int attempt = 0;; ++attempt) {
+    Ctx ctx;
+    nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, parse, &ctx);
+    detail::MsgPtr msg = detail::alloc_msg(RTM_GETNEIGH, NLM_F_DUMP);
+    int rc = nlmsg_append(msg.get(), const_cast<Header*>(&header), sizeof header, NLMSG_ALIGNTO);
+    if (rc == 0 && filter_index) rc = nla_put_u32(msg.get(), NDA_IFINDEX, filter_index);
+    if (rc < 0) throw cni::Error(cni::kInternal, what() + ": cannot build the dump request");
+    sock.clear_error();
+    rc = nl_send_auto(sock.get(), msg.get());
+    if (rc >= 0) rc = nl_recvmsgs(sock.get(), cb.get());
+    if (ctx.error) std::rethrow_exception(ctx.error);
+    if (rc == -NLE_DUMP_INTR && attempt < 3) continue;
+    if (rc < 0) throw_nl(sock, rc, what);
+    return std::move(ctx.entries);
+  }
 }
 
 }  // namespace
@@ -88,17 +167,18 @@ bool del_neigh(Socket& sock, int index, const cni::IP& ip) {
 }
 
 std::vector<NeighInfo> list_neighs(Socket& sock, int index, int family) {
-  detail::CachePtr cache = dump(sock, "neighbours");
   std::vector<NeighInfo> out;
-  for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
-    auto* n = reinterpret_cast<rtnl_neigh*>(o);
-    int f = rtnl_neigh_get_family(n);
-    if ((f != AF_INET && f != AF_INET6) || (family && f != family)) continue;
-    if (index && rtnl_neigh_get_ifindex(n) != index) continue;
-    auto ip = detail::from_nl(rtnl_neigh_get_dst(n));
-    if (!ip) continue;
-    out.push_back({rtnl_neigh_get_ifindex(n), *ip, detail::mac_str(rtnl_neigh_get_lladdr(n)),
-                   rtnl_neigh_get_state(n)});
+  for (int f : {AF_INET, AF_INET6}) {
+    if (family && f != family) continue;
+    ndmsg req{};
+    req.ndm_family = static_cast<unsigned char>(f);
+    auto what = [&] {
+      return "failed to list neighbours" + (index ? " on " + link_label(sock, index) : "");
+    };
+    for (RawNeigh& n : dump_neigh(sock, req, index, what)) {
+      if (n.family != f || (index && n.index != index) || !n.ip) continue;
+      out.push_back({n.index, *n.ip, std::move(n.mac), n.state});
+    }
   }
   return out;
 }
@@ -132,18 +212,17 @@ bool del_fdb(Socket& sock, int index, const std::string& mac, const std::optiona
 }
 
 std::vector<FdbEntry> list_fdb(Socket& sock, int index) {
-  detail::CachePtr cache = dump(sock, "FDB entries");
+  // The bridge FDB dump takes an ifinfomsg: ifi_index restricts it to one
+  // device (a bridge port's master entries and the device's own).
+  ifinfomsg req{};
+  req.ifi_family = AF_BRIDGE;
+  req.ifi_index = index;
   std::vector<FdbEntry> out;
-  for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
-    auto* n = reinterpret_cast<rtnl_neigh*>(o);
-    if (rtnl_neigh_get_family(n) != AF_BRIDGE || rtnl_neigh_get_ifindex(n) != index) continue;
-    FdbEntry e;
-    e.index = index;
-    e.mac = detail::mac_str(rtnl_neigh_get_lladdr(n));
-    e.dst = detail::from_nl(rtnl_neigh_get_dst(n));
-    e.self = rtnl_neigh_get_flags(n) & NTF_SELF;
-    e.permanent = rtnl_neigh_get_state(n) & NUD_PERMANENT;
-    out.push_back(e);
+  auto what = [&] { return "failed to list FDB entries of " + link_label(sock, index); };
+  for (RawNeigh& n : dump_neigh(sock, req, 0, what)) {
+    if (n.family != AF_BRIDGE || n.index != index) continue;
+    out.push_back({index, std::move(n.mac), n.ip, (n.flags & NTF_SELF) != 0,
+                   (n.state & NUD_PERMANENT) != 0});
   }
   return out;
 }

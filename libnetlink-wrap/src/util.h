@@ -42,6 +42,8 @@ std::optional<cni::IP> from_nl(const nl_addr* a);
 AddrPtr mac_to_nl(const std::string& mac);
 // "aa:bb:cc:dd:ee:ff" for a libnl link-layer address, "" for none.
 std::string mac_str(const nl_addr* a);
+// The same for `len` raw bytes (an NDA_LLADDR / IFLA_ADDRESS payload).
+std::string mac_str(const unsigned char* p, size_t len);
 // Allocates a message or throws; libnl only fails here when out of memory.
 MsgPtr alloc_msg(int type, int flags);
 

@@ -1,12 +1,12 @@
 #include "config.h"
 
 #include <cni/error.h>
+#include <cni/file.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
+#include <tuple>
 
 namespace knet::vxlan {
 namespace {
@@ -17,31 +17,82 @@ bool is_multicast(const cni::IP& ip) {
   return ip.is_v4() ? (ip.bytes[0] & 0xf0) == 0xe0 : ip.bytes[0] == 0xff;
 }
 
+// `key` builds the key's name for an error message: only when there is one
+// (a peer list of thousands would otherwise format a path per entry).
+template <class Key>
+cni::IP parse_unicast_lazy(const std::string& s, Key&& key) {
+  auto ip = cni::IP::parse(s);
+  if (!ip) cni::IP::parse_or_throw(s, key());
+  if (is_multicast(*ip)) cni::config_error("invalid \"" + key() + "\" \"" + s + "\": multicast");
+  return *ip;
+}
+
 cni::IP parse_unicast(const std::string& s, const std::string& key) {
-  cni::IP ip = cni::IP::parse_or_throw(s, key);
-  if (is_multicast(ip)) cni::config_error("invalid \"" + key + "\" \"" + s + "\": multicast");
-  return ip;
+  return parse_unicast_lazy(s, [&] { return key; });
 }
 
-// Adds `n` to `out` unless it is there already; a vtep with a second subnet,
-// or a subnet overlapping another node's, is an error naming `where`.
-void merge_node(std::vector<Node>& out, const Node& n, const std::string& where) {
-  for (const Node& o : out) {
-    if (o == n) return;
-    if (o.vtep == n.vtep) {
-      cni::config_error(where + "node " + n.vtep.str() + " has two subnets, " + o.subnet.str() +
-                        " and " + n.subnet.str());
+// A node as read, with the source that names it in errors ("" for the
+// config, "peersFile <path>: " for the file).
+struct SourcedNode {
+  Node node;
+  const std::string* where;
+};
+
+// `in` without duplicates, first occurrences in their order. Throws naming
+// the source of the later entry when a vtep has two subnets or two subnets
+// overlap. O(n log n): sorted once by vtep and once by subnet, only
+// neighbours need comparing (subnets are prefixes: once the first i are
+// disjoint, a later one can only overlap the last of them in address order).
+std::vector<Node> merge_nodes(const std::vector<SourcedNode>& in) {
+  std::vector<size_t> idx(in.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  auto node = [&](size_t i) -> const Node& { return in[i].node; };
+  auto by_vtep = [&](size_t a, size_t b) {
+    return std::tie(node(a).vtep, node(a).subnet.ip, node(a).subnet.prefix) <
+           std::tie(node(b).vtep, node(b).subnet.ip, node(b).subnet.prefix);
+  };
+  std::stable_sort(idx.begin(), idx.end(), by_vtep);
+  std::vector<size_t> kept;
+  for (size_t k = 0; k < idx.size(); ++k) {
+    if (k > 0 && node(idx[k - 1]).vtep == node(idx[k]).vtep) {
+      if (node(idx[k - 1]) == node(idx[k])) continue;  // a duplicate: keep the first
+      size_t a = std::min(idx[k - 1], idx[k]), b = std::max(idx[k - 1], idx[k]);
+      cni::config_error(*in[b].where + "node " + node(b).vtep.str() + " has two subnets, " +
+                        node(a).subnet.str() + " and " + node(b).subnet.str());
     }
-    if (o.subnet.overlaps(n.subnet)) {
-      cni::config_error(where + "subnet " + n.subnet.str() + " of node " + n.vtep.str() +
-                        " overlaps " + o.subnet.str() + " of node " + o.vtep.str());
-    }
+    kept.push_back(idx[k]);
   }
-  out.push_back(n);
+  auto by_subnet = [&](size_t a, size_t b) {
+    return std::tie(node(a).subnet.ip, node(a).subnet.prefix) <
+           std::tie(node(b).subnet.ip, node(b).subnet.prefix);
+  };
+  std::sort(kept.begin(), kept.end(), by_subnet);
+  for (size_t k = 1; k < kept.size(); ++k) {
+    if (!node(kept[k - 1]).subnet.overlaps(node(kept[k]).subnet)) continue;
+    size_t a = std::min(kept[k - 1], kept[k]), b = std::max(kept[k - 1], kept[k]);
+    cni::config_error(*in[b].where + "subnet " + node(b).subnet.str() + " of node " +
+                      node(b).vtep.str() + " overlaps " + node(a).subnet.str() + " of node " +
+                      node(a).vtep.str());
+  }
+  std::sort(kept.begin(), kept.end());
+  std::vector<Node> out;
+  out.reserve(kept.size());
+  for (size_t i : kept) out.push_back(node(i));
+  return out;
 }
 
-void merge_peer(std::vector<cni::IP>& out, const cni::IP& p) {
-  if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+// `in` without duplicates, first occurrences in their order; O(n log n).
+std::vector<cni::IP> merge_peers(const std::vector<cni::IP>& in) {
+  std::vector<size_t> idx(in.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return in[a] < in[b]; });
+  auto dup = std::unique(idx.begin(), idx.end(), [&](size_t a, size_t b) { return in[a] == in[b]; });
+  idx.erase(dup, idx.end());
+  std::sort(idx.begin(), idx.end());
+  std::vector<cni::IP> out;
+  out.reserve(idx.size());
+  for (size_t i : idx) out.push_back(in[i]);
+  return out;
 }
 
 bool valid_link_name(const std::string& s) {
@@ -66,11 +117,14 @@ Membership parse_members(const cni::json& obj, Mode mode, const std::string& whe
   if (mode == Mode::kL2) {
     auto peers = cni::get_string_list(obj, "peers");
     for (size_t i = 0; peers && i < peers->size(); ++i) {
-      merge_peer(m.peers, parse_unicast((*peers)[i], where + cni::index_path("peers", i)));
+      m.peers.push_back(
+          parse_unicast_lazy((*peers)[i], [&] { return where + cni::index_path("peers", i); }));
     }
+    m.peers = merge_peers(m.peers);
     return m;
   }
   const cni::json* nodes = cni::get_array(obj, "nodes", where + "nodes");
+  std::vector<SourcedNode> read;
   for (size_t i = 0; nodes && i < nodes->size(); ++i) {
     std::string path = where + cni::index_path("nodes", i);
     const cni::json& e = (*nodes)[i];
@@ -88,8 +142,9 @@ Membership parse_members(const cni::json& obj, Mode mode, const std::string& whe
                         "\": too small for a node (at most /" +
                         std::to_string(n.subnet.ip.bits() - 2) + ")");
     }
-    merge_node(m.nodes, n, where);
+    read.push_back({n, &where});
   }
+  m.nodes = merge_nodes(read);
   return m;
 }
 
@@ -155,19 +210,24 @@ Membership load_members(const Config& cfg) {
   Membership m = cfg.members;
   if (cfg.peers_file.empty()) return m;
   std::string where = "peersFile " + cfg.peers_file + ": ";
-  std::ifstream in(cfg.peers_file);
-  if (!in) cni::config_error("cannot read \"peersFile\" " + cfg.peers_file);
-  std::stringstream buf;
-  buf << in.rdbuf();
+  std::string text = cni::read_user_file(cfg.peers_file, cni::kMaxPeersFileBytes, "\"peersFile\"",
+                                         cni::kInvalidNetworkConfig);
   cni::json doc;
   try {
-    doc = cni::parse_object(buf.str(), "peersFile " + cfg.peers_file);
+    doc = cni::parse_object(text, "peersFile " + cfg.peers_file);
   } catch (const cni::Error& e) {
     cni::config_error(e.msg());  // a broken file is bad configuration, not bad stdin
   }
   Membership f = parse_members(doc, cfg.mode, where);
-  for (const auto& p : f.peers) merge_peer(m.peers, p);
-  for (const auto& n : f.nodes) merge_node(m.nodes, n, where);
+  std::vector<cni::IP> peers = m.peers;
+  peers.insert(peers.end(), f.peers.begin(), f.peers.end());
+  m.peers = merge_peers(peers);
+  const std::string inline_where;
+  std::vector<SourcedNode> nodes;
+  nodes.reserve(m.nodes.size() + f.nodes.size());
+  for (const Node& n : m.nodes) nodes.push_back({n, &inline_where});
+  for (const Node& n : f.nodes) nodes.push_back({n, &where});
+  m.nodes = merge_nodes(nodes);
   return m;
 }
 

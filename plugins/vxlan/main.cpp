@@ -39,35 +39,32 @@ ThisNode resolve(nlw::Socket& host, const vx::Config& cfg) {
   return {u, mtu, view};
 }
 
-// For DEL and GC, which must work when the underlay or peersFile is gone.
-std::optional<ThisNode> try_resolve(nlw::Socket& host, const vx::Config& cfg) {
-  try {
-    return resolve(host, cfg);
-  } catch (const cni::Error&) {
-    return std::nullopt;
-  }
-}
-
-cni::NetConf ipam_conf_of(const cni::NetConf& conf, const vx::Config& cfg,
-                          const std::optional<ThisNode>& node) {
-  return vx::ipam_conf(conf, cfg, node ? &node->view : nullptr);
+// This node's subnet in l3 (what host-local's range defaults to).
+std::optional<cni::IPNet> self_subnet(const vx::View& view) {
+  if (!view.self) return std::nullopt;
+  return view.self->subnet;
 }
 
 cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
   vx::Config cfg = vx::Config::parse(conf);
+  // The whole ADD holds the network's lock: a GC cannot delete the device
+  // between its creation and this ADD's veth, and ADDs apply the membership
+  // in the order they read it (host-local serialises them anyway).
+  cni::RunDirLock lock(vx::network_lock_file(conf.name));
   nlw::Socket host = nlw::Socket::current();
   ThisNode node = resolve(host, cfg);
   nlw::NetNS cont = nlw::NetNS::open(env.netns);
   nlw::Socket cont_sock = nlw::Socket::in(cont);
   cni::Owner owner = owner_of(env, conf);
 
-  cni::NetConf ipam_conf = vx::ipam_conf(conf, cfg, &node.view);
-  std::optional<cni::IpamReservation> ipam;
+  cni::NetConf ipam_conf = vx::ipam_conf(conf, cfg, self_subnet(node.view));
+  std::optional<cni::IpamReservation> ipam;  // refers to ipam_conf
   cni::Result ip;  // stays empty for an L2-only interface
   if (cfg.has_ipam) {
     ipam.emplace(env, ipam_conf);
     ip = ipam->add();
   }
+  if (cfg.mode == vx::Mode::kL3) vx::add_cluster_route(ip, node.view);
 
   // The network's shared objects outlive this ADD, unless this ADD made them and fails.
   bool new_dev = false, new_br = false;
@@ -109,10 +106,12 @@ cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
   return result;
 }
 
+// DEL and GC never read the membership (peersFile may be gone or broken):
+// what they remove is found by owner.
 void del(const cni::Env& env, const cni::NetConf& conf) {
   vx::Config cfg = vx::Config::parse(conf);
   nlw::Socket host = nlw::Socket::current();
-  if (cfg.has_ipam) cni::ipam_del(env, ipam_conf_of(conf, cfg, try_resolve(host, cfg)));
+  if (cfg.has_ipam) cni::ipam_del(env, vx::ipam_conf(conf, cfg, std::nullopt));
   // Deleting the host end takes the container end with it.
   vx::delete_veth(host, owner_of(env, conf));
 }
@@ -122,7 +121,7 @@ void check(const cni::Env& env, const cni::NetConf& conf) {
   if (!conf.prev_result) cni::config_error("required \"prevResult\" missing");
   nlw::Socket host = nlw::Socket::current();
   ThisNode node = resolve(host, cfg);
-  if (cfg.has_ipam) cni::ipam_check(env, vx::ipam_conf(conf, cfg, &node.view));
+  if (cfg.has_ipam) cni::ipam_check(env, vx::ipam_conf(conf, cfg, self_subnet(node.view)));
   vx::verify_host(host, cfg, conf.name, node.underlay, node.mtu, node.view);
   nlw::NetNS cont = nlw::NetNS::open(env.netns);
   nlw::Socket cont_sock = nlw::Socket::in(cont);
@@ -132,8 +131,11 @@ void check(const cni::Env& env, const cni::NetConf& conf) {
 void gc(const cni::Env& env, const cni::NetConf& conf, const std::vector<cni::Attachment>& valid) {
   vx::Config cfg = vx::Config::parse(conf);
   nlw::Socket host = nlw::Socket::current();
-  vx::collect(host, cfg, conf.name, valid);
-  if (cfg.has_ipam) cni::ipam_gc(env, ipam_conf_of(conf, cfg, try_resolve(host, cfg)));
+  {
+    cni::RunDirLock lock(vx::network_lock_file(conf.name));
+    vx::collect(host, cfg, conf.name, valid, lock.held());
+  }
+  if (cfg.has_ipam) cni::ipam_gc(env, vx::ipam_conf(conf, cfg, std::nullopt));
 }
 
 void status(const cni::Env& env, const cni::NetConf& conf) {
@@ -141,11 +143,11 @@ void status(const cni::Env& env, const cni::NetConf& conf) {
   nlw::Socket host = nlw::Socket::current();
   std::optional<ThisNode> node;
   try {
-    node = resolve(host, cfg);
+    node.emplace(resolve(host, cfg));
   } catch (const cni::Error& e) {
     throw cni::Error(cni::kPluginNotAvailable, e.msg());
   }
-  if (cfg.has_ipam) cni::ipam_status(env, ipam_conf_of(conf, cfg, node));
+  if (cfg.has_ipam) cni::ipam_status(env, vx::ipam_conf(conf, cfg, self_subnet(node->view)));
 }
 
 }  // namespace

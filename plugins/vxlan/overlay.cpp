@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 #include <utility>
 
@@ -180,20 +181,45 @@ View view_from(const Config& cfg, const Membership& m, const cni::IP& local) {
 
 std::string network_tag(const std::string& network) { return "knet-vxlan:" + network; }
 
-cni::NetConf ipam_conf(const cni::NetConf& conf, const Config& cfg, const View* view) {
-  if (cfg.mode != Mode::kL3 || !view || !view->self || conf.ipam_type != "host-local" ||
+cni::NetConf ipam_conf(const cni::NetConf& conf, const Config& cfg,
+                       const std::optional<cni::IPNet>& subnet) {
+  if (cfg.mode != Mode::kL3 || conf.ipam_type != "host-local" ||
       cni::find_key(conf.ipam, "subnet") || cni::find_key(conf.ipam, "ranges")) {
     return conf;
   }
   cni::NetConf c = conf;
-  const cni::IPNet& subnet = view->self->subnet;
-  c.ipam["ranges"] = cni::json::array({cni::json::array({{{"subnet", subnet.str()}}})});
-  if (!cni::find_key(conf.ipam, "routes")) {
-    auto cluster = cluster_cidr(view->all_nodes, family_of(subnet.ip));
-    c.ipam["routes"] = cni::json::array({{{"dst", cluster.value_or(subnet).str()}}});
-  }
+  std::string range = subnet ? subnet->str() : "192.0.2.0/24";  // stand-in: see the header
+  c.ipam["ranges"] = cni::json::array({cni::json::array({{{"subnet", range}}})});
   c.raw["ipam"] = c.ipam;
   return c;
+}
+
+cni::IP node_gateway(const View& view, const cni::Result& ip) {
+  const cni::IPNet& subnet = view.self->subnet;
+  return gateway_of_family(ip, family_of(subnet.ip)).value_or(subnet.first().next());
+}
+
+void add_cluster_route(cni::Result& ip, const View& view) {
+  const cni::IPNet& subnet = view.self->subnet;
+  auto cluster = cluster_cidr(view.all_nodes, family_of(subnet.ip));
+  if (!cluster || *cluster == subnet) return;
+  for (const auto& r : ip.routes) {
+    if (!r.table && r.dst.ip.family == cluster->ip.family && r.dst.prefix <= cluster->prefix &&
+        r.dst.contains(cluster->ip)) {
+      return;
+    }
+  }
+  cni::Route route;
+  route.dst = *cluster;
+  route.gw = node_gateway(view, ip);
+  ip.routes.push_back(route);
+}
+
+std::string network_lock_file(const std::string& network) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(cni::owner_hash({network, "", ""})));
+  return "vxlan-" + std::string(hex) + ".lock";
 }
 
 nlw::LinkInfo ensure_device(nlw::Socket& host, const Config& cfg, const std::string& network,
@@ -201,6 +227,10 @@ nlw::LinkInfo ensure_device(nlw::Socket& host, const Config& cfg, const std::str
   created = false;
   std::string mac = vtep_mac(cfg.vni, u.local);
   if (auto l = nlw::find_link(host, cfg.device())) {
+    if (l->kind == "vxlan" && l->alias.empty()) {
+      nlw::set_alias(host, l->index, network_tag(network));  // see the contract
+      l->alias = network_tag(network);
+    }
     std::string diff = device_difference(*l, cfg, network, u);
     if (!diff.empty()) {
       throw cni::Error(cni::kInvalidNetworkConfig, "cannot use the VXLAN device of vni " +
@@ -223,16 +253,15 @@ nlw::LinkInfo ensure_device(nlw::Socket& host, const Config& cfg, const std::str
   o.mtu = mtu;
   o.mac = mac;
   nlw::LinkInfo l;
-  try {
+  {
+    // Untagged until set_alias: GC looks for such a device only when no ADD is in here.
+    cni::UntaggedLinkLock window(cni::UntaggedLinkLock::kShared);
     l = nlw::create_vxlan(host, cfg.device(), o);
-  } catch (const nlw::Exists&) {
-    // A concurrent ADD of this network won the race: use (and check) its device.
-    if (nlw::find_link(host, cfg.device()))
-      return ensure_device(host, cfg, network, u, mtu, created);
-    throw;
+    nlw::LinkUndo undo(host, l.name);
+    nlw::set_alias(host, l.index, network_tag(network));
+    undo.release();
   }
   nlw::LinkUndo undo(host, l.name);
-  nlw::set_alias(host, l.index, network_tag(network));
   nlw::set_up(host, l.index);
   undo.release();
   created = true;
@@ -248,15 +277,15 @@ nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg, const std::str
                       (br->kind.empty() ? std::string("plain") : br->kind) + " link, not a bridge");
   }
   if (!br) {
-    try {
-      br = nlw::create_bridge(host, cfg.bridge, {mtu, {}, false});
-      created = true;
-    } catch (const nlw::Exists&) {
-      br = nlw::get_link(host, cfg.bridge);  // a concurrent ADD created it
-    }
+    // Untagged until set_alias: GC looks for such a bridge only when no ADD is in here.
+    cni::UntaggedLinkLock window(cni::UntaggedLinkLock::kShared);
+    br = nlw::create_bridge(host, cfg.bridge, {mtu, {}, false});
+    created = true;
+    nlw::LinkUndo undo(host, br->name);
+    nlw::set_alias(host, br->index, network_tag(network));
+    undo.release();
   }
   nlw::LinkUndo undo(host, created ? br->name : std::string());
-  if (created) nlw::set_alias(host, br->index, network_tag(network));
   if (!br->up) nlw::set_up(host, br->index);
   undo.release();
   return nlw::get_link(host, br->name);
@@ -285,24 +314,41 @@ void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, c
     }
     return;
   }
-  L3Entries want = l3_entries(cfg, view);
+  // Set difference both ways: entries nobody wants go, missing ones are
+  // added, present ones cost nothing (thousands of nodes, one ADD each).
+  L3Entries want = l3_entries(cfg, view), have;
   for (const auto& r : nlw::list_routes(host, 0)) {
-    if (r.oif != dev.index || !r.gw || want.routes.count({r.dst.network().str(), *r.gw})) continue;
-    nlw::del_route(host, r);
+    if (r.oif != dev.index || !r.gw) continue;
+    std::pair<std::string, cni::IP> key{r.dst.network().str(), *r.gw};
+    if (want.routes.count(key)) {
+      have.routes.insert(key);
+    } else {
+      nlw::del_route(host, r);
+    }
   }
   for (const auto& n : nlw::list_neighs(host, dev.index)) {
-    if (n.permanent() && !want.neigh.count({n.ip, n.mac})) nlw::del_neigh(host, dev.index, n.ip);
+    if (!n.permanent()) continue;
+    if (want.neigh.count({n.ip, n.mac})) {
+      have.neigh.insert({n.ip, n.mac});
+    } else {
+      nlw::del_neigh(host, dev.index, n.ip);
+    }
   }
   for (const auto& e : nlw::list_fdb(host, dev.index)) {
-    if (e.self && e.dst && !want.fdb.count({e.mac, *e.dst})) {
+    if (!e.self || !e.dst) continue;
+    if (want.fdb.count({e.mac, *e.dst})) {
+      have.fdb.insert({e.mac, *e.dst});
+    } else {
       nlw::del_fdb(host, dev.index, e.mac, e.dst);
     }
   }
   for (const Node& n : view.nodes) {
     std::string mac = vtep_mac(cfg.vni, n.vtep);
-    nlw::add_fdb(host, dev.index, mac, n.vtep);
-    nlw::add_neigh(host, dev.index, overlay_ip(n), mac);
-    nlw::add_route(host, l3_route(n, dev.index), true);
+    if (!have.fdb.count({mac, n.vtep})) nlw::add_fdb(host, dev.index, mac, n.vtep);
+    if (!have.neigh.count({overlay_ip(n), mac})) nlw::add_neigh(host, dev.index, overlay_ip(n), mac);
+    if (!have.routes.count({n.subnet.str(), overlay_ip(n)})) {
+      nlw::add_route(host, l3_route(n, dev.index), true);
+    }
   }
 }
 
@@ -321,15 +367,20 @@ nlw::LinkInfo create_veth(nlw::Socket& host, const nlw::LinkInfo& bridge, nlw::S
     throw cni::Error(cni::kInternal, "cannot create veth " + owner.ifname + ": a link named " +
                                          owner.ifname + " already exists in " + cont.describe());
   }
-  delete_veth(host, owner);
   std::string name = host_veth_name(owner);
+  // What a crashed ADD of this owner left: its host end, tagged or (killed
+  // between the two requests of nlw::create_veth) untagged.
+  if (auto old = nlw::find_link(host, name);
+      old && old->kind == "veth" && (old->alias.empty() || old->alias == cni::owner_tag(owner))) {
+    nlw::delete_link_if_exists(host, name);
+  }
   nlw::VethOptions opts;
   opts.mtu = mtu;
   opts.alias = cni::owner_tag(owner);
-  nlw::LinkInfo hv = nlw::create_veth(host, name, owner.ifname, cont, opts);
+  opts.master = bridge.index;
+  opts.up = true;
+  nlw::create_veth(host, name, owner.ifname, cont, opts);
   nlw::LinkUndo undo(host, name);
-  nlw::set_master(host, hv.index, bridge.index);
-  nlw::set_up(host, hv.index);
   nlw::LinkInfo cv = nlw::get_link(cont_sock, owner.ifname);
   undo.release();
   return cv;
@@ -339,7 +390,7 @@ void configure_router(nlw::Socket& host, const nlw::LinkInfo& bridge, const nlw:
                       const View& view, const cni::Result& ip) {
   const cni::IPNet& subnet = view.self->subnet;
   int family = family_of(subnet.ip);
-  cni::IP gw = gateway_of_family(ip, family).value_or(subnet.first().next());
+  cni::IP gw = node_gateway(view, ip);
   ensure_address(host, bridge.index, cni::IPNet{gw, subnet.prefix});
   ensure_address(host, dev.index, cni::IPNet{overlay_ip(*view.self), subnet.ip.bits()});
   nlw::NetNS here = nlw::NetNS::current();
@@ -364,12 +415,14 @@ void verify_host(nlw::Socket& host, const Config& cfg, const std::string& networ
       check_failed("link " + dev->name + " is not a port of bridge " + cfg.bridge);
     }
     if (cfg.group) return;
-    auto fdb = nlw::list_fdb(host, dev->index);
+    std::set<cni::IP> flooded;
+    for (const auto& e : nlw::list_fdb(host, dev->index)) {
+      if (e.self && e.dst && e.mac == kZeroMac) flooded.insert(*e.dst);
+    }
     for (const auto& p : view.peers) {
-      bool found = std::any_of(fdb.begin(), fdb.end(), [&](const auto& e) {
-        return e.self && e.mac == kZeroMac && e.dst == p;
-      });
-      if (!found) check_failed("link " + dev->name + " has no flood entry for peer " + p.str());
+      if (!flooded.count(p)) {
+        check_failed("link " + dev->name + " has no flood entry for peer " + p.str());
+      }
     }
     return;
   }
@@ -441,23 +494,39 @@ void verify_container(nlw::Socket& host, nlw::Socket& cont_sock, const Config& c
 }
 
 void collect(nlw::Socket& host, const Config& cfg, const std::string& network,
-             const std::vector<cni::Attachment>& valid) {
-  int remaining = 0;
-  for (const auto& l : nlw::list_links(host)) {
-    auto o = cni::parse_owner_tag(l.alias);
-    if (l.kind != "veth" || !o || o->network != network) continue;
-    if (cni::contains_attachment(valid, o->container_id, o->ifname)) {
-      ++remaining;
-    } else {
-      delete_veth(host, *o);
-    }
-  }
-  if (remaining) return;
-  std::string tag = network_tag(network);
-  auto dev = nlw::find_link(host, cfg.device());
-  if (dev && dev->alias == tag) nlw::delete_link_if_exists(host, dev->name);
+             const std::vector<cni::Attachment>& valid, bool locked) {
   auto br = nlw::find_link(host, cfg.bridge);
-  if (!br || br->alias != tag) return;
+  std::string tag = network_tag(network);
+  int remaining = 0;
+  // knet's own names of the shared objects, untagged: an ADD died in their window.
+  bool untagged_dev = false, untagged_br = false;
+  {
+    cni::UntaggedLinkLock untagged(cni::UntaggedLinkLock::kExclusive);
+    for (const auto& l : nlw::list_links(host)) {
+      if (l.kind != "veth") continue;
+      auto o = cni::parse_owner_tag(l.alias);
+      if (!o) {
+        if (untagged.held() && br && l.master == br->index && l.alias.empty() &&
+            cni::is_owner_ifname("veth", l.name)) {
+          nlw::delete_link_if_exists(host, l.name);  // its ADD died before tagging it
+        }
+      } else if (o->network != network) {
+        continue;
+      } else if (cni::contains_attachment(valid, o->container_id, o->ifname)) {
+        ++remaining;
+      } else {
+        delete_veth(host, *o);
+      }
+    }
+    auto dev = nlw::find_link(host, cfg.device());
+    untagged_dev = untagged.held() && dev && dev->kind == "vxlan" && dev->alias.empty();
+    untagged_br = untagged.held() && br && br->alias.empty() &&
+                  cfg.bridge == "knetbr" + std::to_string(cfg.vni);
+  }
+  if (remaining || !locked) return;
+  auto dev = nlw::find_link(host, cfg.device());
+  if (dev && (dev->alias == tag || untagged_dev)) nlw::delete_link_if_exists(host, dev->name);
+  if (!br || (br->alias != tag && !untagged_br)) return;
   for (const auto& l : nlw::list_links(host)) {
     if (l.master == br->index) return;  // someone else's port still uses it
   }

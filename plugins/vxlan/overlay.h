@@ -53,14 +53,32 @@ View view_from(const Config& cfg, const Membership& m, const cni::IP& local);
 std::string network_tag(const std::string& network);
 
 // The config the IPAM plugin gets: `conf` itself, except in l3 where a
-// host-local section without "subnet"/"ranges" is given this node's subnet
-// (and, without "routes", a route to the cluster CIDR). `view` may be null
-// (the membership is unknown, e.g. in DEL after the file vanished): then
-// `conf` is returned unchanged.
-cni::NetConf ipam_conf(const cni::NetConf& conf, const Config& cfg, const View* view);
+// host-local section without "subnet"/"ranges" is given `subnet` as its one
+// range. `subnet` is this node's subnet; DEL and GC, which must not depend on
+// the membership, pass nullopt: host-local then gets a stand-in range, since
+// its DEL releases by container and its GC scans the whole store (the
+// reference's too) and only its config check wants a range.
+cni::NetConf ipam_conf(const cni::NetConf& conf, const Config& cfg,
+                       const std::optional<cni::IPNet>& subnet);
+
+// l3: the address containers of this node route through: the IPAM gateway
+// of the node subnet's family in `ip`, else the subnet's first host.
+cni::IP node_gateway(const View& view, const cni::Result& ip);
+
+// l3: adds to `ip` a route to the cluster CIDR (cluster_cidr of every
+// node's subnet of this node's family) via node_gateway, unless a route of
+// `ip` already covers it. A membership of this node alone has no cluster
+// beyond the node's subnet (reached by the connected route): no route then.
+void add_cluster_route(cni::Result& ip, const View& view);
+
+// The name of the per-network lock file under the run dir (see
+// cni::RunDirLock): "vxlan-" + a hash of `network` (any name fits a path).
+std::string network_lock_file(const std::string& network);
 
 // The network's VXLAN device, up: the existing one if it matches the config
-// (its MTU is corrected in place), a new one otherwise (`created` set).
+// (its MTU is corrected in place; an untagged one, left by an ADD killed
+// between creating and tagging it, is tagged), a new one otherwise
+// (`created` set). The caller holds the network's lock.
 // Throws when a link of that name exists and differs, naming the difference.
 nlw::LinkInfo ensure_device(nlw::Socket& host, const Config& cfg, const std::string& network,
                             const Underlay& u, unsigned mtu, bool& created);
@@ -79,10 +97,12 @@ void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, c
 // The host-side veth name of `owner`.
 std::string host_veth_name(const cni::Owner& owner);
 
-// Creates the veth: host end host_veth_name(owner) tagged with the owner and
-// enslaved to `bridge`, up; container end `owner.ifname` in `cont`, down.
-// Both ends get `mtu`. A host end left by a crashed ADD of the same owner is
-// replaced. Returns the container end.
+// Creates the veth: host end host_veth_name(owner), enslaved to `bridge` and
+// up in the creating request (so it is never a port-less knet veth), then
+// tagged with the owner; container end `owner.ifname` in `cont`, down. Both
+// ends get `mtu`. A host end left by a crashed ADD of the same owner (tagged,
+// or untagged when it died before the tag) is replaced. Returns the
+// container end.
 nlw::LinkInfo create_veth(nlw::Socket& host, const nlw::LinkInfo& bridge, nlw::Socket& cont_sock,
                           const nlw::NetNS& cont, const cni::Owner& owner, unsigned mtu);
 
@@ -107,10 +127,15 @@ void verify_host(nlw::Socket& host, const Config& cfg, const std::string& networ
 void verify_container(nlw::Socket& host, nlw::Socket& cont_sock, const Config& cfg,
                       const cni::Owner& owner, unsigned mtu, const cni::Result& prev);
 
-// GC: deletes host veths of `network` whose owner is not in `valid`; when no
-// veth of the network is left, also the device (and all its entries) and the
-// bridge if knet created it.
+// GC: deletes host veths of `network` whose owner is not in `valid`, and
+// untagged knet-named veths on cfg.bridge (an ADD killed between creating and
+// tagging one left it: the scan runs under an exclusive
+// cni::UntaggedLinkLock); when no veth of the network is left, also the
+// device (and all its entries) and the bridge if knet created it, also when
+// an ADD killed before tagging them left them untagged. Those go only when
+// `locked`: the caller holds the network's lock, so no ADD is between
+// creating the device and creating its veth.
 void collect(nlw::Socket& host, const Config& cfg, const std::string& network,
-             const std::vector<cni::Attachment>& valid);
+             const std::vector<cni::Attachment>& valid, bool locked);
 
 }  // namespace knet::vxlan

@@ -1,6 +1,8 @@
 // Hostile input for vxlan (see hostile.h and docs/vxlan.md); the underlay is
 // the veth `und0` (192.0.2.1) in the sandbox host.
 
+#include <sys/stat.h>
+
 #include "hostile.h"
 
 namespace knet::test::rel {
@@ -69,6 +71,14 @@ TEST_F(Hostile, Vxlan) {
     conf["nodes"] = json::array({{{"vtep", "192.0.2.1"}, {"subnet", "10.0.0.0/33"}}});
   };
   cases.push_back(l3_bad_subnet);
+  // peersFile naming what is not a regular file: refused at once (a FIFO
+  // blocked the ADD, /dev/zero grew it without bound).
+  std::string fifo = files.path() + "/peers.fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& special : {fifo, std::string("/dev/zero"), files.path()}) {
+    Case c = bad_value("/peersFile", special, "not a regular file");
+    cases.push_back(c);
+  }
   expect_rejected("vxlan", base, cases);
   expect_accepted("vxlan", base);
 }

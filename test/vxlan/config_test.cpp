@@ -154,6 +154,62 @@ TEST(VxlanConfig, PeersFileIsMergedWithInlineList) {
   }
 }
 
+// The merge sorts instead of comparing every pair (O(n log n)): duplicates
+// still go (first occurrence kept, order kept), and a conflict between
+// entries far apart in the lists, inline or in the file, is still found and
+// reported with the source of the later entry.
+TEST(VxlanConfig, MergeOfLargeMemberships) {
+  char path[] = "/tmp/knet-vxlan-nodes-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  auto node = [](int i) {
+    return json{{"vtep", "198." + std::to_string(18 + i / 65536) + "." +
+                             std::to_string(i / 256 % 256) + "." + std::to_string(i % 256)},
+                {"subnet", "10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24"}};
+  };
+  json inline_nodes = json::array({node(7), node(3)});
+  json file_nodes = json::array();
+  for (int i = 0; i < 20000; ++i) file_nodes.push_back(node(i));
+  file_nodes.push_back(node(3));  // a duplicate of an inline entry
+  Config c = parse({{"mode", "l3"}, {"ipam", {{"type", "host-local"}}}, {"nodes", inline_nodes},
+                    {"peersFile", path}});
+  auto load = [&](const json& nodes) {
+    { std::ofstream(path) << json{{"nodes", nodes}}.dump(); }
+    return load_members(c);
+  };
+  Membership m = load(file_nodes);
+  ASSERT_EQ(m.nodes.size(), 20000u);
+  EXPECT_EQ(m.nodes[0].subnet.str(), "10.0.7.0/24");  // inline first, in their order
+  EXPECT_EQ(m.nodes[1].subnet.str(), "10.0.3.0/24");
+  EXPECT_EQ(m.nodes[2].subnet.str(), "10.0.0.0/24");
+  EXPECT_EQ(m.nodes[19999].subnet.str(), "10.78.31.0/24");
+
+  auto error = [&](const json& nodes) {
+    try {
+      load(nodes);
+    } catch (const cni::Error& e) {
+      return e.msg();
+    }
+    return std::string("no error");
+  };
+  // A /16 at the end covering subnets near the start of the list.
+  json nested = file_nodes;
+  nested.push_back({{"vtep", "192.0.2.99"}, {"subnet", "10.0.0.0/16"}});
+  std::string msg = error(nested);
+  EXPECT_NE(msg.find(std::string("peersFile ") + path + ": subnet 10.0.0.0/16 of node 192.0.2.99 overlaps"),
+            std::string::npos)
+      << msg;
+  // A vtep far down the file with another subnet than its inline entry.
+  json moved = file_nodes;
+  moved[15000]["vtep"] = "198.18.0.7";
+  msg = error(moved);
+  EXPECT_NE(msg.find("node 198.18.0.7 has two subnets, 10.0.7.0/24 and 10.58.152.0/24"),
+            std::string::npos)
+      << msg;
+  std::remove(path);
+}
+
 TEST(VxlanConfig, VtepMacIsDeterministicLocalUnicast) {
   cni::IP a = *cni::IP::parse("192.0.2.1"), b = *cni::IP::parse("192.0.2.2");
   std::string m = vtep_mac(1, a);

@@ -4,14 +4,21 @@
 // runs in a node's namespace for the containers on that node; traffic between
 // containers on different nodes must cross the underlay as VXLAN (UDP).
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "overlay.h"
 #include "sandbox.h"
 
 namespace knet::test {
@@ -54,14 +61,28 @@ class VxlanTest : public ::testing::Test {
   std::string members_path() const { return files.path() + "/members.json"; }
 
   RunResult run(const std::string& cmd, int node, const std::string& cid, const std::string& netns,
-                const json& conf) {
+                const json& conf,
+                std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     std::map<std::string, std::string> env = {
         {"CNI_COMMAND", cmd},
         {"CNI_CONTAINERID", cid},
         {"CNI_IFNAME", "eth0"},
-        {"CNI_PATH", std::string(KNET_PLUGIN_DIR) + ":" + kRefPlugins}};
+        {"CNI_PATH", std::string(KNET_PLUGIN_DIR) + ":" + kRefPlugins},
+        {"KNET_RUN_DIR", run_dir.path()}};  // the test's own lock files
     if (!netns.empty()) env["CNI_NETNS"] = netns;
-    return sb.run_plugin(plugin_path("vxlan"), env, conf.dump(), nodes[node]);
+    return sb.run_plugin(plugin_path("vxlan"), env, conf.dump(), nodes[node], timeout);
+  }
+
+  // GC of network "ov" on `node` keeping only `valid` (container IDs, ifname eth0).
+  RunResult gc(int node, const json& conf, const std::vector<std::string>& valid = {},
+               std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    json c = conf;
+    c["cniVersion"] = "1.1.0";
+    c["cni.dev/valid-attachments"] = json::array();
+    for (const auto& id : valid) {
+      c["cni.dev/valid-attachments"].push_back({{"containerID", id}, {"ifname", "eth0"}});
+    }
+    return run("GC", node, "", "", c, timeout);
   }
 
   // A container on `node`, attached by ADD, which must succeed; returns its IP.
@@ -175,6 +196,7 @@ class VxlanTest : public ::testing::Test {
   std::vector<std::string> nodes;
   TempDir data[kNodes];
   TempDir files;
+  TempDir run_dir;
   std::map<std::string, json> results;
   std::map<std::string, std::string> netns;
 };
@@ -358,6 +380,186 @@ TEST_F(VxlanTest, FailuresLeaveNothingBehind) {
   st.erase("underlay");  // and no default route either
   r = run("STATUS", 0, "", "", st);
   EXPECT_EQ(r.json.value_or(json())["code"], 50) << r.out;
+}
+
+// peersFile is read only when it is a regular file (of at most 64 MiB): a
+// FIFO, a device or a directory fails the ADD at once with an error naming
+// the key, the path and why, and leaves nothing. DEL and GC never read it:
+// with the file broken they still clean up.
+TEST_F(VxlanTest, PeersFileThatIsNotARegularFile) {
+  write_members({{"peers", {vtep(0), vtep(1)}}});
+  std::string fifo = files.path() + "/fifo", dir = files.path() + "/dir";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+  auto conf = [&](const std::string& file) {
+    return l2_config(0, "10.92.0", {{"underlay", "ul0"}, {"peersFile", file}});
+  };
+  std::string c = sb.add_container("pf");
+  struct Bad {
+    std::string path, why;
+  };
+  // The FIFO first: before the fix it blocked, and /dev/zero grew without bound.
+  for (const Bad& bad : {Bad{fifo, "is a FIFO"}, Bad{"/dev/zero", "is a character device"},
+                         Bad{dir, "is a directory"}}) {
+    SCOPED_TRACE(bad.path);
+    RunResult r = run("ADD", 0, "pf", c, conf(bad.path), std::chrono::seconds(5));
+    ASSERT_FALSE(r.timed_out) << "ADD hung on peersFile " << bad.path;
+    ASSERT_TRUE(r.json) << r.out << r.err;
+    EXPECT_EQ((*r.json)["code"], 7);
+    std::string msg = (*r.json).value("msg", "");
+    EXPECT_NE(msg.find("\"peersFile\" " + bad.path + ": " + bad.why), std::string::npos) << msg;
+    EXPECT_FALSE(has_link(0, "knetvx42"));
+    EXPECT_TRUE(sb.link_json(c, "eth0").is_null());
+  }
+
+  // An attachment made while the file was good; then the file breaks.
+  attach(0, "pf", conf(members_path()));
+  ASSERT_FALSE(HasFailure());
+  for (const std::string& path : {fifo, std::string("/dev/zero")}) {
+    RunResult r = run("DEL", 0, "pf", c, conf(path), std::chrono::seconds(5));
+    ASSERT_FALSE(r.timed_out) << "DEL hung on peersFile " << path;
+    EXPECT_EQ(r.code, 0) << r.out;
+  }
+  EXPECT_TRUE(sb.link_json(c, "eth0").is_null());
+  RunResult r = gc(0, conf(fifo), {}, std::chrono::seconds(5));
+  ASSERT_FALSE(r.timed_out);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_FALSE(has_link(0, "knetvx42"));
+  EXPECT_FALSE(has_link(0, "knetbr42"));
+  EXPECT_TRUE(sb.exec_in(nodes[0], "! ls " + data[0].path() + "/ov | grep -q '^10[.]'").ok())
+      << "the address was not released";
+}
+
+// l3 with explicit IPAM ranges and no routes: containers still get the route
+// to the cluster CIDR and reach the other node.
+TEST_F(VxlanTest, L3ExplicitRangesStillRouteToTheCluster) {
+  json members = json::array();
+  for (int i = 0; i < 2; ++i) {
+    members.push_back({{"vtep", vtep(i)}, {"subnet", "10.246." + std::to_string(i + 1) + ".0/24"}});
+  }
+  auto conf = [&](int node) {
+    std::string subnet = "10.246." + std::to_string(node + 1) + ".0/24";
+    return config({{"mode", "l3"},
+                   {"underlay", "ul0"},
+                   {"nodes", members},
+                   {"ipam", {{"type", "host-local"}, {"ranges", {{{{"subnet", subnet}}}}}}}},
+                  node);
+  };
+  std::string ip0 = attach(0, "x0", conf(0)), ip1 = attach(1, "x1", conf(1));
+  ASSERT_FALSE(HasFailure());
+  EXPECT_NE(sb.exec_in(netns["x0"], "ip route").out.find("10.246.0.0/22 via 10.246.1.1"),
+            std::string::npos)
+      << sb.exec_in(netns["x0"], "ip route").out;
+  EXPECT_EQ(results["x0"]["routes"][0]["dst"], "10.246.0.0/22") << results["x0"];
+  EXPECT_TRUE(ping("x0", ip1));
+  EXPECT_TRUE(ping("x1", ip0));
+  json check = conf(0);
+  check["prevResult"] = results["x0"];
+  RunResult rc = run("CHECK", 0, "x0", netns["x0"], check);
+  EXPECT_EQ(rc.code, 0) << rc.out;
+}
+
+// The first node of a new cluster: a membership of this node alone works
+// (no cluster beyond its own subnet, so no cluster route), and once a
+// second node joins through peersFile, the next ADDs connect across nodes.
+TEST_F(VxlanTest, L3OneNodeThenASecondJoins) {
+  json members = json::array({{{"vtep", vtep(0)}, {"subnet", "10.247.1.0/24"}}});
+  write_members({{"nodes", members}});
+  auto conf = [&](int node) {
+    return config({{"mode", "l3"},
+                   {"underlay", "ul0"},
+                   {"peersFile", members_path()},
+                   {"ipam", {{"type", "host-local"}}}},
+                  node);
+  };
+  std::string first = attach(0, "o0", conf(0));
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(first.rfind("10.247.1.", 0), 0u) << first;
+  EXPECT_FALSE(results["o0"].contains("routes") && !results["o0"]["routes"].empty())
+      << results["o0"];
+
+  members.push_back({{"vtep", vtep(1)}, {"subnet", "10.247.2.0/24"}});
+  write_members({{"nodes", members}});
+  std::string there = attach(1, "o1", conf(1)), here = attach(0, "o2", conf(0));
+  ASSERT_FALSE(HasFailure());
+  EXPECT_NE(sb.exec_in(netns["o2"], "ip route").out.find("10.247.0.0/22 via 10.247.1.1"),
+            std::string::npos);
+  EXPECT_TRUE(ping("o2", there));
+  EXPECT_TRUE(ping("o1", here));
+}
+
+// ADD and GC of a network hold its lock (an flock under KNET_RUN_DIR): while
+// someone else holds it, neither proceeds, so a GC that finds no veth cannot
+// delete the device under an ADD that is about to attach its first one.
+TEST_F(VxlanTest, AddAndGcWaitForTheNetworkLock) {
+  write_members({{"peers", {vtep(0), vtep(1)}}});
+  json conf = l2_config(0, "10.93.0", {{"underlay", "ul0"}, {"peersFile", members_path()}});
+  attach(0, "lk0", conf);
+  ASSERT_FALSE(HasFailure());
+  std::string path = run_dir.path() + "/" + knet::vxlan::network_lock_file("ov");
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0) << path;
+  ASSERT_EQ(flock(fd, LOCK_EX), 0);
+
+  RunResult r = gc(0, conf, {}, std::chrono::milliseconds(1500));
+  EXPECT_TRUE(r.timed_out) << "GC did not wait for the network lock: " << r.out;
+  EXPECT_TRUE(has_link(0, "knetvx42"));
+  std::string c = sb.add_container("lk1");
+  r = run("ADD", 0, "lk1", c, conf, std::chrono::milliseconds(1500));
+  EXPECT_TRUE(r.timed_out) << "ADD did not wait for the network lock: " << r.out;
+  EXPECT_TRUE(sb.link_json(c, "eth0").is_null());
+
+  ::close(fd);  // releases the lock
+  r = gc(0, conf, {"lk0"});
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = run("ADD", 0, "lk1", c, conf);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(has_link(0, "knetvx42"));
+}
+
+// An ADD killed between creating its host veth and tagging it leaves an
+// untagged knet-named veth on the bridge (born enslaved, it is always a
+// port): GC removes it, and keeps the valid attachment and the device.
+TEST_F(VxlanTest, GcRemovesAnUntaggedVethOnTheBridge) {
+  json conf = l2_config(0, "10.94.0", {{"underlay", "ul0"}, {"peers", {vtep(0), vtep(1)}}});
+  attach(0, "ut0", conf);
+  ASSERT_FALSE(HasFailure());
+  std::string c = sb.add_container("ut1");
+  ASSERT_TRUE(sb.exec_in(nodes[0], "ip link add veth0123456789a master knetbr42 up type veth "
+                                   "peer name eth0 netns " + Sandbox::name_of(c))
+                  .ok());
+  RunResult r = gc(0, conf, {"ut0"});
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_FALSE(has_link(0, "veth0123456789a"));
+  EXPECT_TRUE(sb.link_json(c, "eth0").is_null());
+  EXPECT_FALSE(sb.link_json(netns["ut0"], "eth0").is_null());
+  EXPECT_TRUE(has_link(0, "knetvx42"));
+}
+
+// The first ADD of a network and a GC that finds nothing to keep, started
+// together, round after round: whichever takes the network's lock first
+// goes first, so the ADD never fails and never reports success on a network
+// whose device or bridge the GC deleted under it.
+TEST_F(VxlanTest, FirstAddAndGcRunTogether) {
+  json conf = l2_config(0, "10.95.0", {{"underlay", "ul0"}, {"peers", {vtep(0), vtep(1)}}});
+  for (int round = 0; round < 12; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    std::string cid = "cc" + std::to_string(round);
+    std::string c = sb.add_container(cid);
+    RunResult add, collected;
+    std::thread gc_thread([&] { collected = gc(0, conf); });
+    add = run("ADD", 0, cid, c, conf);
+    gc_thread.join();
+    EXPECT_EQ(collected.code, 0) << collected.out;
+    ASSERT_EQ(add.code, 0) << add.out << add.err;
+    json veth = sb.link_json(nodes[0], (*add.json)["interfaces"][1]["name"]);
+    if (!veth.is_null()) {  // the GC ran first: the ADD's network must be whole
+      EXPECT_EQ(veth.value("master", ""), "knetbr42");
+      EXPECT_EQ(sb.link_json(nodes[0], "knetvx42").value("master", ""), "knetbr42");
+    }
+    ASSERT_EQ(gc(0, conf).code, 0);  // the next round starts without the network
+    EXPECT_FALSE(has_link(0, "knetvx42"));
+  }
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // Names and tags that tie a host-side resource to its owner
 // (network, container ID, ifname), so DEL and GC find it without state files.
 
+#include <cni/fd.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -61,6 +63,20 @@ class UntaggedLinkLock {
 
  private:
   int fd_ = -1;
+};
+
+// An exclusive flock(2) on <dir>/<file> (dir as for UntaggedLinkLock), held
+// until destruction or the process's death: what serialises the steps of
+// several processes on one shared object, e.g. vxlan's per-network lock.
+// Blocks until granted; held() is false when the file cannot be opened or
+// locked, and the caller then decides whether to go on unserialised.
+class RunDirLock {
+ public:
+  explicit RunDirLock(const std::string& file);
+  bool held() const { return static_cast<bool>(fd_); }
+
+ private:
+  Fd fd_;
 };
 
 }  // namespace cni
