@@ -47,6 +47,7 @@ std::optional<cni::IPNet> self_subnet(const vx::View& view) {
 
 cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
   vx::Config cfg = vx::Config::parse(conf);
+  cni::require_owner_tag_fits(owner_of(env, conf));
   // The whole ADD holds the network's lock: a GC cannot delete the device
   // between its creation and this ADD's veth, and ADDs apply the membership
   // in the order they read it (host-local serialises them anyway).
