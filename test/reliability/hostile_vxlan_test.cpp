@@ -1,7 +1,6 @@
 // Hostile input for vxlan (see hostile.h and docs/vxlan.md); the underlay is
 // the veth `und0` (192.0.2.1) in the sandbox host.
 
-#include <sys/stat.h>
 
 #include "hostile.h"
 
