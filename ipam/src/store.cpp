@@ -197,8 +197,8 @@ Stamp Store::confirmed_stamp() const {
   // fails, the stamp stays racy and the next opener rebuilds the index.
   int64_t back = std::min(s.dir.mtime_ns, s.taken_ns) - timestamp_tick_ns(s.dir.mtime_ns);
   timespec times[2] = {{0, UTIME_OMIT}, {back / 1000000000, back % 1000000000}};
-  if (futimens(dirfd_.get(), times) != 0) return s;
-  return stamp();
+  if (futimens(dirfd_.get(), times) == 0) s.dir = stat_file(dirfd_.get(), ".");
+  return s;
 }
 
 OwnerIndex& Store::index() {
