@@ -14,7 +14,6 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 
 namespace knet::ipam {
@@ -96,10 +95,8 @@ void list_dir(int dirfd, const std::string& dir, Fn fn) {
 
 const std::string& boot_id() {
   static const std::string id = [] {
-    std::ifstream in("/proc/sys/kernel/random/boot_id");
-    std::string s;
-    std::getline(in, s);
-    return s;
+    std::string s = read_whole(AT_FDCWD, "/proc/sys/kernel/random/boot_id", 64).value_or("");
+    return s.substr(0, s.find('\n'));
   }();
   return id;
 }
