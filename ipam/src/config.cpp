@@ -1,10 +1,10 @@
 #include "ipam/config.h"
 
 #include <cni/error.h>
+#include <cni/file.h>
 #include <cni/version.h>
 
-#include <fstream>
-#include <sstream>
+#include <string_view>
 
 namespace knet::ipam {
 namespace {
@@ -49,6 +49,19 @@ std::vector<cni::IP> requested_ips(const cni::NetConf& conf, const cni::CniArgs&
   if (const cni::json* a = cni::get_object(conf.args, "cni", "args.cni"))
     add_requested(out, *a, "ips", "args.cni.ips");
   add_requested(out, conf.runtime_config, "ips", "runtimeConfig.ips");
+  return out;
+}
+
+// A line's whitespace-separated fields, as Go's strings.Fields splits an
+// ASCII line (space, \t, \r, \v, \f).
+std::vector<std::string_view> split_fields(std::string_view line) {
+  constexpr std::string_view kSpace = " \t\r\v\f\n";
+  std::vector<std::string_view> out;
+  for (size_t b = line.find_first_not_of(kSpace); b != std::string_view::npos;) {
+    size_t e = line.find_first_of(kSpace, b);
+    out.push_back(line.substr(b, e == std::string_view::npos ? e : e - b));
+    b = line.find_first_not_of(kSpace, e == std::string_view::npos ? line.size() : e);
+  }
   return out;
 }
 
@@ -138,25 +151,25 @@ Config Config::parse(const cni::NetConf& conf, const cni::CniArgs& args) {
 }
 
 cni::DNS parse_resolv_conf(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw cni::Error(cni::kIOFailure, "cannot read \"ipam.resolvConf\" " + path);
+  const std::string text =
+      cni::read_user_file(path, cni::kMaxResolvConfBytes, "\"ipam.resolvConf\"", cni::kIOFailure);
   cni::DNS dns;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string key, value;
-    if (!(fields >> key) || key[0] == '#' || key[0] == ';') continue;
-    std::vector<std::string> values;
-    while (fields >> value) values.push_back(value);
-    if (values.empty()) continue;
-    if (key == "nameserver")
-      dns.nameservers.push_back(values[0]);
-    else if (key == "domain")
-      dns.domain = values[0];
-    else if (key == "search")
-      dns.search.insert(dns.search.end(), values.begin(), values.end());
-    else if (key == "options")
-      dns.options.insert(dns.options.end(), values.begin(), values.end());
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    size_t eol = rest.find('\n');
+    std::vector<std::string_view> fields = split_fields(rest.substr(0, eol));
+    rest = eol == std::string_view::npos ? std::string_view{} : rest.substr(eol + 1);
+    // A comment, a blank line or a key without a value (as the reference skips them).
+    if (fields.size() < 2 || fields[0][0] == '#' || fields[0][0] == ';') continue;
+    if (fields[0] == "nameserver") {
+      dns.nameservers.emplace_back(fields[1]);
+    } else if (fields[0] == "domain") {
+      dns.domain = fields[1];
+    } else if (fields[0] == "search") {
+      dns.search.insert(dns.search.end(), fields.begin() + 1, fields.end());
+    } else if (fields[0] == "options") {
+      dns.options.insert(dns.options.end(), fields.begin() + 1, fields.end());
+    }
   }
   return dns;
 }

@@ -6,14 +6,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
+#include <utility>
 
 namespace knet::ipam {
 namespace {
 
 constexpr char kMagic[8] = {'K', 'N', 'E', 'T', 'I', 'D', 'X', '1'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: Stamp::taken_ns
 constexpr uint64_t kHeaderSize = 4096;
 constexpr uint64_t kMinCapacity = 1024;
 
@@ -23,7 +26,28 @@ constexpr uint64_t kMinCapacity = 1024;
 
 }  // namespace
 
-bool operator==(const Stamp& a, const Stamp& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+bool operator==(const Stamp& a, const Stamp& b) {
+  auto same = [](const Stamp::File& x, const Stamp::File& y) {
+    return x.ino == y.ino && x.mtime_ns == y.mtime_ns && x.size == y.size;
+  };
+  if (std::memcmp(a.boot_id, b.boot_id, sizeof a.boot_id) != 0 || !same(a.dir, b.dir)) return false;
+  for (size_t i = 0; i < std::size(a.last_reserved); ++i)
+    if (!same(a.last_reserved[i], b.last_reserved[i])) return false;
+  return true;
+}
+
+int64_t timestamp_tick_ns(int64_t mtime_ns) {
+  constexpr int64_t kSecond = 1000000000;
+  if (mtime_ns % kSecond == 0) return 2 * kSecond;
+  static const int64_t tick = [] {
+    timespec res{};
+    clock_getres(CLOCK_REALTIME_COARSE, &res);
+    return std::max<int64_t>(res.tv_sec * kSecond + res.tv_nsec, 10000000);
+  }();
+  return tick;
+}
+
+bool Stamp::racy() const { return taken_ns - dir.mtime_ns < timestamp_tick_ns(dir.mtime_ns); }
 
 struct OwnerIndex::Header {
   char magic[8];
@@ -43,11 +67,10 @@ struct OwnerIndex::Slot {
   uint8_t ip[16];
 };
 
-OwnerIndex::OwnerIndex(int fd, uint64_t capacity) : fd_(fd) { map(capacity); }
+OwnerIndex::OwnerIndex(cni::Fd fd, uint64_t capacity) : fd_(std::move(fd)) { map(capacity); }
 
 OwnerIndex::~OwnerIndex() {
   if (base_) munmap(base_, mapped_);
-  close(fd_);
 }
 
 OwnerIndex::Header* OwnerIndex::header() const { return static_cast<Header*>(base_); }
@@ -59,40 +82,38 @@ void OwnerIndex::map(uint64_t capacity) {
   if (base_) munmap(base_, mapped_);
   base_ = nullptr;
   mapped_ = kHeaderSize + capacity * sizeof(Slot);
-  void* p = mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  void* p = mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
   if (p == MAP_FAILED) io_error("mmap");
   base_ = p;
 }
 
 std::unique_ptr<OwnerIndex> OwnerIndex::open(int dirfd, const char* name, const Stamp& expected) {
-  int fd = openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return nullptr;
+  cni::Fd fd(openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) return nullptr;
   struct stat st;
   Header h;
-  if (fstat(fd, &st) != 0 || pread(fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h) ||
+  if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
+      pread(fd.get(), &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h) ||
       std::memcmp(h.magic, kMagic, sizeof kMagic) != 0 || h.version != kVersion || h.dirty ||
       h.capacity < kMinCapacity || (h.capacity & (h.capacity - 1)) != 0 ||
       h.capacity > (1ull << 32) ||
       static_cast<uint64_t>(st.st_size) != kHeaderSize + h.capacity * sizeof(Slot) ||
-      !(h.stamp == expected)) {
-    close(fd);
+      !(h.stamp == expected) || h.stamp.racy()) {
     return nullptr;
   }
-  return std::unique_ptr<OwnerIndex>(new OwnerIndex(fd, h.capacity));
+  return std::unique_ptr<OwnerIndex>(new OwnerIndex(std::move(fd), h.capacity));
 }
 
 std::unique_ptr<OwnerIndex> OwnerIndex::create(int dirfd, const char* name,
                                                const std::vector<IndexEntry>& entries) {
-  int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) io_error(std::string("create ") + name);
+  cni::Fd fd(openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644));
+  if (!fd) io_error(std::string("create ") + name);
   uint64_t capacity = kMinCapacity;
   while (capacity < 2 * entries.size() + 2) capacity *= 2;
   // Never truncated to zero (ext4 would flush it on close): resized, then cleared.
-  if (ftruncate(fd, kHeaderSize + capacity * sizeof(Slot)) != 0) {
-    close(fd);
+  if (ftruncate(fd.get(), kHeaderSize + capacity * sizeof(Slot)) != 0)
     io_error(std::string("size ") + name);
-  }
-  std::unique_ptr<OwnerIndex> idx(new OwnerIndex(fd, capacity));
+  std::unique_ptr<OwnerIndex> idx(new OwnerIndex(std::move(fd), capacity));
   Header* h = idx->header();
   h->dirty = 1;  // first, so a writer dying while this runs leaves a rebuildable index
   std::memset(static_cast<void*>(idx->slots()), 0, capacity * sizeof(Slot));
@@ -157,7 +178,7 @@ void OwnerIndex::grow() {
   uint64_t bigger = cap * 2;
   munmap(base_, mapped_);
   base_ = nullptr;
-  if (ftruncate(fd_, kHeaderSize + bigger * sizeof(Slot)) != 0) io_error("grow");
+  if (ftruncate(fd_.get(), kHeaderSize + bigger * sizeof(Slot)) != 0) io_error("grow");
   map(bigger);
   std::memset(static_cast<void*>(slots()), 0, bigger * sizeof(Slot));
   *header() = saved;

@@ -1,6 +1,7 @@
 #include "ipam/store.h"
 
 #include <cni/error.h>
+#include <cni/fd.h>
 #include <cni/naming.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -8,10 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
-#include <fstream>
+#include <memory>
 
 namespace knet::ipam {
 namespace {
@@ -36,52 +39,64 @@ std::string_view trim_space(std::string_view s) {
   return s.substr(b, s.find_last_not_of(ws) - b + 1);
 }
 
-// Reads a small file relative to `dirfd`; nullopt if it is missing or unreadable.
-std::optional<std::string> read_small(int dirfd, const char* name) {
-  int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return std::nullopt;
-  char buf[1024];
-  ssize_t n = read(fd, buf, sizeof buf);
-  close(fd);
-  if (n < 0) return std::nullopt;
-  return std::string(buf, static_cast<size_t>(n));
+// A container ID reaches a plugin as one environment string, which the kernel
+// caps at 128 KiB (MAX_ARG_STRLEN): an owner file longer than this names no
+// owner a request can carry. It is never matched nor released, like an
+// unreadable one.
+constexpr size_t kMaxOwnerFileBytes = 1u << 20;
+// last_reserved_ip.<N> holds one address.
+constexpr size_t kMaxLastReservedBytes = 256;
+
+// The whole content of file `name` in `dirfd`; nullopt if it is missing,
+// unreadable or longer than `max_bytes`. Non-blocking, so a FIFO that has an
+// address's name returns at once.
+std::optional<std::string> read_whole(int dirfd, const char* name, size_t max_bytes) {
+  cni::Fd fd(openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) return std::nullopt;
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    if (n == 0) return out;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_bytes) return std::nullopt;
+  }
 }
 
-// Replaces a small file's content in place. Not O_TRUNC: ext4 flushes a file
-// truncated to zero when it is closed (auto_da_alloc), which costs milliseconds.
-void write_file(int dirfd, const char* name, std::string_view content) {
-  int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) io_error(std::string("cannot write ") + name);
-  bool ok = pwrite(fd, content.data(), content.size(), 0) == static_cast<ssize_t>(content.size()) &&
-            ftruncate(fd, static_cast<off_t>(content.size())) == 0;
-  int saved = errno;
-  close(fd);
-  errno = saved;
-  if (!ok) io_error(std::string("cannot write ") + name);
+// Replaces file `name`'s content in place in directory `dirfd` (`dir` for
+// messages). Not O_TRUNC: ext4 flushes a file truncated to zero when it is
+// closed (auto_da_alloc), which costs milliseconds.
+void write_file(int dirfd, const std::string& dir, const char* name, std::string_view content) {
+  cni::Fd fd(openat(dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644));
+  if (!fd ||
+      pwrite(fd.get(), content.data(), content.size(), 0) != static_cast<ssize_t>(content.size()) ||
+      ftruncate(fd.get(), static_cast<off_t>(content.size())) != 0)
+    io_error("cannot write " + dir + "/" + name);
 }
+
+struct DirCloser {
+  void operator()(DIR* d) const { closedir(d); }
+};
 
 // Calls `fn` with every entry name of the directory (not "." or "..").
 template <typename Fn>
-void list_dir(int dirfd, Fn fn) {
-  int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  DIR* d = fd < 0 ? nullptr : fdopendir(fd);
-  if (!d) {
-    if (fd >= 0) close(fd);
-    io_error("cannot list the host-local network directory");
-  }
-  while (dirent* e = readdir(d)) {
+void list_dir(int dirfd, const std::string& dir, Fn fn) {
+  cni::Fd fd(openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  std::unique_ptr<DIR, DirCloser> d(fd ? fdopendir(fd.get()) : nullptr);
+  if (!d) io_error("cannot list host-local directory " + dir);
+  fd.release();  // closed with the DIR
+  while (dirent* e = readdir(d.get())) {
     if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue;
     fn(e->d_name);
   }
-  closedir(d);
 }
 
 const std::string& boot_id() {
   static const std::string id = [] {
-    std::ifstream in("/proc/sys/kernel/random/boot_id");
-    std::string s;
-    std::getline(in, s);
-    return s;
+    std::string s = read_whole(AT_FDCWD, "/proc/sys/kernel/random/boot_id", 64).value_or("");
+    return s.substr(0, s.find('\n'));
   }();
   return id;
 }
@@ -129,66 +144,82 @@ Store::Store(const std::string& network_dir, bool create) : dir_(network_dir) {
       throw cni::Error(cni::kIOFailure,
                        "cannot create host-local directory " + dir_ + ": " + ec.message());
   }
-  dirfd_ = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dirfd_ < 0) {
+  dirfd_.reset(open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dirfd_) {
     if (!create && errno == ENOENT) return;
     io_error("cannot open host-local directory " + dir_);
   }
-  lockfd_ = openat(dirfd_, kLockName, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
-  if (lockfd_ < 0) io_error("cannot open lock file " + dir_ + "/" + kLockName);
-  while (flock(lockfd_, LOCK_EX) != 0) {
+  lockfd_.reset(openat(dirfd_.get(), kLockName, O_RDONLY | O_CREAT | O_CLOEXEC, 0600));
+  if (!lockfd_) io_error("cannot open lock file " + dir_ + "/" + kLockName);
+  while (flock(lockfd_.get(), LOCK_EX) != 0) {
     if (errno != EINTR) io_error("cannot lock " + dir_ + "/" + kLockName);
   }
   // Left by a writer that died between staging and linking; holds no address.
-  unlinkat(dirfd_, kStagingName, 0);
+  unlinkat(dirfd_.get(), kStagingName, 0);
 }
 
 Store::~Store() {
-  if (staged_) unlinkat(dirfd_, kStagingName, 0);
+  if (staged_) unlinkat(dirfd_.get(), kStagingName, 0);
   if (index_ && changed_ && mutating_ == 0) {
     if (index_->size() == 0) {
       index_.reset();
-      unlinkat(dirfd_, kIndexName, 0);
+      unlinkat(dirfd_.get(), kIndexName, 0);
     } else {
-      index_->finish(stamp());
+      index_->finish(confirmed_stamp());
     }
   }
   index_.reset();
-  if (lockfd_ >= 0) close(lockfd_);  // releases the flock
-  if (dirfd_ >= 0) close(dirfd_);
+  lockfd_.reset();  // releases the flock, after the index is written
 }
 
 Stamp Store::stamp() const {
   Stamp s;
   std::strncpy(s.boot_id, boot_id().c_str(), sizeof s.boot_id - 1);
-  s.dir = stat_file(dirfd_, ".");
+  s.dir = stat_file(dirfd_.get(), ".");
   for (size_t i = 0; i < kStampedSets; ++i)
-    s.last_reserved[i] = stat_file(dirfd_, (kLastReservedPrefix + std::to_string(i)).c_str());
+    s.last_reserved[i] = stat_file(dirfd_.get(), (kLastReservedPrefix + std::to_string(i)).c_str());
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME_COARSE, &now);
+  s.taken_ns = now.tv_sec * 1000000000ll + now.tv_nsec;
+  return s;
+}
+
+Stamp Store::confirmed_stamp() const {
+  Stamp s = stamp();
+  if (!s.racy()) return s;
+  // This change is in the directory's current mtime tick, and so would be one
+  // by another writer right after the lock is released. Moving the mtime one
+  // tick before now (a fine-grained mtime may be ahead of the coarse clock),
+  // to a time no later change can set, makes any such change seen. If that
+  // fails, the stamp stays racy and the next opener rebuilds the index.
+  int64_t back = std::min(s.dir.mtime_ns, s.taken_ns) - timestamp_tick_ns(s.dir.mtime_ns);
+  timespec times[2] = {{0, UTIME_OMIT}, {back / 1000000000, back % 1000000000}};
+  if (futimens(dirfd_.get(), times) == 0) s.dir = stat_file(dirfd_.get(), ".");
   return s;
 }
 
 OwnerIndex& Store::index() {
-  if (!index_) index_ = OwnerIndex::open(dirfd_, kIndexName, stamp());
+  if (!index_) index_ = OwnerIndex::open(dirfd_.get(), kIndexName, stamp());
   if (!index_) {
     // Missing, dirty or stale: someone else (the reference plugin, an older
     // knet, a writer that died) changed the directory. Read the truth once.
     std::vector<IndexEntry> entries;
     for (const Reservation& r : read_all()) entries.push_back({r.owner.hash(), r.ip});
-    index_ = OwnerIndex::create(dirfd_, kIndexName, entries);
+    index_ = OwnerIndex::create(dirfd_.get(), kIndexName, entries);
     changed_ = true;
   }
   return *index_;
 }
 
 std::optional<OwnerKey> Store::read_owner(const std::string& name) const {
-  auto content = read_small(dirfd_, name.c_str());
+  auto content = read_whole(dirfd_.get(), name.c_str(), kMaxOwnerFileBytes);
   return content ? OwnerKey::parse(*content) : std::nullopt;
 }
 
 std::vector<Reservation> Store::read_all() const {
   std::vector<Reservation> out;
   if (!exists()) return out;
-  list_dir(dirfd_, [&](const char* name) {
+  list_dir(dirfd_.get(), dir_, [&](const char* name) {
     auto ip = cni::IP::parse(name);
     if (!ip) return;
     if (auto owner = read_owner(name)) out.push_back({*ip, std::move(*owner)});
@@ -217,19 +248,26 @@ bool Store::reserve(const cni::IP& ip, const OwnerKey& owner, size_t set) {
   Mutation m(mutating_);
   std::string content = owner.content();
   if (!staged_ || staged_content_ != content) {
-    write_file(dirfd_, kStagingName, content);
+    write_file(dirfd_.get(), dir_, kStagingName, content);
     staged_ = true;
     staged_content_ = content;
   }
   idx.mark_dirty();
   changed_ = true;
   std::string name = ip.str();
-  if (linkat(dirfd_, kStagingName, dirfd_, name.c_str(), 0) != 0) {
+  if (linkat(dirfd_.get(), kStagingName, dirfd_.get(), name.c_str(), 0) != 0) {
     if (errno == EEXIST) return false;
     io_error("cannot reserve " + name + " in " + dir_);
   }
   idx.insert(owner.hash(), ip);
-  write_file(dirfd_, (kLastReservedPrefix + std::to_string(set)).c_str(), name);
+  try {
+    write_file(dirfd_.get(), dir_, (kLastReservedPrefix + std::to_string(set)).c_str(), name);
+  } catch (...) {
+    // Not reserved after all: a failed reservation keeps no address.
+    unlinkat(dirfd_.get(), name.c_str(), 0);
+    idx.erase(owner.hash(), ip);
+    throw;
+  }
   return true;
 }
 
@@ -239,7 +277,7 @@ void Store::remove(const cni::IP& ip, const OwnerKey& owner) {
   idx.mark_dirty();
   changed_ = true;
   std::string name = ip.str();
-  if (unlinkat(dirfd_, name.c_str(), 0) != 0 && errno != ENOENT)
+  if (unlinkat(dirfd_.get(), name.c_str(), 0) != 0 && errno != ENOENT)
     io_error("cannot release " + name + " in " + dir_);
   idx.erase(owner.hash(), ip);
 }
@@ -266,7 +304,8 @@ void Store::release(const cni::IP& ip, const OwnerKey& owner) {
 
 std::optional<cni::IP> Store::last_reserved(size_t set) const {
   if (!exists()) return std::nullopt;
-  auto s = read_small(dirfd_, (kLastReservedPrefix + std::to_string(set)).c_str());
+  auto s = read_whole(dirfd_.get(), (kLastReservedPrefix + std::to_string(set)).c_str(),
+                      kMaxLastReservedBytes);
   return s ? cni::IP::parse(trim_space(*s)) : std::nullopt;
 }
 
@@ -276,7 +315,7 @@ std::vector<Reservation> Store::scan() {
   std::vector<IndexEntry> entries;
   for (const Reservation& r : all) entries.push_back({r.owner.hash(), r.ip});
   index_.reset();
-  index_ = OwnerIndex::create(dirfd_, kIndexName, entries);
+  index_ = OwnerIndex::create(dirfd_.get(), kIndexName, entries);
   changed_ = true;
   return all;
 }
@@ -284,7 +323,7 @@ std::vector<Reservation> Store::scan() {
 std::set<cni::IP> Store::reserved_names() const {
   std::set<cni::IP> out;
   if (!exists()) return out;
-  list_dir(dirfd_, [&](const char* name) {
+  list_dir(dirfd_.get(), dir_, [&](const char* name) {
     if (auto ip = cni::IP::parse(name)) out.insert(*ip);
   });
   return out;

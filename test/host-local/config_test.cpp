@@ -109,18 +109,38 @@ TEST(Config, Errors) {
   EXPECT_EQ(error_of({{"cniVersion", "0.3.1"}, {"ipam", two}}), "");
 }
 
-TEST(ResolvConf, ParsesLikeTheReference) {
+// The dns parsed from a resolv.conf holding `text`.
+cni::DNS dns_of(const std::string& text) {
   test::TempDir dir;
   std::string path = dir.path() + "/resolv.conf";
-  std::ofstream(path) << "# comment\n; other\nnameserver 192.0.2.53\nnameserver  2001:db8::53 \n"
-                         "domain example.test\nsearch a.test b.test\nsearch c.test\n"
-                         "options ndots:5 rotate\nnameserver\nsortlist 10.0.0.0\n";
-  cni::DNS dns = parse_resolv_conf(path);
+  std::ofstream(path) << text;
+  return parse_resolv_conf(path);
+}
+
+TEST(ResolvConf, ParsesLikeTheReference) {
+  cni::DNS dns = dns_of(
+      "# comment\n; other\nnameserver 192.0.2.53\nnameserver  2001:db8::53 \n"
+      "domain example.test\nsearch a.test b.test\nsearch c.test\n"
+      "options ndots:5 rotate\nnameserver\nsortlist 10.0.0.0\n");
   EXPECT_EQ(dns.nameservers, (std::vector<std::string>{"192.0.2.53", "2001:db8::53"}));
   EXPECT_EQ(dns.domain, "example.test");
   EXPECT_EQ(dns.search, (std::vector<std::string>{"a.test", "b.test", "c.test"}));
   EXPECT_EQ(dns.options, (std::vector<std::string>{"ndots:5", "rotate"}));
-  EXPECT_THROW(parse_resolv_conf(dir.path() + "/missing"), cni::Error);
+  EXPECT_THROW(parse_resolv_conf("/nonexistent/resolv.conf"), cni::Error);
+}
+
+// Split as Go's bufio.Scanner and strings.Fields split: CRLF, tabs, a last
+// line without newline, comments only at the start of a line's first field.
+TEST(ResolvConf, SplitsLinesAndFieldsLikeGo) {
+  cni::DNS dns = dns_of(
+      "\t nameserver\t192.0.2.1\r\n  # nameserver 192.0.2.9\r\n"
+      "search\va.test\fb.test \r\n\r\n;domain x.test\n"
+      "domain first.test second.test\noptions  ndots:2");
+  EXPECT_EQ(dns.nameservers, std::vector<std::string>{"192.0.2.1"});
+  EXPECT_EQ(dns.search, (std::vector<std::string>{"a.test", "b.test"}));
+  EXPECT_EQ(dns.domain, "first.test");
+  EXPECT_EQ(dns.options, std::vector<std::string>{"ndots:2"});
+  EXPECT_TRUE(dns_of("").nameservers.empty());
 }
 
 }  // namespace

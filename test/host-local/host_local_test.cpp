@@ -1,7 +1,9 @@
 // knet's host-local binary against temporary dataDirs: every verb, requested
 // addresses, bad input leaving nothing behind, and 50 parallel ADDs.
 
+#include <cni/file.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "hl.h"
 
@@ -144,6 +146,94 @@ TEST_F(HostLocal, GcReleasesEveryUnlistedAttachment) {
   EXPECT_EQ(held, std::set<std::string>{"keep\r\neth0"});
   // The released addresses are free again.
   EXPECT_EQ(run(knet(), "ADD", single(), "new").code, 0);
+}
+
+// Container IDs have no length limit but their charset: an owner file of any
+// length is read whole, so re-ADD, CHECK, GC and DEL all see the same owner.
+TEST_F(HostLocal, LongContainerIdsKeepOneAddress) {
+  for (size_t len : {size_t{4} << 10, size_t{100} << 10}) {
+    SCOPED_TRACE(std::to_string(len) + "-byte container ID");
+    std::string cid = "x" + std::string(len - 1, 'a');
+    RunResult a = run(knet(), "ADD", single(), cid);
+    ASSERT_EQ(a.code, 0) << describe(a).substr(0, 300);
+    RunResult again = run(knet(), "ADD", single(), cid);
+    ASSERT_EQ(again.code, 0) << describe(again).substr(0, 300);
+    EXPECT_EQ(ip_of(again), ip_of(a));
+    json ck = single();
+    ck["prevResult"] = *a.json;
+    RunResult c = run(knet(), "CHECK", ck, cid);
+    EXPECT_EQ(c.code, 0) << describe(c).substr(0, 300);
+    // GC with the attachment listed keeps it.
+    ASSERT_EQ(run(knet(), "ADD", single(), "short").code, 0);
+    json gc = single();
+    gc["cni.dev/valid-attachments"] = {{{"containerID", cid}, {"ifname", "eth0"}}};
+    RunResult g = run(knet(), "GC", gc, "");
+    ASSERT_EQ(g.code, 0) << describe(g).substr(0, 300);
+    std::vector<std::string> held;
+    for (const auto& f : files(dir()))
+      if (cni::IP::parse(f)) held.push_back(f);
+    EXPECT_EQ(held, std::vector<std::string>{ip_of(a)});
+    EXPECT_TRUE(slurp(dir() + "/" + ip_of(a)) == cid + "\r\neth0") << "owner file changed";
+    RunResult d = run(knet(), "DEL", single(), cid);
+    ASSERT_EQ(d.code, 0) << describe(d).substr(0, 300);
+    EXPECT_EQ(files(dir()), (std::set<std::string>{"last_reserved_ip.0", "lock"}));
+  }
+}
+
+// The address file is linked before last_reserved_ip.<set> is written; when
+// that write fails, the ADD fails with a CNI error and keeps no address, in
+// the failing set or in an earlier one.
+TEST_F(HostLocal, FailedLastReservedWriteKeepsNoAddress) {
+  json two = conf(data.path(),
+                  {{"ranges", {{{{"subnet", "10.10.0.0/24"}}}, {{{"subnet", "fd00:10::/64"}}}}}});
+  for (const char* blocked : {"last_reserved_ip.0", "last_reserved_ip.1"}) {
+    SCOPED_TRACE(blocked);
+    std::filesystem::remove_all(dir());
+    std::filesystem::create_directories(dir() + "/" + blocked);  // not writable as a file
+    RunResult r = run(knet(), "ADD", two);
+    EXPECT_EQ(r.code, 1) << describe(r);
+    ASSERT_TRUE(r.json) << describe(r);
+    EXPECT_EQ((*r.json)["code"], 5) << r.out;
+    EXPECT_NE(r.out.find(blocked), std::string::npos) << r.out;
+    for (const auto& f : files(dir())) EXPECT_FALSE(cni::IP::parse(f)) << "left behind: " << f;
+    // Once the path is writable again, the same ADD works and DEL frees it.
+    std::filesystem::remove(dir() + "/" + blocked);
+    ASSERT_EQ(run(knet(), "ADD", two).code, 0);
+    ASSERT_EQ(run(knet(), "DEL", two).code, 0);
+    for (const auto& f : files(dir())) EXPECT_FALSE(cni::IP::parse(f)) << "left behind: " << f;
+  }
+}
+
+// ipam.resolvConf is read only if it is a regular file within the cap: a FIFO
+// neither blocks the ADD nor is read, a device or a huge file is refused, and
+// the error names the key, the path and the reason; nothing is reserved.
+TEST_F(HostLocal, ResolvConfMustBeASmallRegularFile) {
+  std::string fifo = data.path() + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::string big = data.path() + "/big.conf";
+  {
+    std::ofstream out(big);
+    std::string line = "nameserver 192.0.2.53\n";
+    for (size_t n = 0; n <= cni::kMaxResolvConfBytes; n += line.size()) out << line;
+  }
+  std::vector<std::pair<std::string, std::string>> bad = {
+      {fifo, "FIFO"},
+      {"/dev/zero", "character device"},
+      {data.path(), "directory"},
+      {big, "limit"},
+      {data.path() + "/missing", "No such file"}};
+  for (const auto& [path, why] : bad) {
+    RunResult r =
+        run(knet(), "ADD", conf(data.path(), {{"subnet", "10.10.0.0/24"}, {"resolvConf", path}}));
+    EXPECT_FALSE(r.timed_out) << path;
+    EXPECT_EQ(r.code, 1) << path << ": " << describe(r);
+    ASSERT_TRUE(r.json) << path << ": " << describe(r);
+    EXPECT_EQ((*r.json)["code"], 5) << r.out;
+    std::string msg = (*r.json)["msg"];
+    for (const std::string& part : {std::string("ipam.resolvConf"), path, why})
+      EXPECT_NE(msg.find(part), std::string::npos) << msg;
+  }
+  for (const auto& f : files(dir())) EXPECT_FALSE(cni::IP::parse(f)) << "left behind: " << f;
 }
 
 TEST_F(HostLocal, StatusFailsOnlyWhenARangeSetIsExhausted) {

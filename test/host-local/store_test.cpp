@@ -1,12 +1,15 @@
 // The disk store: the reference's file format, the owner index staying right
 // when other writers change the directory behind it, and the index itself.
 
+#include <cni/error.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <ipam/owner_index.h>
 #include <ipam/store.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <map>
 #include <random>
 
@@ -137,6 +140,85 @@ TEST(Store, StagingFileOfADeadWriterIsRemoved) {
   EXPECT_EQ(files(dir), (std::set<std::string>{"lock"}));
 }
 
+size_t open_fds() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+// A constructor that fails after opening the directory closes what it opened.
+TEST(Store, FailedOpenLeaksNoDescriptor) {
+  test::TempDir data;
+  std::string dir = data.path() + "/net";
+  std::filesystem::create_directories(dir + "/lock");  // the lock file cannot be opened
+  size_t before = open_fds();
+  for (int i = 0; i < 3; ++i) {
+    try {
+      Store s(dir, false);
+      ADD_FAILURE() << "a directory named lock was taken for the lock file";
+    } catch (const cni::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(dir + "/lock"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(open_fds(), before);
+}
+
+// An owner file is read whole, whatever its length: the index is rebuilt
+// from full contents, so long owners are found, kept and released.
+TEST(Store, LongOwnersAreReadWhole) {
+  test::TempDir data;
+  std::string dir = data.path() + "/net";
+  OwnerKey big{"c" + std::string(200 << 10, 'b'), "eth0"};
+  OwnerKey prefix{big.container_id.substr(0, 1000), "eth0"};
+  {
+    Store s(dir, true);
+    ASSERT_TRUE(s.reserve(ip("10.1.0.2"), big, 0));
+  }
+  std::filesystem::remove(dir + "/knet.index");  // rebuilt from the files
+  {
+    Store s(dir, false);
+    EXPECT_EQ(s.find(big), std::vector<cni::IP>{ip("10.1.0.2")});
+    EXPECT_TRUE(s.find(prefix).empty());
+    auto all = s.scan();
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0].owner, big);
+    EXPECT_EQ(s.release(big), std::vector<cni::IP>{ip("10.1.0.2")});
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir + "/10.1.0.2"));
+}
+
+// A change in the same tick as knet's last one leaves the directory's mtime
+// unchanged on a file system with coarse timestamps; knet leaves the
+// directory's mtime out of the current tick, so such a change is still seen.
+TEST(Store, ClosingLeavesNoRacyStamp) {
+  test::TempDir data;
+  std::string dir = data.path() + "/net";
+  {
+    Store s(dir, true);
+    ASSERT_TRUE(s.reserve(ip("10.1.0.2"), OwnerKey{"a", "eth0"}, 0));
+  }
+  struct stat st {};
+  ASSERT_EQ(stat(dir.c_str(), &st), 0);
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME_COARSE, &now);
+  int64_t mtime = st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec;
+  int64_t taken = now.tv_sec * 1000000000ll + now.tv_nsec;
+  EXPECT_GE(taken - mtime, timestamp_tick_ns(mtime));
+  // The index is trusted again: a file it does not know is not found...
+  std::ofstream(dir + "/10.1.0.9") << "b\r\neth0";
+  timespec back[2] = {{0, UTIME_OMIT}, st.st_mtim};
+  ASSERT_EQ(utimensat(AT_FDCWD, dir.c_str(), back, 0), 0);  // hide the change, as a tick would
+  {
+    Store s(dir, false);
+    EXPECT_TRUE(s.find(OwnerKey{"b", "eth0"}).empty());
+  }
+  // ...until the directory's mtime differs from the stamp.
+  std::filesystem::remove(dir + "/10.1.0.9");
+  std::ofstream(dir + "/10.1.0.9") << "b\r\neth0";
+  Store s(dir, false);
+  EXPECT_EQ(s.find(OwnerKey{"b", "eth0"}).size(), 1u);
+}
+
 TEST(OwnerKey, ParsesLikeTheReferenceMatches) {
   EXPECT_EQ(OwnerKey::parse("abc\r\neth0\n"), (OwnerKey{"abc", "eth0"}));
   EXPECT_EQ(OwnerKey::parse("  abc \n"), (OwnerKey{"abc", ""}));
@@ -178,12 +260,25 @@ TEST(OwnerIndex, MatchesAModel) {
   }
   Stamp st;
   st.dir.ino = 42;
+  st.dir.mtime_ns = 1700000000123456789;
+  st.taken_ns = st.dir.mtime_ns + 1000000000;
   idx->finish(st);
   idx.reset();
   EXPECT_NE(OwnerIndex::open(dirfd, "idx", st), nullptr);
+  Stamp later = st;
+  later.taken_ns += 5;  // when it was taken is no part of the comparison
+  EXPECT_NE(OwnerIndex::open(dirfd, "idx", later), nullptr);
   Stamp other = st;
-  other.dir.mtime_ns = 1;
+  other.dir.mtime_ns += 1;
   EXPECT_EQ(OwnerIndex::open(dirfd, "idx", other), nullptr);
+  // Taken in the directory's mtime tick: another writer may have changed it since.
+  Stamp racy = st;
+  racy.taken_ns = racy.dir.mtime_ns + 1000;
+  ASSERT_TRUE(racy.racy());
+  idx = OwnerIndex::open(dirfd, "idx", st);
+  idx->finish(racy);
+  idx.reset();
+  EXPECT_EQ(OwnerIndex::open(dirfd, "idx", racy), nullptr);
   close(dirfd);
 }
 

@@ -1,6 +1,11 @@
 // Hostile input for host-local (see hostile.h), run as the IPAM plugin is:
 // directly, with the parent plugin's config on stdin.
 
+#include <sys/stat.h>
+
+#include <fstream>
+#include <utility>
+
 #include "hostile.h"
 
 namespace knet::test::rel {
@@ -58,6 +63,19 @@ TEST_F(Hostile, HostLocal) {
                  bad_value("/ipam/ranges", json::array({json::array()}), "an empty range set"),
                  bad_value("/ipam/ranges/0/0", json::object(), "a range without subnet")})
     cases.push_back(std::move(c));
+  // resolvConf names a file to read: anything but a small regular file is an
+  // I/O error (5) naming the key, without blocking or reading without end.
+  const std::string fifo = files.path() + "/resolv.fifo", big = files.path() + "/resolv.big";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::ofstream(big) << std::string((1u << 20) + 1, '#');  // cni::kMaxResolvConfBytes + 1
+  for (auto [path, why] : {std::pair<std::string, std::string>{fifo, "a FIFO"},
+                           {"/dev/zero", "an endless device"},
+                           {files.path(), "a directory"},
+                           {big, "over the size cap"}}) {
+    Case c = bad_value("/ipam/resolvConf", path, why);
+    c.code = 5;
+    cases.push_back(std::move(c));
+  }
   expect_rejected("host-local", base, cases);
   expect_accepted("host-local", base);
 }

@@ -43,7 +43,10 @@ struct Config {
 };
 
 // The "dns" of an ADD result from a resolv.conf: nameserver, domain, search and
-// options lines, as the reference reads them. Throws code 5 if it cannot be read.
+// options lines, as the reference reads them. Reads the file only with
+// cni::read_user_file: throws code 5 naming "ipam.resolvConf", the path and
+// the reason if it cannot be read, is not a regular file (a FIFO is never
+// waited on) or is larger than cni::kMaxResolvConfBytes.
 cni::DNS parse_resolv_conf(const std::string& path);
 
 }  // namespace knet::ipam

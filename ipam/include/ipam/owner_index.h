@@ -9,6 +9,7 @@
 // it was left dirty (a writer died mid-update), or it belongs to another boot.
 // The reference plugin ignores it: it is one file whose content is no owner.
 
+#include <cni/fd.h>
 #include <cni/ip.h>
 
 #include <cstdint>
@@ -31,8 +32,21 @@ struct Stamp {
   char boot_id[40] = {};
   File dir;
   File last_reserved[8];
+  int64_t taken_ns = 0;  // CLOCK_REALTIME_COARSE when it was taken; not compared
+
+  // File timestamps are one tick coarse (on file systems without fine-grained
+  // ones): a change in the same tick as the directory's mtime leaves it as it
+  // is. A stamp taken within one tick of that mtime (git's "racily clean"
+  // case) therefore does not prove that nobody changed the directory after it.
+  bool racy() const;
 };
+// Equal when they describe the same boot, directory and files (taken_ns aside).
 bool operator==(const Stamp& a, const Stamp& b);
+
+// The coarseness of a file timestamp: the kernel's tick, at least 10 ms (a
+// remote file system's server may tick at 100 Hz), or 2 s for a timestamp in
+// whole seconds (a file system that keeps no more, such as FAT).
+int64_t timestamp_tick_ns(int64_t mtime_ns);
 
 struct IndexEntry {
   uint64_t owner = 0;  // OwnerKey::hash()
@@ -42,7 +56,7 @@ struct IndexEntry {
 class OwnerIndex {
  public:
   // Maps the index file `name` in directory `dirfd` if it is intact, clean and
-  // built against `expected`; nullptr otherwise.
+  // built against `expected` with a stamp that is not racy; nullptr otherwise.
   static std::unique_ptr<OwnerIndex> open(int dirfd, const char* name, const Stamp& expected);
   // (Re)writes the file with exactly `entries`, marked dirty until finish().
   static std::unique_ptr<OwnerIndex> create(int dirfd, const char* name,
@@ -64,7 +78,7 @@ class OwnerIndex {
   void finish(const Stamp& stamp);
 
  private:
-  OwnerIndex(int fd, uint64_t capacity);
+  OwnerIndex(cni::Fd fd, uint64_t capacity);
   struct Header;
   struct Slot;
   Header* header() const;
@@ -73,7 +87,7 @@ class OwnerIndex {
   void grow();
   void put(const IndexEntry& e);
 
-  int fd_;
+  cni::Fd fd_;
   void* base_ = nullptr;
   size_t mapped_ = 0;
 };

@@ -7,6 +7,7 @@
 // plus knet's own owner index (knet.index, see owner_index.h), which the
 // reference ignores, and which is removed whenever no address is held.
 
+#include <cni/fd.h>
 #include <cni/ip.h>
 
 #include <memory>
@@ -46,7 +47,7 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  bool exists() const { return dirfd_ >= 0; }
+  bool exists() const { return static_cast<bool>(dirfd_); }
 
   // The addresses whose file names `owner` exactly.
   std::vector<cni::IP> find(const OwnerKey& owner);
@@ -69,11 +70,14 @@ class Store {
   std::vector<Reservation> read_all() const;
   std::optional<OwnerKey> read_owner(const std::string& name) const;
   Stamp stamp() const;
+  // The stamp to record on close: never racy if the directory's mtime can be
+  // moved out of the current tick (see Stamp::racy).
+  Stamp confirmed_stamp() const;
   void remove(const cni::IP& ip, const OwnerKey& owner);
 
   std::string dir_;
-  int dirfd_ = -1;
-  int lockfd_ = -1;
+  cni::Fd dirfd_;   // the network directory; unset when it does not exist
+  cni::Fd lockfd_;  // holds the flock
   std::unique_ptr<OwnerIndex> index_;
   bool staged_ = false;  // the staging file exists and holds staged_content_
   std::string staged_content_;
