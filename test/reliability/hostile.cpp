@@ -207,7 +207,7 @@ std::vector<Case> Hostile::key_cases(const std::vector<Key>& keys) const {
     }
     if (k.type == Type::File) {
       for (const std::string& f : {fifo, std::string("/dev/zero"), files.path()})
-        out.push_back(set_case(k.pointer + " = " + f, k.pointer, f, 7, name));
+        out.push_back(set_case(k.pointer + " = " + f, k.pointer, f, k.file_code, name));
     }
   }
   return out;

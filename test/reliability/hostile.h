@@ -33,6 +33,7 @@ enum class Type { String, Bool, Int, Array, Object, File };
 struct Key {
   std::string pointer;
   Type type;
+  int file_code = 7;  // File keys: the code for a path that is no regular file
 };
 
 // The last name in a JSON pointer ("subnet" for "/ipam/ranges/0/0/subnet").
@@ -73,7 +74,7 @@ class Hostile : public ::testing::Test {
   // types, invalid UTF-8 in the value (6), a value nested past Go's 10,000
   // levels (6) and one nested deep but legal (7, naming the key, for keys
   // that are not objects), numbers out of any range for integers (7), and a
-  // FIFO, /dev/zero and a directory for files (7, naming the key).
+  // FIFO, /dev/zero and a directory for files (Key::file_code, naming the key).
   std::vector<Case> key_cases(const std::vector<Key>& keys) const;
 
   // A regular file, to pass as CNI_NETNS.
