@@ -62,8 +62,10 @@ std::vector<Key> subnet_keys(const cni::IPNet& net, Match m) {
 uint32_t target_class(const ShaperSpec& s) {
   return s.only_subnets ? kShapedClass : kUnshapedClass;
 }
+// The class of traffic no filter picks. Without subnets there are no filters
+// (an HTB only because the rate is beyond TBF's range): everything is shaped.
 uint32_t default_class(const ShaperSpec& s) {
-  return s.only_subnets ? kUnshapedClass : kShapedClass;
+  return s.only_subnets && !s.subnets.empty() ? kUnshapedClass : kShapedClass;
 }
 
 // TBF's libnl API takes rates as int bytes/s; faster rates (> 17 Gbit/s) use

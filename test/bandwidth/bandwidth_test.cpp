@@ -165,6 +165,17 @@ class BandwidthTest : public ::testing::Test {
     EXPECT_LE(std::abs(got - rate) / rate, kTolerance) << what << ": " << got << " bit/s";
   }
 
+  // Packets HTB class `classid` ("1:10") of `dev` has sent, -1 if it has none.
+  long class_packets(const std::string& dev, const std::string& classid) {
+    std::string out = sb.exec_in(sb.host(), "tc -s class show dev " + dev).out;
+    size_t at = out.find("class htb " + classid + " ");
+    if (at == std::string::npos) return -1;
+    size_t sent = out.find("Sent ", at);
+    size_t bytes = out.find(" bytes ", sent);
+    if (sent == std::string::npos || bytes == std::string::npos) return -1;
+    return std::stol(out.substr(bytes + 7));
+  }
+
   void require_iperf3() {
     if (!sb.exec_in(sb.host(), "command -v iperf3").ok()) GTEST_SKIP() << "iperf3 not installed";
   }
@@ -244,6 +255,36 @@ TEST_F(BandwidthTest, SubnetsUseHtbAndCheckPasses) {
   EXPECT_NE(r.code, 0) << "CHECK must see the missing 2001:db8::/32 filter";
   EXPECT_EQ(bw("DEL", conf).code, 0);
   EXPECT_TRUE(veth_qdiscs().empty());
+}
+
+// Above ~16.4 Gbit/s libnl's TBF API stops and an HTB shapes. Without subnets
+// it has no filters, so its default class must be the shaped one: with the
+// unshaped class as default nothing was enforced, and CHECK agreed.
+TEST_F(BandwidthTest, RateBeyondTbfRangeIsEnforced) {
+  std::string conf = config(both(20'000'000'000, 20'000'000));
+  RunResult r = bw("ADD", conf);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  for (const std::string& dev : {host_veth, ifbs().at(0)}) {
+    json q = tc_json("qdisc show dev " + dev + " root");
+    ASSERT_TRUE(q.is_array() && q.size() == 1) << q;
+    EXPECT_EQ(q[0].value("kind", ""), "htb") << dev;
+    EXPECT_EQ(q[0]["options"].value("default", ""), "0x10") << dev << ": " << q;
+  }
+  EXPECT_EQ(bw("CHECK", conf).code, 0);
+  // Traffic both ways goes through the shaped class 1:10, none through 1:20.
+  ASSERT_TRUE(sb.ping(cont, "10.77.0.1"));
+  for (const std::string& dev : {host_veth, ifbs().at(0)}) {
+    EXPECT_GT(class_packets(dev, "1:10"), 0) << dev;
+    EXPECT_EQ(class_packets(dev, "1:20"), 0) << dev;
+  }
+  ASSERT_TRUE(
+      sb.exec_in(sb.host(), "tc qdisc del dev " + host_veth + " root && tc qdisc add dev " +
+                                        host_veth + " root handle 1: htb default 20")
+          .ok());
+  r = bw("CHECK", conf);
+  EXPECT_NE(r.code, 0) << "CHECK must see that the default class is the unshaped one";
+  EXPECT_NE(r.out.find("default class"), std::string::npos) << r.out;
+  EXPECT_EQ(bw("DEL", conf).code, 0);
 }
 
 TEST_F(BandwidthTest, BadConfigLeavesNothingBehind) {
