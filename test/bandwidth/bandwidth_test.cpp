@@ -165,7 +165,7 @@ class BandwidthTest : public ::testing::Test {
     EXPECT_LE(std::abs(got - rate) / rate, kTolerance) << what << ": " << got << " bit/s";
   }
 
-  // Packets HTB class `classid` ("1:10") of `dev` has sent, -1 if it has none.
+  // Packets HTB class `classid` ("6b62:10") of `dev` has sent, -1 if it has none.
   long class_packets(const std::string& dev, const std::string& classid) {
     std::string out = sb.exec_in(sb.host(), "tc -s class show dev " + dev).out;
     size_t at = out.find("class htb " + classid + " ");
@@ -222,7 +222,7 @@ TEST_F(BandwidthTest, CheckNoticesAChangedShaper) {
   std::string conf = config(both(10'000'000, 200'000));
   ASSERT_EQ(bw("ADD", conf).code, 0);
   ASSERT_TRUE(sb.exec_in(sb.host(), "tc qdisc replace dev " + host_veth +
-                                        " root handle 1: tbf rate 20mbit burst 25000 limit 40000")
+                                        " root handle 6b62: tbf rate 20mbit burst 25000 limit 40000")
                   .ok());
   RunResult r = bw("CHECK", conf);
   EXPECT_NE(r.code, 0);
@@ -240,11 +240,11 @@ TEST_F(BandwidthTest, SubnetsUseHtbAndCheckPasses) {
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   // HTB classifies; the shaped class's leaf is the TBF that shapes.
   EXPECT_EQ(veth_qdiscs(), (std::set<std::string>{"htb", "tbf", "ingress"}));
-  json leaf = tc_json("qdisc show dev " + host_veth + " parent 1:10");
+  json leaf = tc_json("qdisc show dev " + host_veth + " parent 6b62:10");
   ASSERT_TRUE(leaf.is_array() && leaf.size() == 1) << leaf;
   EXPECT_EQ(leaf[0].value("kind", ""), "tbf");
   EXPECT_EQ(leaf[0]["options"].value("rate", 0.0), 1'306'975) << leaf;
-  json f = tc_json("filter show dev " + host_veth + " parent 1:");
+  json f = tc_json("filter show dev " + host_veth + " parent 6b62:");
   int matches = 0;
   for (const auto& e : f) matches += e.contains("options") && e["options"].contains("match");
   EXPECT_EQ(matches, 2) << f;
@@ -271,15 +271,15 @@ TEST_F(BandwidthTest, RateBeyondTbfRangeIsEnforced) {
     EXPECT_EQ(q[0]["options"].value("default", ""), "0x10") << dev << ": " << q;
   }
   EXPECT_EQ(bw("CHECK", conf).code, 0);
-  // Traffic both ways goes through the shaped class 1:10, none through 1:20.
+  // Traffic both ways goes through the shaped class 6b62:10, none through 6b62:20.
   ASSERT_TRUE(sb.ping(cont, "10.77.0.1"));
   for (const std::string& dev : {host_veth, ifbs().at(0)}) {
-    EXPECT_GT(class_packets(dev, "1:10"), 0) << dev;
-    EXPECT_EQ(class_packets(dev, "1:20"), 0) << dev;
+    EXPECT_GT(class_packets(dev, "6b62:10"), 0) << dev;
+    EXPECT_EQ(class_packets(dev, "6b62:20"), 0) << dev;
   }
   ASSERT_TRUE(
       sb.exec_in(sb.host(), "tc qdisc del dev " + host_veth + " root && tc qdisc add dev " +
-                                        host_veth + " root handle 1: htb default 20")
+                                        host_veth + " root handle 6b62: htb default 20")
           .ok());
   r = bw("CHECK", conf);
   EXPECT_NE(r.code, 0) << "CHECK must see that the default class is the unshaped one";
