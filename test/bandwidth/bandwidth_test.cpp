@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -349,6 +350,191 @@ TEST_F(BandwidthTest, GcDeletesIfbsOfGoneAttachmentsOnly) {
   // instead of keeping a redirect into nothing, which would drop all it sends.
   EXPECT_TRUE(veth_qdiscs().empty()) << "c1's host veth still has knet qdiscs";
   EXPECT_TRUE(sb.ping(cont, "10.77.0.1")) << "c1 cut off after GC";
+}
+
+// CNI_NETNS naming the plugin's own namespace: the "container" interface is
+// a host link. The reference's skeleton refuses with code 8; knet shaped it.
+TEST_F(BandwidthTest, PluginsOwnNamespaceAsContainerIsRefused) {
+  ASSERT_TRUE(sb.exec_in(sb.host(), "ip link add hup0 type veth peer name eth0 && "
+                                    "ip link set hup0 up && ip link set eth0 up")
+                  .ok());
+  json c = json::parse(config(both(10'000'000, 200'000)));
+  c["prevResult"] = {{"cniVersion", "1.0.0"},
+                     {"interfaces", {{{"name", "hup0"}}, {{"name", "eth0"}, {"sandbox", sb.host()}}}}};
+  std::string conf = c.dump();
+  for (const char* verb : {"ADD", "CHECK", "DEL"}) {
+    RunResult r = bw(verb, conf, "c1", sb.host());
+    EXPECT_EQ(r.code, 1) << verb << ": " << r.out;
+    ASSERT_TRUE(r.json) << r.out;
+    EXPECT_EQ((*r.json)["code"], 8) << verb << ": " << r.out;
+    EXPECT_NE(r.out.find("should not be the same"), std::string::npos) << r.out;
+  }
+  for (const char* dev : {"hup0", "eth0"}) {
+    json q = tc_json(std::string("qdisc show dev ") + dev);
+    for (const auto& e : q) EXPECT_EQ(e.value("kind", ""), "noqueue") << dev << ": " << q;
+  }
+  EXPECT_TRUE(ifbs().empty());
+}
+
+// Container x's eth0 has its peer in another namespace, at the ifindex c1's
+// host veth has in the sandbox host. By ifindex alone DEL took c1's veth for
+// x's peer and stripped c1's shaping; the peer's netnsid tells them apart.
+TEST_F(BandwidthTest, DelOfAnotherContainerWithTheSamePeerIndexLeavesShapingAlone) {
+  std::string conf = config(both(10'000'000, 200'000));
+  ASSERT_EQ(bw("ADD", conf).code, 0);
+  int index = sb.link_json(sb.host(), host_veth)["ifindex"];
+  std::string other = sb.add_ns("z");
+  std::string x = sb.add_container("x");
+  ASSERT_TRUE(sb.exec_in(other, "ip link add name zp0 index " + std::to_string(index) +
+                                    " type veth peer name eth0 netns " + Sandbox::name_of(x))
+                  .ok());
+  ASSERT_EQ(sb.link_json(other, "zp0")["ifindex"], index);
+  RunResult r = bw("DEL", conf, "x", x);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(veth_qdiscs(), (std::set<std::string>{"tbf", "ingress"}));
+  EXPECT_EQ(ifbs().size(), 1u);
+  r = bw("CHECK", conf);
+  EXPECT_EQ(r.code, 0) << "c1's shaping must be intact: " << r.out;
+  EXPECT_EQ(bw("DEL", conf).code, 0);
+}
+
+// Another tool's ingress filter (and its ingress qdisc) survives ADD and DEL:
+// knet's redirect is added beside it and only that goes.
+TEST_F(BandwidthTest, ForeignIngressFilterSurvivesAddAndDel) {
+  ASSERT_TRUE(sb.exec_in(sb.host(), "tc qdisc add dev " + host_veth +
+                                        " ingress && tc filter add dev " + host_veth +
+                                        " parent ffff: protocol ip prio 5 u32 match ip dst "
+                                        "198.51.100.0/24 flowid :1")
+                  .ok());
+  auto filters = [&] { return sb.exec_in(sb.host(), "tc filter show dev " + host_veth + " ingress").out; };
+  std::string conf = config(both(10'000'000, 200'000));
+  RunResult r = bw("ADD", conf);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  std::string f = filters();
+  EXPECT_NE(f.find("match c6336400/ffffff00"), std::string::npos) << f;  // 198.51.100.0/24
+  EXPECT_NE(f.find("mirred (Egress Redirect to device kbw"), std::string::npos) << f;
+  EXPECT_EQ(bw("CHECK", conf).code, 0);
+  ASSERT_EQ(bw("DEL", conf).code, 0);
+  f = filters();
+  EXPECT_NE(f.find("match c6336400/ffffff00"), std::string::npos) << "the foreign filter is gone: " << f;
+  EXPECT_EQ(f.find("mirred"), std::string::npos) << f;
+  EXPECT_EQ(veth_qdiscs(), (std::set<std::string>{"ingress"}));
+  EXPECT_TRUE(ifbs().empty());
+  // A second round: the same again on the foreign qdisc.
+  ASSERT_EQ(bw("ADD", conf).code, 0);
+  ASSERT_EQ(bw("DEL", conf).code, 0);
+  EXPECT_NE(filters().find("match c6336400/ffffff00"), std::string::npos);
+}
+
+// Another tool's root qdisc on the veth is neither replaced by ADD (which
+// fails, naming it, and leaves nothing) nor removed by DEL.
+TEST_F(BandwidthTest, ForeignRootQdiscIsNeitherReplacedNorRemoved) {
+  ASSERT_TRUE(
+      sb.exec_in(sb.host(), "tc qdisc add dev " + host_veth + " root handle 1: tbf rate 500mbit "
+                                                              "burst 100kb latency 50ms")
+          .ok());
+  auto root = [&] {
+    json q = tc_json("qdisc show dev " + host_veth + " root");
+    return q.is_array() && q.size() == 1 ? q[0].value("kind", "") + " " + q[0].value("handle", "")
+                                         : q.dump();
+  };
+  // Egress only: the root is not needed, ADD works beside it.
+  json egress = {{"egressRate", 10'000'000}, {"egressBurst", 200'000}};
+  ASSERT_EQ(bw("ADD", config(egress)).code, 0);
+  EXPECT_EQ(root(), "tbf 1:");
+  ASSERT_EQ(bw("DEL", config(egress)).code, 0);
+  EXPECT_EQ(root(), "tbf 1:") << "DEL removed another tool's root qdisc";
+  // Ingress needs the root: refused, nothing left.
+  RunResult r = bw("ADD", config(both(10'000'000, 200'000)));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("already has a root qdisc tbf 1:"), std::string::npos) << r.out;
+  EXPECT_EQ(root(), "tbf 1:");
+  EXPECT_EQ(veth_qdiscs(), (std::set<std::string>{"tbf"}));
+  EXPECT_TRUE(ifbs().empty());
+}
+
+// GC with many stale ifbs, some with a host veth still redirecting to them:
+// the stale ones go (and those veths lose knet's redirect and root qdisc),
+// the valid ones and other networks' stay. The qdiscs are dumped once, not
+// once per (stale ifb x veth), and the exclusive owner lock is let go before
+// the first deletion (read from strace, when it is installed).
+TEST_F(BandwidthTest, GcWithManyStaleIfbs) {
+  constexpr int kStale = 40, kRedirected = 5;
+  ASSERT_EQ(bw("ADD", config(both(10'000'000, 200'000))).code, 0);
+  std::string script;
+  auto tagged_ifb = [&](const std::string& name, const std::string& tag) {
+    script += "ip link add " + name + " type ifb && ip link set " + name + " alias " + tag + " && ";
+  };
+  auto redirect = [&](const std::string& veth, const std::string& ifb) {
+    script += "ip link add " + veth + " type veth peer name " + veth + "p && ip link set " + veth +
+              " up && tc qdisc add dev " + veth + " root handle 6b62: tbf rate 10mbit burst 20kb " +
+              "latency 10ms && tc qdisc add dev " + veth + " ingress && tc filter add dev " + veth +
+              " parent ffff: protocol all prio 1 u32 match u32 0 0 action mirred egress redirect " +
+              "dev " + ifb + " && ";
+  };
+  for (int i = 0; i < kStale; ++i) {
+    tagged_ifb("kst" + std::to_string(i), "knet:bwnet:stale" + std::to_string(i) + ":eth0");
+  }
+  for (int i = 0; i < kRedirected; ++i) redirect("gv" + std::to_string(i), "kst" + std::to_string(i));
+  script += "ip link add kbw0000000000a1 type ifb && ";  // untagged: a killed ADD's
+  tagged_ifb("kvalid", "knet:bwnet:c9:eth0");
+  redirect("gvalid", "kvalid");
+  tagged_ifb("kother", "knet:othernet:stale0:eth0");
+  script += "true";
+  ASSERT_TRUE(sb.exec_in(sb.host(), script, std::chrono::seconds(60)).ok());
+  ASSERT_EQ(ifbs().size(), static_cast<size_t>(kStale + 4));
+
+  json gc = {{"cniVersion", "1.1.0"},
+             {"name", "bwnet"},
+             {"type", "bandwidth"},
+             {"cni.dev/valid-attachments",
+              {{{"containerID", "c1"}, {"ifname", "eth0"}}, {{"containerID", "c9"}, {"ifname", "eth0"}}}}};
+  auto e = env("GC", "", "");
+  e.erase("CNI_CONTAINERID");
+  e.erase("CNI_IFNAME");
+  e["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin";
+  TempDir trace_dir;
+  std::string trace = trace_dir.path() + "/trace";
+  bool traced = std::filesystem::exists("/usr/bin/strace");
+  std::vector<std::string> argv = {plugin_path("bandwidth")};
+  if (traced) {
+    argv.insert(argv.begin(), {"/usr/bin/strace", "-f", "-qq", "-o", trace, "-e",
+                               "trace=openat,close,sendmsg"});
+  }
+  RunResult r = run_process(argv, e, gc.dump(), sb.host(), std::chrono::seconds(60));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+
+  std::set<std::string> left;
+  for (const auto& n : ifbs()) left.insert(n);
+  ASSERT_EQ(left.size(), 3u) << testing::PrintToString(left);
+  EXPECT_TRUE(left.count("kvalid") && left.count("kother"));
+  for (int i = 0; i < kRedirected; ++i) {
+    std::string v = "gv" + std::to_string(i);
+    json q = tc_json("qdisc show dev " + v);
+    for (const auto& x : q) EXPECT_EQ(x.value("kind", ""), "noqueue") << v << ": " << q;
+  }
+  EXPECT_NE(sb.exec_in(sb.host(), "tc filter show dev gvalid ingress").out.find("kvalid"),
+            std::string::npos);
+  EXPECT_EQ(bw("CHECK", config(both(10'000'000, 200'000))).code, 0) << "c1 is valid";
+
+  if (!traced) GTEST_SKIP() << "strace not installed: dump count and lock scope not checked";
+  std::ifstream in(trace);
+  std::string line, lock_fd;
+  int qdisc_dumps = 0;
+  bool released = false, deleted_while_locked = false;
+  while (std::getline(in, line)) {
+    if (line.find("untagged.lock") != std::string::npos && line.find("openat") != std::string::npos) {
+      lock_fd = line.substr(line.rfind("= ") + 2);
+    } else if (!lock_fd.empty() && line.find("close(" + lock_fd + ")") != std::string::npos) {
+      released = true;
+    }
+    qdisc_dumps += line.find("RTM_GETQDISC") != std::string::npos;
+    if (line.find("RTM_DELLINK") != std::string::npos && !released) deleted_while_locked = true;
+  }
+  EXPECT_FALSE(lock_fd.empty()) << "no lock taken";
+  EXPECT_FALSE(deleted_while_locked) << "an ifb was deleted under the exclusive lock";
+  // One dump for the map, then one each by the two removals per redirecting veth.
+  EXPECT_LE(qdisc_dumps, 1 + 2 * kRedirected);
 }
 
 TEST_F(BandwidthTest, StatusReportsKernelSupport) {
