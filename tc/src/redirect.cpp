@@ -135,7 +135,6 @@ bool remove_redirect(nlw::Socket& sock, int ifindex, int ifb_index) {
   using Group = std::tuple<uint16_t, uint16_t>;
   std::map<Group, std::vector<rtnl_cls*>> ours;
   std::set<Group> shared;
-  bool others = false;
   for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
     auto* c = reinterpret_cast<rtnl_cls*>(o);
     Group g{rtnl_cls_get_prio(c), rtnl_cls_get_protocol(c)};
@@ -143,7 +142,6 @@ bool remove_redirect(nlw::Socket& sock, int ifindex, int ifb_index) {
       ours[g].push_back(c);
     } else if (!is_u32_node(c)) {
       shared.insert(g);
-      others = true;
     }
   }
   if (ours.empty()) return false;
@@ -155,7 +153,6 @@ bool remove_redirect(nlw::Socket& sock, int ifindex, int ifb_index) {
     ClsPtr whole = new_filter(ifindex, filter_parent(q.get()), std::get<0>(g), std::get<1>(g), "u32");
     delete_filter(sock, ifindex, whole.get());
   }
-  if (!others && kind_of(q.get()) == "ingress") delete_qdisc(sock, ifindex, q.get());
   return true;
 }
 

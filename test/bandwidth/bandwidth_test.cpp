@@ -166,6 +166,16 @@ class BandwidthTest : public ::testing::Test {
     EXPECT_LE(std::abs(got - rate) / rate, kTolerance) << what << ": " << got << " bit/s";
   }
 
+  // True when the host veth carries no shaping: no root qdisc but the
+  // default and no ingress filter. DEL leaves an empty ingress qdisc (see
+  // tc/redirect.h); it passes everything.
+  bool unshaped() {
+    std::set<std::string> q = veth_qdiscs();
+    q.erase("ingress");
+    return q.empty() &&
+           sb.exec_in(sb.host(), "tc filter show dev " + host_veth + " ingress").out.empty();
+  }
+
   // Packets HTB class `classid` ("6b62:10") of `dev` has sent, -1 if it has none.
   long class_packets(const std::string& dev, const std::string& classid) {
     std::string out = sb.exec_in(sb.host(), "tc -s class show dev " + dev).out;
@@ -213,7 +223,7 @@ TEST_F(BandwidthTest, AddShapesBothDirectionsAndPassesPrevResultOn) {
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   r = bw("DEL", conf);
   EXPECT_EQ(r.code, 0) << r.out << r.err;
-  EXPECT_TRUE(veth_qdiscs().empty());
+  EXPECT_TRUE(unshaped());
   EXPECT_TRUE(ifbs().empty());
   r = bw("DEL", conf);
   EXPECT_EQ(r.code, 0) << "DEL succeeds when everything is gone: " << r.out;
@@ -255,7 +265,7 @@ TEST_F(BandwidthTest, SubnetsUseHtbAndCheckPasses) {
   r = bw("CHECK", config(keys));
   EXPECT_NE(r.code, 0) << "CHECK must see the missing 2001:db8::/32 filter";
   EXPECT_EQ(bw("DEL", conf).code, 0);
-  EXPECT_TRUE(veth_qdiscs().empty());
+  EXPECT_TRUE(unshaped());
 }
 
 // Above ~16.4 Gbit/s libnl's TBF API stops and an HTB shapes. Without subnets
@@ -320,7 +330,7 @@ TEST_F(BandwidthTest, DelRemovesTheReferencePluginsShaping) {
   r = bw("DEL", conf);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_TRUE(ifbs().empty()) << "the reference's ifb " << made[0] << " is left";
-  EXPECT_TRUE(veth_qdiscs().empty());
+  EXPECT_TRUE(unshaped());
   EXPECT_EQ(bw("DEL", conf).code, 0) << "a second DEL";
 }
 
@@ -348,7 +358,7 @@ TEST_F(BandwidthTest, GcDeletesIfbsOfGoneAttachmentsOnly) {
   EXPECT_EQ(sb.link_json(sb.host(), left[0])["ifalias"], "knet:bwnet:c2:eth0");
   // c1's veth outlived the runtime's list: it loses its shaping with its ifb
   // instead of keeping a redirect into nothing, which would drop all it sends.
-  EXPECT_TRUE(veth_qdiscs().empty()) << "c1's host veth still has knet qdiscs";
+  EXPECT_TRUE(unshaped()) << "c1's host veth still has knet qdiscs";
   EXPECT_TRUE(sb.ping(cont, "10.77.0.1")) << "c1 cut off after GC";
 }
 
@@ -426,6 +436,26 @@ TEST_F(BandwidthTest, ForeignIngressFilterSurvivesAddAndDel) {
   EXPECT_NE(filters().find("match c6336400/ffffff00"), std::string::npos);
 }
 
+// Another tool's filter holds knet's priority with another protocol: the
+// kernel refuses knet's beside it. ADD fails saying so, and leaves the
+// foreign filter and nothing of its own.
+TEST_F(BandwidthTest, ForeignFilterAtKnetsPriorityFailsAddClearly) {
+  ASSERT_TRUE(sb.exec_in(sb.host(), "tc qdisc add dev " + host_veth +
+                                        " ingress && tc filter add dev " + host_veth +
+                                        " parent ffff: protocol ip prio 1 u32 match ip dst "
+                                        "198.51.100.0/24 flowid :1")
+                  .ok());
+  RunResult r = bw("ADD", config(both(10'000'000, 200'000)));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("beside the ingress filters already there"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(host_veth), std::string::npos) << r.out;
+  std::string f = sb.exec_in(sb.host(), "tc filter show dev " + host_veth + " ingress").out;
+  EXPECT_NE(f.find("match c6336400/ffffff00"), std::string::npos) << f;
+  EXPECT_EQ(f.find("mirred"), std::string::npos) << f;
+  EXPECT_EQ(veth_qdiscs(), (std::set<std::string>{"ingress"}));
+  EXPECT_TRUE(ifbs().empty());
+}
+
 // Another tool's root qdisc on the veth is neither replaced by ADD (which
 // fails, naming it, and leaves nothing) nor removed by DEL.
 TEST_F(BandwidthTest, ForeignRootQdiscIsNeitherReplacedNorRemoved) {
@@ -445,11 +475,13 @@ TEST_F(BandwidthTest, ForeignRootQdiscIsNeitherReplacedNorRemoved) {
   ASSERT_EQ(bw("DEL", config(egress)).code, 0);
   EXPECT_EQ(root(), "tbf 1:") << "DEL removed another tool's root qdisc";
   // Ingress needs the root: refused, nothing left.
+  std::set<std::string> before = veth_qdiscs();
   RunResult r = bw("ADD", config(both(10'000'000, 200'000)));
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("already has a root qdisc tbf 1:"), std::string::npos) << r.out;
   EXPECT_EQ(root(), "tbf 1:");
-  EXPECT_EQ(veth_qdiscs(), (std::set<std::string>{"tbf"}));
+  EXPECT_EQ(veth_qdiscs(), before);
+  EXPECT_EQ(sb.exec_in(sb.host(), "tc filter show dev " + host_veth + " ingress").out, "");
   EXPECT_TRUE(ifbs().empty());
 }
 
@@ -511,7 +543,10 @@ TEST_F(BandwidthTest, GcWithManyStaleIfbs) {
   for (int i = 0; i < kRedirected; ++i) {
     std::string v = "gv" + std::to_string(i);
     json q = tc_json("qdisc show dev " + v);
-    for (const auto& x : q) EXPECT_EQ(x.value("kind", ""), "noqueue") << v << ": " << q;
+    for (const auto& x : q) {
+      EXPECT_TRUE(x.value("kind", "") == "noqueue" || x.value("kind", "") == "ingress") << v << ": " << q;
+    }
+    EXPECT_EQ(sb.exec_in(sb.host(), "tc filter show dev " + v + " ingress").out, "") << v;
   }
   EXPECT_NE(sb.exec_in(sb.host(), "tc filter show dev gvalid ingress").out.find("kvalid"),
             std::string::npos);

@@ -23,8 +23,9 @@ namespace knet::tc {
 // nothing of it is left on the link.
 void redirect_ingress(nlw::Socket& sock, int ifindex, int ifb_index);
 // Removes the filters on link `ifindex`'s ingress that redirect to
-// `ifb_index`, and the ingress qdisc (not a clsact) if no filter is left on
-// it; false if there was no such filter. Other filters stay.
+// `ifb_index`; false if there was none. Other filters stay, and so does the
+// ingress qdisc: nothing proves it knet's, an empty one passes everything,
+// deleting it costs an RCU grace period, and the link's deletion takes it along.
 bool remove_redirect(nlw::Socket& sock, int ifindex, int ifb_index);
 // True if link `ifindex` has a filter on its ingress redirecting everything to `ifb_index`.
 bool redirects_to(nlw::Socket& sock, int ifindex, int ifb_index);
