@@ -446,8 +446,9 @@ void set_bridge_port(Socket& sock, int index, const BridgePortOptions& opts) {
   if (opts.isolated) nla_put_u8(m.get(), IFLA_BRPORT_ISOLATED, *opts.isolated);
   if (opts.learning) nla_put_u8(m.get(), IFLA_BRPORT_LEARNING, *opts.learning);
   nla_nest_end(m.get(), pi);
-  request(sock, [&] { return "failed to change bridge port settings of " + link_label(sock, index); },
-          [&] { return sock.send_and_ack(m.get()); });
+  request(
+      sock, [&] { return "failed to change bridge port settings of " + link_label(sock, index); },
+      [&] { return sock.send_and_ack(m.get()); });
 }
 
 void bridge_vlan_add(Socket& sock, int index, uint16_t vid, bool pvid, bool untagged, bool self) {

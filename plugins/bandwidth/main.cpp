@@ -46,8 +46,9 @@ void refuse_own_netns(const nlw::NetNS& cont) {
   for (char& c : override_value) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   if (override_value == "TRUE" || override_value == "1") return;
   if (cont.same_as(nlw::NetNS::current())) {
-    throw cni::Error(kInvalidNetNS, "plugin's netns and netns from CNI_NETNS should not be the same (" +
-                                        cont.path() + ")");
+    throw cni::Error(
+        kInvalidNetNS,
+        "plugin's netns and netns from CNI_NETNS should not be the same (" + cont.path() + ")");
   }
 }
 
@@ -121,7 +122,8 @@ bool stale_ifb(const nlw::LinkInfo& l, const std::string& network,
                const std::vector<cni::Attachment>& valid, bool untagged_too) {
   if (l.kind != "ifb") return false;
   auto o = cni::parse_owner_tag(l.alias);
-  if (o) return o->network == network && !cni::contains_attachment(valid, o->container_id, o->ifname);
+  if (o)
+    return o->network == network && !cni::contains_attachment(valid, o->container_id, o->ifname);
   return untagged_too && l.alias.empty() && cni::is_owner_ifname(bw::kIfbPrefix, l.name);
 }
 

@@ -87,8 +87,10 @@ void add_redirect_filter(nlw::Socket& sock, int ifindex, uint32_t parent, int if
             std::string what = "add mirred redirect to " + nlw::link_label(sock, ifb_index) +
                                " on " + label.str();
             if (beside_others) {
-              what += " beside the ingress filters already there (another tool's filter may hold "
-                      "priority " + std::to_string(kRedirectPrio) + " with another kind or protocol)";
+              what +=
+                  " beside the ingress filters already there (another tool's filter may hold "
+                  "priority " +
+                  std::to_string(kRedirectPrio) + " with another kind or protocol)";
             }
             return what;
           },
@@ -150,7 +152,8 @@ bool remove_redirect(nlw::Socket& sock, int ifindex, int ifb_index) {
       for (rtnl_cls* c : filters) delete_filter(sock, ifindex, c);
       continue;
     }
-    ClsPtr whole = new_filter(ifindex, filter_parent(q.get()), std::get<0>(g), std::get<1>(g), "u32");
+    ClsPtr whole =
+        new_filter(ifindex, filter_parent(q.get()), std::get<0>(g), std::get<1>(g), "u32");
     delete_filter(sock, ifindex, whole.get());
   }
   return true;

@@ -232,9 +232,10 @@ TEST_F(BandwidthTest, AddShapesBothDirectionsAndPassesPrevResultOn) {
 TEST_F(BandwidthTest, CheckNoticesAChangedShaper) {
   std::string conf = config(both(10'000'000, 200'000));
   ASSERT_EQ(bw("ADD", conf).code, 0);
-  ASSERT_TRUE(sb.exec_in(sb.host(), "tc qdisc replace dev " + host_veth +
-                                        " root handle 6b62: tbf rate 20mbit burst 25000 limit 40000")
-                  .ok());
+  ASSERT_TRUE(
+      sb.exec_in(sb.host(), "tc qdisc replace dev " + host_veth +
+                                " root handle 6b62: tbf rate 20mbit burst 25000 limit 40000")
+          .ok());
   RunResult r = bw("CHECK", conf);
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("rate"), std::string::npos) << r.out;
@@ -369,8 +370,9 @@ TEST_F(BandwidthTest, PluginsOwnNamespaceAsContainerIsRefused) {
                                     "ip link set hup0 up && ip link set eth0 up")
                   .ok());
   json c = json::parse(config(both(10'000'000, 200'000)));
-  c["prevResult"] = {{"cniVersion", "1.0.0"},
-                     {"interfaces", {{{"name", "hup0"}}, {{"name", "eth0"}, {"sandbox", sb.host()}}}}};
+  c["prevResult"] = {
+      {"cniVersion", "1.0.0"},
+      {"interfaces", {{{"name", "hup0"}}, {{"name", "eth0"}, {"sandbox", sb.host()}}}}};
   std::string conf = c.dump();
   for (const char* verb : {"ADD", "CHECK", "DEL"}) {
     RunResult r = bw(verb, conf, "c1", sb.host());
@@ -416,7 +418,9 @@ TEST_F(BandwidthTest, ForeignIngressFilterSurvivesAddAndDel) {
                                         " parent ffff: protocol ip prio 5 u32 match ip dst "
                                         "198.51.100.0/24 flowid :1")
                   .ok());
-  auto filters = [&] { return sb.exec_in(sb.host(), "tc filter show dev " + host_veth + " ingress").out; };
+  auto filters = [&] {
+    return sb.exec_in(sb.host(), "tc filter show dev " + host_veth + " ingress").out;
+  };
   std::string conf = config(both(10'000'000, 200'000));
   RunResult r = bw("ADD", conf);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
@@ -426,7 +430,8 @@ TEST_F(BandwidthTest, ForeignIngressFilterSurvivesAddAndDel) {
   EXPECT_EQ(bw("CHECK", conf).code, 0);
   ASSERT_EQ(bw("DEL", conf).code, 0);
   f = filters();
-  EXPECT_NE(f.find("match c6336400/ffffff00"), std::string::npos) << "the foreign filter is gone: " << f;
+  EXPECT_NE(f.find("match c6336400/ffffff00"), std::string::npos)
+      << "the foreign filter is gone: " << f;
   EXPECT_EQ(f.find("mirred"), std::string::npos) << f;
   EXPECT_EQ(veth_qdiscs(), (std::set<std::string>{"ingress"}));
   EXPECT_TRUE(ifbs().empty());
@@ -507,7 +512,8 @@ TEST_F(BandwidthTest, GcWithManyStaleIfbs) {
   for (int i = 0; i < kStale; ++i) {
     tagged_ifb("kst" + std::to_string(i), "knet:bwnet:stale" + std::to_string(i) + ":eth0");
   }
-  for (int i = 0; i < kRedirected; ++i) redirect("gv" + std::to_string(i), "kst" + std::to_string(i));
+  for (int i = 0; i < kRedirected; ++i)
+    redirect("gv" + std::to_string(i), "kst" + std::to_string(i));
   script += "ip link add kbw0000000000a1 type ifb && ";  // untagged: a killed ADD's
   tagged_ifb("kvalid", "knet:bwnet:c9:eth0");
   redirect("gvalid", "kvalid");
@@ -516,11 +522,12 @@ TEST_F(BandwidthTest, GcWithManyStaleIfbs) {
   ASSERT_TRUE(sb.exec_in(sb.host(), script, std::chrono::seconds(60)).ok());
   ASSERT_EQ(ifbs().size(), static_cast<size_t>(kStale + 4));
 
-  json gc = {{"cniVersion", "1.1.0"},
-             {"name", "bwnet"},
-             {"type", "bandwidth"},
-             {"cni.dev/valid-attachments",
-              {{{"containerID", "c1"}, {"ifname", "eth0"}}, {{"containerID", "c9"}, {"ifname", "eth0"}}}}};
+  json gc = {
+      {"cniVersion", "1.1.0"},
+      {"name", "bwnet"},
+      {"type", "bandwidth"},
+      {"cni.dev/valid-attachments",
+       {{{"containerID", "c1"}, {"ifname", "eth0"}}, {{"containerID", "c9"}, {"ifname", "eth0"}}}}};
   auto e = env("GC", "", "");
   e.erase("CNI_CONTAINERID");
   e.erase("CNI_IFNAME");
@@ -544,7 +551,8 @@ TEST_F(BandwidthTest, GcWithManyStaleIfbs) {
     std::string v = "gv" + std::to_string(i);
     json q = tc_json("qdisc show dev " + v);
     for (const auto& x : q) {
-      EXPECT_TRUE(x.value("kind", "") == "noqueue" || x.value("kind", "") == "ingress") << v << ": " << q;
+      EXPECT_TRUE(x.value("kind", "") == "noqueue" || x.value("kind", "") == "ingress")
+          << v << ": " << q;
     }
     EXPECT_EQ(sb.exec_in(sb.host(), "tc filter show dev " + v + " ingress").out, "") << v;
   }
@@ -558,7 +566,8 @@ TEST_F(BandwidthTest, GcWithManyStaleIfbs) {
   int qdisc_dumps = 0;
   bool released = false, deleted_while_locked = false;
   while (std::getline(in, line)) {
-    if (line.find("untagged.lock") != std::string::npos && line.find("openat") != std::string::npos) {
+    if (line.find("untagged.lock") != std::string::npos &&
+        line.find("openat") != std::string::npos) {
       lock_fd = line.substr(line.rfind("= ") + 2);
     } else if (!lock_fd.empty() && line.find("close(" + lock_fd + ")") != std::string::npos) {
       released = true;
