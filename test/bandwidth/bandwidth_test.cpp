@@ -581,6 +581,36 @@ TEST_F(BandwidthTest, GcWithManyStaleIfbs) {
   EXPECT_LE(qdisc_dumps, 1 + 2 * kRedirected);
 }
 
+// What a DEL costs is mostly RCU grace periods: each qdisc deletion waits
+// for one, a link deletion for several. DEL deletes one qdisc (knet's root;
+// the ingress qdisc stays, the filter goes without a grace period) and the
+// ifb last, so the link's grace periods also cover the deletions before it
+// (read from strace, when it is installed; timing is in bench/).
+TEST_F(BandwidthTest, DelDeletesOneQdiscThenTheIfb) {
+  if (!std::filesystem::exists("/usr/bin/strace")) GTEST_SKIP() << "strace not installed";
+  std::string conf = config(both(10'000'000, 200'000));
+  ASSERT_EQ(bw("ADD", conf).code, 0);
+  TempDir trace_dir;
+  std::string trace = trace_dir.path() + "/trace";
+  auto e = env("DEL", "c1", cont);
+  e["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin";
+  RunResult r = run_process({"/usr/bin/strace", "-f", "-qq", "-o", trace, "-e", "trace=sendmsg",
+                             plugin_path("bandwidth")},
+                            e, conf, sb.host(), std::chrono::seconds(20));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(unshaped());
+  EXPECT_TRUE(ifbs().empty());
+  std::ifstream in(trace);
+  std::vector<std::string> deletions;
+  for (std::string line; std::getline(in, line);) {
+    for (const char* t : {"RTM_DELQDISC", "RTM_DELTFILTER", "RTM_DELLINK"}) {
+      if (line.find(t) != std::string::npos) deletions.push_back(t);
+    }
+  }
+  EXPECT_EQ(deletions, (std::vector<std::string>{"RTM_DELTFILTER", "RTM_DELQDISC", "RTM_DELLINK"}))
+      << testing::PrintToString(deletions);
+}
+
 TEST_F(BandwidthTest, StatusReportsKernelSupport) {
   json st = {{"cniVersion", "1.1.0"}, {"name", "bwnet"}, {"type", "bandwidth"}};
   auto e = env("STATUS", "", "");
