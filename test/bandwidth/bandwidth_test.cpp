@@ -416,7 +416,10 @@ TEST_F(BandwidthTest, ForeignIngressFilterSurvivesAddAndDel) {
   ASSERT_TRUE(sb.exec_in(sb.host(), "tc qdisc add dev " + host_veth +
                                         " ingress && tc filter add dev " + host_veth +
                                         " parent ffff: protocol ip prio 5 u32 match ip dst "
-                                        "198.51.100.0/24 flowid :1")
+                                        "198.51.100.0/24 flowid :1 && tc filter add dev " +
+                                        host_veth +
+                                        " parent ffff: protocol all prio 1 u32 match ip src "
+                                        "203.0.113.0/24 flowid :2")
                   .ok());
   auto filters = [&] {
     return sb.exec_in(sb.host(), "tc filter show dev " + host_veth + " ingress").out;
@@ -432,6 +435,8 @@ TEST_F(BandwidthTest, ForeignIngressFilterSurvivesAddAndDel) {
   f = filters();
   EXPECT_NE(f.find("match c6336400/ffffff00"), std::string::npos)
       << "the foreign filter is gone: " << f;
+  // 203.0.113.0/24, in the u32 table knet's filter shared (same priority and protocol).
+  EXPECT_NE(f.find("match cb007100/ffffff00"), std::string::npos) << f;
   EXPECT_EQ(f.find("mirred"), std::string::npos) << f;
   EXPECT_EQ(veth_qdiscs(), (std::set<std::string>{"ingress"}));
   EXPECT_TRUE(ifbs().empty());
