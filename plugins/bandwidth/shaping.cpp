@@ -32,10 +32,6 @@ tc::ShaperSpec spec(const Limit& l, tc::Match m, const Config& cfg, unsigned mtu
 
 std::string ifb_name(const cni::Owner& o) { return cni::owner_ifname(kIfbPrefix, o); }
 
-}  // namespace
-
-namespace {
-
 // True if host link `peer` is the other end of container veth `link`: each
 // names the other's ifindex, and `peer`'s other end is in `cont_ns`.
 bool is_peer_of(nlw::Socket& host, const nlw::NetNS& cont_ns, const nlw::LinkInfo& peer,
