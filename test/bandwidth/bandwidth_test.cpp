@@ -446,6 +446,23 @@ TEST_F(BandwidthTest, ForeignIngressFilterSurvivesAddAndDel) {
   EXPECT_NE(filters().find("match c6336400/ffffff00"), std::string::npos);
 }
 
+// A clsact qdisc (what eBPF datapaths attach to) takes knet's filter on its
+// ingress hook and stays after DEL.
+TEST_F(BandwidthTest, ClsactOfAnotherToolHoldsTheRedirect) {
+  ASSERT_TRUE(sb.exec_in(sb.host(), "tc qdisc add dev " + host_veth + " clsact").ok());
+  std::string conf = config(both(10'000'000, 200'000));
+  ASSERT_EQ(bw("ADD", conf).code, 0);
+  EXPECT_EQ(veth_qdiscs(), (std::set<std::string>{"tbf", "clsact"}));
+  EXPECT_NE(
+      sb.exec_in(sb.host(), "tc filter show dev " + host_veth + " ingress").out.find("mirred"),
+      std::string::npos);
+  EXPECT_EQ(bw("CHECK", conf).code, 0);
+  ASSERT_EQ(bw("DEL", conf).code, 0);
+  EXPECT_EQ(veth_qdiscs(), (std::set<std::string>{"clsact"}));
+  EXPECT_EQ(sb.exec_in(sb.host(), "tc filter show dev " + host_veth + " ingress").out, "");
+  EXPECT_TRUE(ifbs().empty());
+}
+
 // Another tool's filter holds knet's priority with another protocol: the
 // kernel refuses knet's beside it. ADD fails saying so, and leaves the
 // foreign filter and nothing of its own.
