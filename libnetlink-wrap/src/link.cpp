@@ -3,6 +3,7 @@
 #include <cni/naming.h>
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
+#include <linux/net_namespace.h>
 #include <net/if.h>
 #include <netlink/attr.h>
 #include <netlink/errno.h>
@@ -11,6 +12,8 @@
 #include <netlink/route/link/vxlan.h>
 
 #include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <optional>
 
 #include "nlw/error.h"
@@ -454,8 +457,9 @@ void set_bridge_port(Socket& sock, int index, const BridgePortOptions& opts) {
   if (opts.isolated) nla_put_u8(m.get(), IFLA_BRPORT_ISOLATED, *opts.isolated);
   if (opts.learning) nla_put_u8(m.get(), IFLA_BRPORT_LEARNING, *opts.learning);
   nla_nest_end(m.get(), pi);
-  request(sock, [&] { return "failed to change bridge port settings of " + link_label(sock, index); },
-          [&] { return sock.send_and_ack(m.get()); });
+  request(
+      sock, [&] { return "failed to change bridge port settings of " + link_label(sock, index); },
+      [&] { return sock.send_and_ack(m.get()); });
 }
 
 void bridge_vlan_add(Socket& sock, int index, uint16_t vid, bool pvid, bool untagged, bool self) {
@@ -465,6 +469,56 @@ void bridge_vlan_add(Socket& sock, int index, uint16_t vid, bool pvid, bool unta
 
 void bridge_vlan_del(Socket& sock, int index, uint16_t vid, bool self) {
   bridge_vlan(sock, RTM_DELLINK, index, vid, 0, self, "failed to remove VLAN");
+}
+
+std::optional<int> netnsid_of(Socket& sock, const NetNS& ns) {
+  // Raw request: libnl has no API for RTM_GETNSID.
+  detail::MsgPtr m = detail::alloc_msg(RTM_GETNSID, NLM_F_REQUEST);
+  rtgenmsg g{};
+  g.rtgen_family = AF_UNSPEC;
+  if (nlmsg_append(m.get(), &g, sizeof g, NLMSG_ALIGNTO) < 0 ||
+      nla_put_u32(m.get(), NETNSA_FD, static_cast<uint32_t>(ns.fd())) < 0) {
+    throw cni::Error(cni::kInternal, "out of memory building a netnsid request");
+  }
+  const std::string what = "failed to read the id of " + ns.describe();
+  sock.clear_error();
+  int rc = nl_send_auto(sock.get(), m.get());
+  if (rc < 0) throw_nl(sock, rc, what);
+  // The reply (RTM_NEWNSID), then libnl's automatic ack, read through libnl
+  // (its sequence numbers stay in step) with a callback for the reply.
+  struct Reply {
+    std::optional<int> id;
+    bool acked = false;
+  } reply;
+  std::unique_ptr<nl_cb, void (*)(nl_cb*)> cb(nl_cb_clone(nl_socket_get_cb(sock.get())),
+                                              nl_cb_put);
+  if (!cb) throw cni::Error(cni::kInternal, "out of memory reading the id of " + ns.describe());
+  nl_cb_set(
+      cb.get(), NL_CB_VALID, NL_CB_CUSTOM,
+      [](nl_msg* msg, void* arg) -> int {
+        nlattr* tb[NETNSA_MAX + 1];
+        nlmsghdr* h = nlmsg_hdr(msg);
+        if (h->nlmsg_type == RTM_NEWNSID &&
+            nlmsg_parse(h, sizeof(rtgenmsg), tb, NETNSA_MAX, nullptr) == 0 && tb[NETNSA_NSID]) {
+          int32_t v = static_cast<int32_t>(nla_get_u32(tb[NETNSA_NSID]));
+          if (v >= 0) static_cast<Reply*>(arg)->id = v;
+        }
+        return NL_OK;
+      },
+      &reply);
+  nl_cb_set(
+      cb.get(), NL_CB_ACK, NL_CB_CUSTOM,
+      [](nl_msg*, void* arg) -> int {
+        static_cast<Reply*>(arg)->acked = true;
+        return NL_STOP;
+      },
+      &reply);
+  for (int tries = 0; tries < 8 && !reply.acked; ++tries) {
+    rc = nl_recvmsgs(sock.get(), cb.get());
+    if (rc < 0) throw_nl(sock, rc, what);
+  }
+  if (reply.acked) return reply.id;
+  throw cni::Error(cni::kInternal, what + ": no reply from the kernel");
 }
 
 }  // namespace nlw

@@ -33,6 +33,11 @@ Limit parse_limit(const cni::json& obj, const std::string& base, const std::stri
   if (l.rate == 0 && l.burst != 0) invalid(burst_path, "if burst is set, rate must also be set");
   if (l.rate != 0 && l.burst == 0) invalid(rate_path, "if rate is set, burst must also be set");
   if (l.rate != 0 && l.rate < 8) invalid(rate_path, "rate must be at least 8 bits per second");
+  if (l.rate > kMaxRate) {
+    invalid(rate_path, "rate cannot be more than " + std::to_string(kMaxRate) +
+                           " bits per second (1 Tbit/s): the kernel charges each frame whole "
+                           "nanoseconds of its rate and cannot enforce a faster one");
+  }
   if (l.burst / 8 >= std::numeric_limits<uint32_t>::max()) {
     invalid(burst_path, "burst cannot be more than 4GB");
   }

@@ -10,6 +10,11 @@
 
 namespace knet::bandwidth {
 
+// The fastest rate a config may ask for, bit/s. Above it a full-size frame
+// costs the kernel's shaper (HTB, which counts time in nanoseconds) only a
+// few nanoseconds, so rounding decides the rate rather than the config.
+inline constexpr uint64_t kMaxRate = 1'000'000'000'000ull;
+
 // One direction's limit in the reference's units: bits per second and bits.
 struct Limit {
   uint64_t rate = 0;

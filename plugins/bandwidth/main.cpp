@@ -13,6 +13,9 @@
 #include <tc/redirect.h>
 #include <tc/shaper.h>
 
+#include <cctype>
+#include <cstdlib>
+#include <map>
 #include <optional>
 
 #include "config.h"
@@ -31,6 +34,24 @@ const cni::Result& require_prev(const cni::NetConf& conf) {
   return *conf.prev_result;
 }
 
+// The reference skeleton's code for a bad CNI_NETNS (libcni's ErrInvalidNetNS).
+constexpr int kInvalidNetNS = 8;
+
+// Refuses CNI_NETNS naming the plugin's own namespace, as the reference's
+// skeleton does for ADD and DEL (same code and message, and the same
+// CNI_NETNS_OVERRIDE=true|1 escape): the "container" interface would be a host link.
+void refuse_own_netns(const nlw::NetNS& cont) {
+  const char* o = std::getenv("CNI_NETNS_OVERRIDE");
+  std::string override_value = o ? o : "";
+  for (char& c : override_value) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (override_value == "TRUE" || override_value == "1") return;
+  if (cont.same_as(nlw::NetNS::current())) {
+    throw cni::Error(
+        kInvalidNetNS,
+        "plugin's netns and netns from CNI_NETNS should not be the same (" + cont.path() + ")");
+  }
+}
+
 cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
   bw::Config cfg = bw::Config::parse(conf);
   if (!cfg.any()) {
@@ -39,10 +60,12 @@ cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
   }
   const cni::Result& prev = require_prev(conf);
   nlw::NetNS cont = nlw::NetNS::open(env.netns);
+  refuse_own_netns(cont);
   nlw::Socket cont_sock = nlw::Socket::in(cont);
   nlw::Socket host_sock = nlw::Socket::current();
-  bw::Target t = bw::locate(host_sock, cont_sock, env.ifname, &prev);
-  bw::apply(t.host_side ? host_sock : cont_sock, t, cfg, owner_of(env, conf));
+  cni::Owner owner = owner_of(env, conf);
+  bw::Target t = bw::locate(host_sock, cont_sock, cont, owner, &prev);
+  bw::apply(t.host_side ? host_sock : cont_sock, t, cfg, owner);
   return prev;  // passed on unchanged: the ifb is plumbing, not an interface of the result
 }
 
@@ -50,22 +73,34 @@ void del(const cni::Env& env, const cni::NetConf& conf) {
   bw::Config::parse(conf);
   cni::Owner owner = owner_of(env, conf);
   nlw::Socket host_sock = nlw::Socket::current();
-  bw::delete_ifb(host_sock, owner);
-  bw::delete_reference_ifb(host_sock, conf.name, env.container_id);
-  if (env.netns.empty()) return;
   std::optional<nlw::NetNS> cont;
   try {
-    cont.emplace(nlw::NetNS::open(env.netns));
+    if (!env.netns.empty()) cont.emplace(nlw::NetNS::open(env.netns));
   } catch (const nlw::NotFound&) {
-    return;  // the namespace, and the veth pair with it, is gone
+    // the namespace, and the veth pair with it, is gone
   }
-  nlw::Socket cont_sock = nlw::Socket::in(*cont);
-  if (!nlw::find_link(cont_sock, env.ifname)) {
-    bw::delete_ifb(cont_sock, owner);
-    return;
+  std::optional<bw::Target> t;
+  if (cont) {
+    try {
+      refuse_own_netns(*cont);
+    } catch (const cni::Error&) {
+      // As the reference: what DEL removes by the owner's name goes, the
+      // "container" interface (a host link) is left alone, and DEL fails.
+      bw::remove(host_sock, nullptr, owner);
+      bw::remove_reference(host_sock, nullptr, conf.name, env.container_id);
+      throw;
+    }
+    nlw::Socket cont_sock = nlw::Socket::in(*cont);
+    if (nlw::find_link(cont_sock, env.ifname)) {
+      t = bw::locate(host_sock, cont_sock, *cont, owner, nullptr);
+      if (!t->host_side) bw::remove(cont_sock, &t->link, owner);
+    } else {
+      bw::remove(cont_sock, nullptr, owner);
+    }
   }
-  bw::Target t = bw::locate(host_sock, cont_sock, env.ifname, nullptr);
-  bw::remove(t.host_side ? host_sock : cont_sock, t, owner);
+  const nlw::LinkInfo* host_link = t && t->host_side ? &t->link : nullptr;
+  bw::remove(host_sock, host_link, owner);
+  bw::remove_reference(host_sock, host_link, conf.name, env.container_id);
 }
 
 void check(const cni::Env& env, const cni::NetConf& conf) {
@@ -73,38 +108,51 @@ void check(const cni::Env& env, const cni::NetConf& conf) {
   const cni::Result& prev = require_prev(conf);
   if (!cfg.any()) return;
   nlw::NetNS cont = nlw::NetNS::open(env.netns);
+  refuse_own_netns(cont);
   nlw::Socket cont_sock = nlw::Socket::in(cont);
   nlw::Socket host_sock = nlw::Socket::current();
-  bw::Target t = bw::locate(host_sock, cont_sock, env.ifname, &prev);
-  bw::verify(t.host_side ? host_sock : cont_sock, t, cfg, owner_of(env, conf));
+  cni::Owner owner = owner_of(env, conf);
+  bw::Target t = bw::locate(host_sock, cont_sock, cont, owner, &prev);
+  bw::verify(t.host_side ? host_sock : cont_sock, t, cfg, owner);
+}
+
+// True if ifb `l` is one GC removes: tagged for this network and an
+// attachment not in `valid`, or (when `untagged_too`) a knet-named ifb with no tag.
+bool stale_ifb(const nlw::LinkInfo& l, const std::string& network,
+               const std::vector<cni::Attachment>& valid, bool untagged_too) {
+  if (l.kind != "ifb") return false;
+  auto o = cni::parse_owner_tag(l.alias);
+  if (o)
+    return o->network == network && !cni::contains_attachment(valid, o->container_id, o->ifname);
+  return untagged_too && l.alias.empty() && cni::is_owner_ifname(bw::kIfbPrefix, l.name);
 }
 
 void gc(const cni::Env&, const cni::NetConf& conf, const std::vector<cni::Attachment>& valid) {
   bw::Config::parse(conf);
   // Host-side ifbs can outlive their container; those in a container's
   // namespace die with it. An untagged knet ifb was left by an ADD that died
-  // between creating and tagging it (the exclusive lock rules out one in
-  // progress).
+  // between creating and tagging it: the exclusive lock rules out one in
+  // progress while the links are listed, and only then (ADDs wait meanwhile).
   nlw::Socket host_sock = nlw::Socket::current();
-  cni::UntaggedLinkLock lock(cni::UntaggedLinkLock::kExclusive);
-  std::vector<nlw::LinkInfo> links = nlw::list_links(host_sock);
-  for (const auto& l : links) {
-    if (l.kind != "ifb") continue;
-    auto o = cni::parse_owner_tag(l.alias);
-    bool stale = o ? o->network == conf.name &&
-                         !cni::contains_attachment(valid, o->container_id, o->ifname)
-                   : lock.held() && l.alias.empty() && cni::is_owner_ifname(bw::kIfbPrefix, l.name);
-    if (!stale) continue;
-    // A host veth still redirecting to it (its container outlived the
-    // runtime's list) would drop everything it receives once the ifb is gone:
-    // it loses its shaping with the ifb.
-    for (const auto& v : links) {
-      if (v.kind == "veth" && knet::tc::redirects_to(host_sock, v.index, l.index)) {
-        knet::tc::remove_redirect(host_sock, v.index);
-        knet::tc::remove_shaper(host_sock, v.index);
-      }
+  std::vector<nlw::LinkInfo> stale;
+  {
+    cni::UntaggedLinkLock lock(cni::UntaggedLinkLock::kExclusive);
+    for (auto& l : nlw::list_links(host_sock)) {
+      if (stale_ifb(l, conf.name, valid, lock.held())) stale.push_back(std::move(l));
     }
-    nlw::delete_link_if_exists(host_sock, l.name);
+  }
+  if (stale.empty()) return;
+  // A host veth still redirecting to a stale ifb (its container outlived the
+  // runtime's list) would drop everything it receives once the ifb is gone:
+  // it loses its shaping with the ifb. Links are deleted by ifindex, so one
+  // that a new ADD made under the same name since the scan is not touched.
+  std::map<int, std::vector<int>> redirecting = knet::tc::redirects_by_target(host_sock);
+  for (const auto& l : stale) {
+    for (int v : redirecting[l.index]) {
+      knet::tc::remove_redirect(host_sock, v, l.index);
+      knet::tc::remove_shaper(host_sock, v);
+    }
+    bw::delete_if_present(host_sock, l.index);
   }
 }
 

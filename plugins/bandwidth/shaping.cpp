@@ -32,25 +32,46 @@ tc::ShaperSpec spec(const Limit& l, tc::Match m, const Config& cfg, unsigned mtu
 
 std::string ifb_name(const cni::Owner& o) { return cni::owner_ifname(kIfbPrefix, o); }
 
+// True if host link `peer` is the other end of container veth `link`: each
+// names the other's ifindex, and `peer`'s other end is in `cont_ns`.
+bool is_peer_of(nlw::Socket& host, const nlw::NetNS& cont_ns, const nlw::LinkInfo& peer,
+                const nlw::LinkInfo& link) {
+  if (peer.kind != "veth" || peer.link != link.index || !peer.link_netnsid) return false;
+  return nlw::netnsid_of(host, cont_ns) == peer.link_netnsid;
+}
+
+// A knet tag naming an attachment other than `owner` (an untagged link, or one
+// tagged by another tool, is not proof of another owner).
+bool other_owners(const nlw::LinkInfo& l, const cni::Owner& owner) {
+  auto o = cni::parse_owner_tag(l.alias);
+  return o && *o != owner;
+}
+
+bool listed_on_host(const cni::Result& prev, const std::string& name) {
+  for (const auto& i : prev.interfaces) {
+    if (i.sandbox.empty() && i.name == name) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
-Target locate(nlw::Socket& host, nlw::Socket& cont, const std::string& ifname,
-              const cni::Result* prev) {
-  nlw::LinkInfo link = nlw::get_link(cont, ifname);
+Target locate(nlw::Socket& host, nlw::Socket& cont, const nlw::NetNS& cont_ns,
+              const cni::Owner& owner, const cni::Result* prev) {
+  nlw::LinkInfo link = nlw::get_link(cont, owner.ifname);
   if (link.kind == "veth" && link.link_netnsid && link.link > 0) {
     auto peer = nlw::find_link(host, link.link);
-    bool listed = !prev;
-    if (peer && prev) {
-      for (const auto& i : prev->interfaces) listed |= i.sandbox.empty() && i.name == peer->name;
+    if (peer && (!prev || listed_on_host(*prev, peer->name)) && !other_owners(*peer, owner) &&
+        is_peer_of(host, cont_ns, *peer, link)) {
+      return Target{true, *peer};
     }
-    if (peer && peer->kind == "veth" && listed) return Target{true, *peer};
   }
   return Target{false, link};
 }
 
 void apply(nlw::Socket& sock, const Target& t, const Config& cfg, const cni::Owner& owner) {
   Plan p = plan(t, cfg);
-  remove(sock, t, owner);  // a retried ADD starts from a clean link
+  remove(sock, &t.link, owner);  // a retried ADD starts from a clean link
   try {
     if (p.direct.enabled()) {
       tc::install_shaper(sock, t.link.index, spec(p.direct, p.direct_match, cfg, t.link.mtu));
@@ -63,7 +84,7 @@ void apply(nlw::Socket& sock, const Target& t, const Config& cfg, const cni::Own
     }
   } catch (...) {
     try {
-      remove(sock, t, owner);
+      remove(sock, &t.link, owner);
     } catch (const cni::Error&) {  // the original error is the one to report
     }
     throw;
@@ -92,20 +113,28 @@ void verify(nlw::Socket& sock, const Target& t, const Config& cfg, const cni::Ow
   tc::verify_redirect(sock, t.link.index, ifb->index, t.link.name);
 }
 
-void remove(nlw::Socket& sock, const Target& t, const cni::Owner& owner) {
-  tc::remove_redirect(sock, t.link.index);
-  tc::remove_shaper(sock, t.link.index);
-  delete_ifb(sock, owner);
+void remove(nlw::Socket& sock, const nlw::LinkInfo* link, const cni::Owner& owner) {
+  auto ifb = find_ifb(sock, owner);
+  if (link) {
+    if (ifb) tc::remove_redirect(sock, link->index, ifb->index);
+    tc::remove_shaper(sock, link->index);
+  }
+  // Last: deleting a link waits for RCU grace periods that then also cover
+  // the qdisc and filter deletions before it.
+  if (ifb) delete_if_present(sock, ifb->index);
 }
 
-bool delete_ifb(nlw::Socket& sock, const cni::Owner& owner) {
+std::optional<nlw::LinkInfo> find_ifb(nlw::Socket& sock, const cni::Owner& owner) {
   auto ifb = nlw::find_link(sock, ifb_name(owner));
-  // Untagged: an ADD of this owner died between creating the ifb and tagging it.
   if (!ifb || ifb->kind != "ifb" || (ifb->alias != cni::owner_tag(owner) && !ifb->alias.empty())) {
-    return false;
+    return std::nullopt;
   }
+  return ifb;
+}
+
+bool delete_if_present(nlw::Socket& sock, int index) {
   try {
-    nlw::delete_link(sock, ifb->index);
+    nlw::delete_link(sock, index);
   } catch (const nlw::NotFound&) {
     return false;  // deleted concurrently: gone is what DEL wants
   }
@@ -116,12 +145,14 @@ std::string reference_ifb_name(const std::string& network, const std::string& co
   return "bwp" + cni::sha512_hex(network + container_id, 6);
 }
 
-bool delete_reference_ifb(nlw::Socket& sock, const std::string& network,
-                          const std::string& container_id) {
-  std::string name = reference_ifb_name(network, container_id);
-  auto ifb = nlw::find_link(sock, name);
+bool remove_reference(nlw::Socket& sock, const nlw::LinkInfo* link, const std::string& network,
+                      const std::string& container_id) {
+  auto ifb = nlw::find_link(sock, reference_ifb_name(network, container_id));
   if (!ifb || ifb->kind != "ifb") return false;
-  return nlw::delete_link_if_exists(sock, name);
+  if (link && tc::remove_redirect(sock, link->index, ifb->index)) {
+    tc::remove_shaper(sock, link->index, tc::kReferenceRootHandle);
+  }
+  return delete_if_present(sock, ifb->index);
 }
 
 }  // namespace knet::bandwidth

@@ -62,8 +62,10 @@ std::vector<Key> subnet_keys(const cni::IPNet& net, Match m) {
 uint32_t target_class(const ShaperSpec& s) {
   return s.only_subnets ? kShapedClass : kUnshapedClass;
 }
+// The class of traffic no filter picks. Without subnets there are no filters
+// (an HTB only because the rate is beyond TBF's range): everything is shaped.
 uint32_t default_class(const ShaperSpec& s) {
-  return s.only_subnets ? kUnshapedClass : kShapedClass;
+  return s.only_subnets && !s.subnets.empty() ? kUnshapedClass : kShapedClass;
 }
 
 // TBF's libnl API takes rates as int bytes/s; faster rates (> 17 Gbit/s) use
@@ -240,7 +242,9 @@ void verify_htb(nlw::Socket& sock, int ifindex, rtnl_qdisc* q, const ShaperSpec&
   if (leaf_shapes) {
     CachePtr qdiscs = qdisc_cache(sock);
     QdiscPtr leaf(rtnl_qdisc_get_by_parent(qdiscs.get(), ifindex, kShapedClass));
-    if (!leaf || kind_of(leaf.get()) != "tbf") mismatch(label, "no tbf under htb class 1:10");
+    if (!leaf || kind_of(leaf.get()) != "tbf") {
+      mismatch(label, "no tbf under htb class " + handle_str(kShapedClass));
+    }
     verify_tbf(leaf.get(), s.bucket, label);
   }
   if (read_filters(sock, ifindex, label) != expected_filters(s)) {
@@ -252,15 +256,23 @@ void verify_htb(nlw::Socket& sock, int ifindex, rtnl_qdisc* q, const ShaperSpec&
 
 void install_shaper(nlw::Socket& sock, int ifindex, const ShaperSpec& spec) {
   LinkLabel label(sock, ifindex);
+  QdiscPtr root = root_qdisc(sock, ifindex);
+  uint32_t handle = root ? rtnl_tc_get_handle(TC_CAST(root.get())) : 0;
+  if (handle != 0 && handle != kRootHandle) {
+    throw cni::Error(cni::kInternal, label.str() + " already has a root qdisc " +
+                                         kind_of(root.get()) + " " + handle_str(handle) +
+                                         " that knet did not make; knet does not replace "
+                                         "another tool's qdisc");
+  }
   // The kernel replaces a root qdisc only with one of the same kind.
-  remove_shaper(sock, ifindex);
+  if (handle == kRootHandle) remove_shaper(sock, ifindex);
   if (!needs_htb(spec)) return add_tbf(sock, ifindex, spec.bucket, label);
   or_undo([&] { add_htb(sock, ifindex, spec, label); }, [&] { remove_shaper(sock, ifindex); });
 }
 
-bool remove_shaper(nlw::Socket& sock, int ifindex) {
+bool remove_shaper(nlw::Socket& sock, int ifindex, uint32_t handle) {
   QdiscPtr q = root_qdisc(sock, ifindex);
-  if (!q || rtnl_tc_get_handle(TC_CAST(q.get())) != kRootHandle) return false;
+  if (!q || rtnl_tc_get_handle(TC_CAST(q.get())) != handle) return false;
   std::string kind = kind_of(q.get());
   if (kind != "tbf" && kind != "htb") return false;
   request(sock, [&] { return "delete " + kind + " qdisc from " + nlw::link_label(sock, ifindex); },
@@ -273,7 +285,7 @@ void verify_shaper(nlw::Socket& sock, int ifindex, const ShaperSpec& spec,
   QdiscPtr q = root_qdisc(sock, ifindex);
   std::string want = needs_htb(spec) ? "htb" : "tbf";
   if (!q || kind_of(q.get()) != want || rtnl_tc_get_handle(TC_CAST(q.get())) != kRootHandle) {
-    mismatch(label, "no " + want + " root qdisc with handle 1:");
+    mismatch(label, "no " + want + " root qdisc with handle " + handle_str(kRootHandle));
   }
   if (want == "tbf") return verify_tbf(q.get(), spec.bucket, label);
   verify_htb(sock, ifindex, q.get(), spec, label);

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -165,6 +166,27 @@ class BandwidthTest : public ::testing::Test {
     EXPECT_LE(std::abs(got - rate) / rate, kTolerance) << what << ": " << got << " bit/s";
   }
 
+  // True when the host veth carries no shaping: no root qdisc but the
+  // default and no ingress filter. DEL leaves an empty ingress qdisc (see
+  // tc/redirect.h); it passes everything.
+  bool unshaped() {
+    std::set<std::string> q = veth_qdiscs();
+    q.erase("ingress");
+    return q.empty() &&
+           sb.exec_in(sb.host(), "tc filter show dev " + host_veth + " ingress").out.empty();
+  }
+
+  // Packets HTB class `classid` ("6b62:10") of `dev` has sent, -1 if it has none.
+  long class_packets(const std::string& dev, const std::string& classid) {
+    std::string out = sb.exec_in(sb.host(), "tc -s class show dev " + dev).out;
+    size_t at = out.find("class htb " + classid + " ");
+    if (at == std::string::npos) return -1;
+    size_t sent = out.find("Sent ", at);
+    size_t bytes = out.find(" bytes ", sent);
+    if (sent == std::string::npos || bytes == std::string::npos) return -1;
+    return std::stol(out.substr(bytes + 7));
+  }
+
   void require_iperf3() {
     if (!sb.exec_in(sb.host(), "command -v iperf3").ok()) GTEST_SKIP() << "iperf3 not installed";
   }
@@ -201,7 +223,7 @@ TEST_F(BandwidthTest, AddShapesBothDirectionsAndPassesPrevResultOn) {
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   r = bw("DEL", conf);
   EXPECT_EQ(r.code, 0) << r.out << r.err;
-  EXPECT_TRUE(veth_qdiscs().empty());
+  EXPECT_TRUE(unshaped());
   EXPECT_TRUE(ifbs().empty());
   r = bw("DEL", conf);
   EXPECT_EQ(r.code, 0) << "DEL succeeds when everything is gone: " << r.out;
@@ -210,9 +232,10 @@ TEST_F(BandwidthTest, AddShapesBothDirectionsAndPassesPrevResultOn) {
 TEST_F(BandwidthTest, CheckNoticesAChangedShaper) {
   std::string conf = config(both(10'000'000, 200'000));
   ASSERT_EQ(bw("ADD", conf).code, 0);
-  ASSERT_TRUE(sb.exec_in(sb.host(), "tc qdisc replace dev " + host_veth +
-                                        " root handle 1: tbf rate 20mbit burst 25000 limit 40000")
-                  .ok());
+  ASSERT_TRUE(
+      sb.exec_in(sb.host(), "tc qdisc replace dev " + host_veth +
+                                " root handle 6b62: tbf rate 20mbit burst 25000 limit 40000")
+          .ok());
   RunResult r = bw("CHECK", conf);
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("rate"), std::string::npos) << r.out;
@@ -229,11 +252,11 @@ TEST_F(BandwidthTest, SubnetsUseHtbAndCheckPasses) {
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   // HTB classifies; the shaped class's leaf is the TBF that shapes.
   EXPECT_EQ(veth_qdiscs(), (std::set<std::string>{"htb", "tbf", "ingress"}));
-  json leaf = tc_json("qdisc show dev " + host_veth + " parent 1:10");
+  json leaf = tc_json("qdisc show dev " + host_veth + " parent 6b62:10");
   ASSERT_TRUE(leaf.is_array() && leaf.size() == 1) << leaf;
   EXPECT_EQ(leaf[0].value("kind", ""), "tbf");
   EXPECT_EQ(leaf[0]["options"].value("rate", 0.0), 1'306'975) << leaf;
-  json f = tc_json("filter show dev " + host_veth + " parent 1:");
+  json f = tc_json("filter show dev " + host_veth + " parent 6b62:");
   int matches = 0;
   for (const auto& e : f) matches += e.contains("options") && e["options"].contains("match");
   EXPECT_EQ(matches, 2) << f;
@@ -243,7 +266,37 @@ TEST_F(BandwidthTest, SubnetsUseHtbAndCheckPasses) {
   r = bw("CHECK", config(keys));
   EXPECT_NE(r.code, 0) << "CHECK must see the missing 2001:db8::/32 filter";
   EXPECT_EQ(bw("DEL", conf).code, 0);
-  EXPECT_TRUE(veth_qdiscs().empty());
+  EXPECT_TRUE(unshaped());
+}
+
+// Above ~16.4 Gbit/s libnl's TBF API stops and an HTB shapes. Without subnets
+// it has no filters, so its default class must be the shaped one: with the
+// unshaped class as default nothing was enforced, and CHECK agreed.
+TEST_F(BandwidthTest, RateBeyondTbfRangeIsEnforced) {
+  std::string conf = config(both(20'000'000'000, 20'000'000));
+  RunResult r = bw("ADD", conf);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  for (const std::string& dev : {host_veth, ifbs().at(0)}) {
+    json q = tc_json("qdisc show dev " + dev + " root");
+    ASSERT_TRUE(q.is_array() && q.size() == 1) << q;
+    EXPECT_EQ(q[0].value("kind", ""), "htb") << dev;
+    EXPECT_EQ(q[0]["options"].value("default", ""), "0x10") << dev << ": " << q;
+  }
+  EXPECT_EQ(bw("CHECK", conf).code, 0);
+  // Traffic both ways goes through the shaped class 6b62:10, none through 6b62:20.
+  ASSERT_TRUE(sb.ping(cont, "10.77.0.1"));
+  for (const std::string& dev : {host_veth, ifbs().at(0)}) {
+    EXPECT_GT(class_packets(dev, "6b62:10"), 0) << dev;
+    EXPECT_EQ(class_packets(dev, "6b62:20"), 0) << dev;
+  }
+  ASSERT_TRUE(
+      sb.exec_in(sb.host(), "tc qdisc del dev " + host_veth + " root && tc qdisc add dev " +
+                                        host_veth + " root handle 6b62: htb default 20")
+          .ok());
+  r = bw("CHECK", conf);
+  EXPECT_NE(r.code, 0) << "CHECK must see that the default class is the unshaped one";
+  EXPECT_NE(r.out.find("default class"), std::string::npos) << r.out;
+  EXPECT_EQ(bw("DEL", conf).code, 0);
 }
 
 TEST_F(BandwidthTest, BadConfigLeavesNothingBehind) {
@@ -278,7 +331,7 @@ TEST_F(BandwidthTest, DelRemovesTheReferencePluginsShaping) {
   r = bw("DEL", conf);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_TRUE(ifbs().empty()) << "the reference's ifb " << made[0] << " is left";
-  EXPECT_TRUE(veth_qdiscs().empty());
+  EXPECT_TRUE(unshaped());
   EXPECT_EQ(bw("DEL", conf).code, 0) << "a second DEL";
 }
 
@@ -306,8 +359,278 @@ TEST_F(BandwidthTest, GcDeletesIfbsOfGoneAttachmentsOnly) {
   EXPECT_EQ(sb.link_json(sb.host(), left[0])["ifalias"], "knet:bwnet:c2:eth0");
   // c1's veth outlived the runtime's list: it loses its shaping with its ifb
   // instead of keeping a redirect into nothing, which would drop all it sends.
-  EXPECT_TRUE(veth_qdiscs().empty()) << "c1's host veth still has knet qdiscs";
+  EXPECT_TRUE(unshaped()) << "c1's host veth still has knet qdiscs";
   EXPECT_TRUE(sb.ping(cont, "10.77.0.1")) << "c1 cut off after GC";
+}
+
+// CNI_NETNS naming the plugin's own namespace: the "container" interface is
+// a host link. The reference's skeleton refuses with code 8; knet shaped it.
+TEST_F(BandwidthTest, PluginsOwnNamespaceAsContainerIsRefused) {
+  ASSERT_TRUE(sb.exec_in(sb.host(), "ip link add hup0 type veth peer name eth0 && "
+                                    "ip link set hup0 up && ip link set eth0 up")
+                  .ok());
+  json c = json::parse(config(both(10'000'000, 200'000)));
+  c["prevResult"] = {
+      {"cniVersion", "1.0.0"},
+      {"interfaces", {{{"name", "hup0"}}, {{"name", "eth0"}, {"sandbox", sb.host()}}}}};
+  std::string conf = c.dump();
+  for (const char* verb : {"ADD", "CHECK", "DEL"}) {
+    RunResult r = bw(verb, conf, "c1", sb.host());
+    EXPECT_EQ(r.code, 1) << verb << ": " << r.out;
+    ASSERT_TRUE(r.json) << r.out;
+    EXPECT_EQ((*r.json)["code"], 8) << verb << ": " << r.out;
+    EXPECT_NE(r.out.find("should not be the same"), std::string::npos) << r.out;
+  }
+  for (const char* dev : {"hup0", "eth0"}) {
+    json q = tc_json(std::string("qdisc show dev ") + dev);
+    for (const auto& e : q) EXPECT_EQ(e.value("kind", ""), "noqueue") << dev << ": " << q;
+  }
+  EXPECT_TRUE(ifbs().empty());
+}
+
+// Container x's eth0 has its peer in another namespace, at the ifindex c1's
+// host veth has in the sandbox host. By ifindex alone DEL took c1's veth for
+// x's peer and stripped c1's shaping; the peer's netnsid tells them apart.
+TEST_F(BandwidthTest, DelOfAnotherContainerWithTheSamePeerIndexLeavesShapingAlone) {
+  std::string conf = config(both(10'000'000, 200'000));
+  ASSERT_EQ(bw("ADD", conf).code, 0);
+  int index = sb.link_json(sb.host(), host_veth)["ifindex"];
+  std::string other = sb.add_ns("z");
+  std::string x = sb.add_container("x");
+  ASSERT_TRUE(sb.exec_in(other, "ip link add name zp0 index " + std::to_string(index) +
+                                    " type veth peer name eth0 netns " + Sandbox::name_of(x))
+                  .ok());
+  ASSERT_EQ(sb.link_json(other, "zp0")["ifindex"], index);
+  RunResult r = bw("DEL", conf, "x", x);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(veth_qdiscs(), (std::set<std::string>{"tbf", "ingress"}));
+  EXPECT_EQ(ifbs().size(), 1u);
+  r = bw("CHECK", conf);
+  EXPECT_EQ(r.code, 0) << "c1's shaping must be intact: " << r.out;
+  EXPECT_EQ(bw("DEL", conf).code, 0);
+}
+
+// Another tool's ingress filter (and its ingress qdisc) survives ADD and DEL:
+// knet's redirect is added beside it and only that goes.
+TEST_F(BandwidthTest, ForeignIngressFilterSurvivesAddAndDel) {
+  ASSERT_TRUE(sb.exec_in(sb.host(), "tc qdisc add dev " + host_veth +
+                                        " ingress && tc filter add dev " + host_veth +
+                                        " parent ffff: protocol ip prio 5 u32 match ip dst "
+                                        "198.51.100.0/24 flowid :1 && tc filter add dev " +
+                                        host_veth +
+                                        " parent ffff: protocol all prio 1 u32 match ip src "
+                                        "203.0.113.0/24 flowid :2")
+                  .ok());
+  auto filters = [&] {
+    return sb.exec_in(sb.host(), "tc filter show dev " + host_veth + " ingress").out;
+  };
+  std::string conf = config(both(10'000'000, 200'000));
+  RunResult r = bw("ADD", conf);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  std::string f = filters();
+  EXPECT_NE(f.find("match c6336400/ffffff00"), std::string::npos) << f;  // 198.51.100.0/24
+  EXPECT_NE(f.find("mirred (Egress Redirect to device kbw"), std::string::npos) << f;
+  EXPECT_EQ(bw("CHECK", conf).code, 0);
+  ASSERT_EQ(bw("DEL", conf).code, 0);
+  f = filters();
+  EXPECT_NE(f.find("match c6336400/ffffff00"), std::string::npos)
+      << "the foreign filter is gone: " << f;
+  // 203.0.113.0/24, in the u32 table knet's filter shared (same priority and protocol).
+  EXPECT_NE(f.find("match cb007100/ffffff00"), std::string::npos) << f;
+  EXPECT_EQ(f.find("mirred"), std::string::npos) << f;
+  EXPECT_EQ(veth_qdiscs(), (std::set<std::string>{"ingress"}));
+  EXPECT_TRUE(ifbs().empty());
+  // A second round: the same again on the foreign qdisc.
+  ASSERT_EQ(bw("ADD", conf).code, 0);
+  ASSERT_EQ(bw("DEL", conf).code, 0);
+  EXPECT_NE(filters().find("match c6336400/ffffff00"), std::string::npos);
+}
+
+// A clsact qdisc (what eBPF datapaths attach to) takes knet's filter on its
+// ingress hook and stays after DEL.
+TEST_F(BandwidthTest, ClsactOfAnotherToolHoldsTheRedirect) {
+  ASSERT_TRUE(sb.exec_in(sb.host(), "tc qdisc add dev " + host_veth + " clsact").ok());
+  std::string conf = config(both(10'000'000, 200'000));
+  ASSERT_EQ(bw("ADD", conf).code, 0);
+  EXPECT_EQ(veth_qdiscs(), (std::set<std::string>{"tbf", "clsact"}));
+  EXPECT_NE(
+      sb.exec_in(sb.host(), "tc filter show dev " + host_veth + " ingress").out.find("mirred"),
+      std::string::npos);
+  EXPECT_EQ(bw("CHECK", conf).code, 0);
+  ASSERT_EQ(bw("DEL", conf).code, 0);
+  EXPECT_EQ(veth_qdiscs(), (std::set<std::string>{"clsact"}));
+  EXPECT_EQ(sb.exec_in(sb.host(), "tc filter show dev " + host_veth + " ingress").out, "");
+  EXPECT_TRUE(ifbs().empty());
+}
+
+// Another tool's filter holds knet's priority with another protocol: the
+// kernel refuses knet's beside it. ADD fails saying so, and leaves the
+// foreign filter and nothing of its own.
+TEST_F(BandwidthTest, ForeignFilterAtKnetsPriorityFailsAddClearly) {
+  ASSERT_TRUE(sb.exec_in(sb.host(), "tc qdisc add dev " + host_veth +
+                                        " ingress && tc filter add dev " + host_veth +
+                                        " parent ffff: protocol ip prio 1 u32 match ip dst "
+                                        "198.51.100.0/24 flowid :1")
+                  .ok());
+  RunResult r = bw("ADD", config(both(10'000'000, 200'000)));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("beside the ingress filters already there"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(host_veth), std::string::npos) << r.out;
+  std::string f = sb.exec_in(sb.host(), "tc filter show dev " + host_veth + " ingress").out;
+  EXPECT_NE(f.find("match c6336400/ffffff00"), std::string::npos) << f;
+  EXPECT_EQ(f.find("mirred"), std::string::npos) << f;
+  EXPECT_EQ(veth_qdiscs(), (std::set<std::string>{"ingress"}));
+  EXPECT_TRUE(ifbs().empty());
+}
+
+// Another tool's root qdisc on the veth is neither replaced by ADD (which
+// fails, naming it, and leaves nothing) nor removed by DEL.
+TEST_F(BandwidthTest, ForeignRootQdiscIsNeitherReplacedNorRemoved) {
+  ASSERT_TRUE(
+      sb.exec_in(sb.host(), "tc qdisc add dev " + host_veth + " root handle 1: tbf rate 500mbit "
+                                                              "burst 100kb latency 50ms")
+          .ok());
+  auto root = [&] {
+    json q = tc_json("qdisc show dev " + host_veth + " root");
+    return q.is_array() && q.size() == 1 ? q[0].value("kind", "") + " " + q[0].value("handle", "")
+                                         : q.dump();
+  };
+  // Egress only: the root is not needed, ADD works beside it.
+  json egress = {{"egressRate", 10'000'000}, {"egressBurst", 200'000}};
+  ASSERT_EQ(bw("ADD", config(egress)).code, 0);
+  EXPECT_EQ(root(), "tbf 1:");
+  ASSERT_EQ(bw("DEL", config(egress)).code, 0);
+  EXPECT_EQ(root(), "tbf 1:") << "DEL removed another tool's root qdisc";
+  // Ingress needs the root: refused, nothing left.
+  std::set<std::string> before = veth_qdiscs();
+  RunResult r = bw("ADD", config(both(10'000'000, 200'000)));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("already has a root qdisc tbf 1:"), std::string::npos) << r.out;
+  EXPECT_EQ(root(), "tbf 1:");
+  EXPECT_EQ(veth_qdiscs(), before);
+  EXPECT_EQ(sb.exec_in(sb.host(), "tc filter show dev " + host_veth + " ingress").out, "");
+  EXPECT_TRUE(ifbs().empty());
+}
+
+// GC with many stale ifbs, some with a host veth still redirecting to them:
+// the stale ones go (and those veths lose knet's redirect and root qdisc),
+// the valid ones and other networks' stay. The qdiscs are dumped once, not
+// once per (stale ifb x veth), and the exclusive owner lock is let go before
+// the first deletion (read from strace, when it is installed).
+TEST_F(BandwidthTest, GcWithManyStaleIfbs) {
+  constexpr int kStale = 40, kRedirected = 5;
+  ASSERT_EQ(bw("ADD", config(both(10'000'000, 200'000))).code, 0);
+  std::string script;
+  auto tagged_ifb = [&](const std::string& name, const std::string& tag) {
+    script += "ip link add " + name + " type ifb && ip link set " + name + " alias " + tag + " && ";
+  };
+  auto redirect = [&](const std::string& veth, const std::string& ifb) {
+    script += "ip link add " + veth + " type veth peer name " + veth + "p && ip link set " + veth +
+              " up && tc qdisc add dev " + veth + " root handle 6b62: tbf rate 10mbit burst 20kb " +
+              "latency 10ms && tc qdisc add dev " + veth + " ingress && tc filter add dev " + veth +
+              " parent ffff: protocol all prio 1 u32 match u32 0 0 action mirred egress redirect " +
+              "dev " + ifb + " && ";
+  };
+  for (int i = 0; i < kStale; ++i) {
+    tagged_ifb("kst" + std::to_string(i), "knet:bwnet:stale" + std::to_string(i) + ":eth0");
+  }
+  for (int i = 0; i < kRedirected; ++i)
+    redirect("gv" + std::to_string(i), "kst" + std::to_string(i));
+  script += "ip link add kbw0000000000a1 type ifb && ";  // untagged: a killed ADD's
+  tagged_ifb("kvalid", "knet:bwnet:c9:eth0");
+  redirect("gvalid", "kvalid");
+  tagged_ifb("kother", "knet:othernet:stale0:eth0");
+  script += "true";
+  ASSERT_TRUE(sb.exec_in(sb.host(), script, std::chrono::seconds(60)).ok());
+  ASSERT_EQ(ifbs().size(), static_cast<size_t>(kStale + 4));
+
+  json gc = {
+      {"cniVersion", "1.1.0"},
+      {"name", "bwnet"},
+      {"type", "bandwidth"},
+      {"cni.dev/valid-attachments",
+       {{{"containerID", "c1"}, {"ifname", "eth0"}}, {{"containerID", "c9"}, {"ifname", "eth0"}}}}};
+  auto e = env("GC", "", "");
+  e.erase("CNI_CONTAINERID");
+  e.erase("CNI_IFNAME");
+  e["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin";
+  TempDir trace_dir;
+  std::string trace = trace_dir.path() + "/trace";
+  bool traced = std::filesystem::exists("/usr/bin/strace");
+  std::vector<std::string> argv = {plugin_path("bandwidth")};
+  if (traced) {
+    argv.insert(argv.begin(), {"/usr/bin/strace", "-f", "-qq", "-o", trace, "-e",
+                               "trace=openat,close,sendmsg"});
+  }
+  RunResult r = run_process(argv, e, gc.dump(), sb.host(), std::chrono::seconds(60));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+
+  std::set<std::string> left;
+  for (const auto& n : ifbs()) left.insert(n);
+  ASSERT_EQ(left.size(), 3u) << testing::PrintToString(left);
+  EXPECT_TRUE(left.count("kvalid") && left.count("kother"));
+  for (int i = 0; i < kRedirected; ++i) {
+    std::string v = "gv" + std::to_string(i);
+    json q = tc_json("qdisc show dev " + v);
+    for (const auto& x : q) {
+      EXPECT_TRUE(x.value("kind", "") == "noqueue" || x.value("kind", "") == "ingress")
+          << v << ": " << q;
+    }
+    EXPECT_EQ(sb.exec_in(sb.host(), "tc filter show dev " + v + " ingress").out, "") << v;
+  }
+  EXPECT_NE(sb.exec_in(sb.host(), "tc filter show dev gvalid ingress").out.find("kvalid"),
+            std::string::npos);
+  EXPECT_EQ(bw("CHECK", config(both(10'000'000, 200'000))).code, 0) << "c1 is valid";
+
+  if (!traced) GTEST_SKIP() << "strace not installed: dump count and lock scope not checked";
+  std::ifstream in(trace);
+  std::string line, lock_fd;
+  int qdisc_dumps = 0;
+  bool released = false, deleted_while_locked = false;
+  while (std::getline(in, line)) {
+    if (line.find("untagged.lock") != std::string::npos &&
+        line.find("openat") != std::string::npos) {
+      lock_fd = line.substr(line.rfind("= ") + 2);
+    } else if (!lock_fd.empty() && line.find("close(" + lock_fd + ")") != std::string::npos) {
+      released = true;
+    }
+    qdisc_dumps += line.find("RTM_GETQDISC") != std::string::npos;
+    if (line.find("RTM_DELLINK") != std::string::npos && !released) deleted_while_locked = true;
+  }
+  EXPECT_FALSE(lock_fd.empty()) << "no lock taken";
+  EXPECT_FALSE(deleted_while_locked) << "an ifb was deleted under the exclusive lock";
+  // One dump for the map, then one each by the two removals per redirecting veth.
+  EXPECT_LE(qdisc_dumps, 1 + 2 * kRedirected);
+}
+
+// What a DEL costs is mostly RCU grace periods: each qdisc deletion waits
+// for one, a link deletion for several. DEL deletes one qdisc (knet's root;
+// the ingress qdisc stays, the filter goes without a grace period) and the
+// ifb last, so the link's grace periods also cover the deletions before it
+// (read from strace, when it is installed; timing is in bench/).
+TEST_F(BandwidthTest, DelDeletesOneQdiscThenTheIfb) {
+  if (!std::filesystem::exists("/usr/bin/strace")) GTEST_SKIP() << "strace not installed";
+  std::string conf = config(both(10'000'000, 200'000));
+  ASSERT_EQ(bw("ADD", conf).code, 0);
+  TempDir trace_dir;
+  std::string trace = trace_dir.path() + "/trace";
+  auto e = env("DEL", "c1", cont);
+  e["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin";
+  RunResult r = run_process({"/usr/bin/strace", "-f", "-qq", "-o", trace, "-e", "trace=sendmsg",
+                             plugin_path("bandwidth")},
+                            e, conf, sb.host(), std::chrono::seconds(20));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(unshaped());
+  EXPECT_TRUE(ifbs().empty());
+  std::ifstream in(trace);
+  std::vector<std::string> deletions;
+  for (std::string line; std::getline(in, line);) {
+    for (const char* t : {"RTM_DELQDISC", "RTM_DELTFILTER", "RTM_DELLINK"}) {
+      if (line.find(t) != std::string::npos) deletions.push_back(t);
+    }
+  }
+  EXPECT_EQ(deletions, (std::vector<std::string>{"RTM_DELTFILTER", "RTM_DELQDISC", "RTM_DELLINK"}))
+      << testing::PrintToString(deletions);
 }
 
 TEST_F(BandwidthTest, StatusReportsKernelSupport) {

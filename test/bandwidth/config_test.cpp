@@ -83,6 +83,20 @@ TEST(BandwidthConfigTest, KernelLimits) {
             std::string::npos);
 }
 
+// Beyond 1 Tbit/s the kernel's nanosecond accounting cannot enforce a rate:
+// refused, naming the key, instead of accepted and silently unshaped.
+TEST(BandwidthConfigTest, RatesTheKernelCannotEnforceAreRefused) {
+  EXPECT_EQ(parse({{"egressRate", kMaxRate}, {"egressBurst", 8000}}).egress.rate, kMaxRate);
+  EXPECT_NE(error_of({{"egressRate", kMaxRate + 1}, {"egressBurst", 8000}})
+                .find("\"egressRate\": rate cannot be more than"),
+            std::string::npos);
+  EXPECT_NE(error_of({{"runtimeConfig",
+                       {{"bandwidth", {{"IngressRate", 18446744073709551615ull},
+                                       {"IngressBurst", 8000}}}}}})
+                .find("\"runtimeConfig.bandwidth.ingressRate\""),
+            std::string::npos);
+}
+
 TEST(BandwidthConfigTest, Subnets) {
   Config c = parse({{"egressRate", 1000},
                     {"egressBurst", 1000},

@@ -118,6 +118,10 @@ struct VxlanOptions {
 // (vni, port, local) combination is taken.
 LinkInfo create_vxlan(Socket& sock, const std::string& name, const VxlanOptions& opts);
 
+// The id `sock`'s namespace knows `ns` by (what LinkInfo::link_netnsid holds
+// for a veth whose peer is in `ns`); nullopt if it has assigned none.
+std::optional<int> netnsid_of(Socket& sock, const NetNS& ns);
+
 // Creates an ifb (intermediate functional block) device, down; used as the
 // target of ingress shaping.
 LinkInfo create_ifb(Socket& sock, const std::string& name, unsigned mtu = 0,
