@@ -59,6 +59,7 @@ cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
     return cni::Result{};
   }
   const cni::Result& prev = require_prev(conf);
+  cni::require_owner_tag_fits(owner_of(env, conf));  // the ifb's alias
   nlw::NetNS cont = nlw::NetNS::open(env.netns);
   refuse_own_netns(cont);
   nlw::Socket cont_sock = nlw::Socket::in(cont);

@@ -15,7 +15,7 @@ TEST_F(Hostile, Bandwidth) {
                      {"ingressRate", 8000000}, {"ingressBurst", 1000000}, {"egressRate", 8000000},
                      {"egressBurst", 1000000}, {"prevResult", prev}};
   std::vector<Case> cases = common_cases(base, true, regular_file());
-  for (Case& c : wrong_types({{"/ingressRate", Type::Int},
+  for (Case& c : key_cases({{"/ingressRate", Type::Int},
                               {"/ingressBurst", Type::Int},
                               {"/egressRate", Type::Int},
                               {"/egressBurst", Type::Int},
