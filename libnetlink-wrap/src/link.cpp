@@ -490,8 +490,9 @@ std::optional<int> netnsid_of(Socket& sock, const NetNS& ns) {
     std::optional<int> id;
     bool acked = false;
   } reply;
-  std::unique_ptr<nl_cb, void (*)(nl_cb*)> cb(nl_cb_clone(nl_socket_get_cb(sock.get())),
-                                              nl_cb_put);
+  using CbPtr = std::unique_ptr<nl_cb, void (*)(nl_cb*)>;
+  CbPtr own(nl_socket_get_cb(sock.get()), nl_cb_put);  // a new reference
+  CbPtr cb(own ? nl_cb_clone(own.get()) : nullptr, nl_cb_put);
   if (!cb) throw cni::Error(cni::kInternal, "out of memory reading the id of " + ns.describe());
   nl_cb_set(
       cb.get(), NL_CB_VALID, NL_CB_CUSTOM,

@@ -72,9 +72,10 @@ class Hostile : public ::testing::Test {
 
   // Every hostile case the key table implies, for each key: two wrong
   // types, invalid UTF-8 in the value (6), a value nested past Go's 10,000
-  // levels (6) and one nested deep but legal (7, naming the key, for keys
-  // that are not objects), numbers out of any range for integers (7), and a
-  // FIFO, /dev/zero and a directory for files (Key::file_code, naming the key).
+  // levels (6), for keys that are not arrays one nested deep but legal (7,
+  // naming the key; 9,000 levels, 1,000 under ASan), numbers out of any range
+  // for integers (7), and a FIFO, /dev/zero and a directory for files
+  // (Key::file_code, naming the key).
   std::vector<Case> key_cases(const std::vector<Key>& keys) const;
 
   // A regular file, to pass as CNI_NETNS.
