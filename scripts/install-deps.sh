@@ -7,7 +7,7 @@ pkgs=(
   cmake ninja-build g++ pkg-config
   nlohmann-json3-dev libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev
   libgtest-dev googletest clang libclang-rt-14-dev
-  jq iproute2 iputils-ping iperf3 nftables iptables tcpdump procps util-linux kmod
+  jq iproute2 iputils-ping iperf3 nftables iptables tcpdump procps util-linux kmod strace
   containernetworking-plugins golang-go golang-github-appc-cni-dev
   golang-github-containerd-go-cni-dev
   podman containerd crun runc busybox-static

@@ -565,6 +565,7 @@ TEST_F(BandwidthTest, GcWithManyStaleIfbs) {
   e.erase("CNI_CONTAINERID");
   e.erase("CNI_IFNAME");
   e["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin";
+  e["ASAN_OPTIONS"] = "detect_leaks=0";  // LeakSanitizer cannot run under ptrace
   TempDir trace_dir;
   std::string trace = trace_dir.path() + "/trace";
   bool traced = std::filesystem::exists("/usr/bin/strace");
@@ -627,6 +628,7 @@ TEST_F(BandwidthTest, DelDeletesOneQdiscThenTheIfb) {
   std::string trace = trace_dir.path() + "/trace";
   auto e = env("DEL", "c1", cont);
   e["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin";
+  e["ASAN_OPTIONS"] = "detect_leaks=0";  // LeakSanitizer cannot run under ptrace
   RunResult r = run_process({"/usr/bin/strace", "-f", "-qq", "-o", trace, "-e", "trace=sendmsg",
                              plugin_path("bandwidth")},
                             e, conf, sb.host(), std::chrono::seconds(20));
