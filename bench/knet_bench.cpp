@@ -29,7 +29,7 @@
 #include "cni/error.h"
 #include "cni/exec.h"
 #include "cni/json.h"
-#include "cni/naming.h"
+#include "base/owner.h"
 #include "nlw/addr.h"
 #include "nlw/link.h"
 #include "nlw/neigh.h"
@@ -127,7 +127,7 @@ Outcome run(const Call& c) {
   if (!c.args.empty()) env.push_back("CNI_ARGS=" + c.args);
   std::string in = c.conf.dump();
   auto t0 = Clock::now();
-  cni::ExecOutput o = cni::exec_binary(c.dir + "/" + c.type, env, in);
+  knet::ExecOutput o = knet::exec_binary(c.dir + "/" + c.type, env, in);
   Outcome r;
   r.ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   r.rss_kb = o.max_rss_kb;
@@ -312,7 +312,7 @@ double runtime_verb(const Impl& im, bool libcni, const std::string& verb, const 
     argv = {opt.knet_dir + "/cnitool", verb, f.stem().string(), netns};
   }
   auto t0 = Clock::now();
-  cni::ExecOutput o = cni::exec_argv(argv, env, "");
+  knet::ExecOutput o = knet::exec_argv(argv, env, "");
   double wall = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   if (o.status != 0)
     throw std::runtime_error(im.label + " " + verb + " through " + (libcni ? "libcni" : "cnitool") +
@@ -388,7 +388,7 @@ void bench_kernel_floor() {
   auto bridge = nlw::find_link(host, br);
   if (!bridge) {
     bridge = nlw::create_bridge(host, br);
-    nlw::add_address(host, bridge->index, *cni::IPNet::parse("10.76.0.1/16"));
+    nlw::add_address(host, bridge->index, *knet::IPNet::parse("10.76.0.1/16"));
     nlw::set_up(host, bridge->index);
   }
   for (int i = 0; i < opt.runs; ++i) {
@@ -396,19 +396,19 @@ void bench_kernel_floor() {
     auto t0 = Clock::now();
     nlw::NetNS cns = nlw::NetNS::open("/var/run/netns/" + ns);
     nlw::Socket csock = nlw::Socket::in(cns);
-    std::string hname = cni::owner_ifname("veth", {"floor", std::to_string(i), "eth0"});
+    std::string hname = knet::owner_ifname("veth", {"floor", std::to_string(i), "eth0"});
     nlw::VethOptions vo;
-    vo.alias = cni::owner_tag({"floor", std::to_string(i), "eth0"});
+    vo.alias = knet::owner_tag({"floor", std::to_string(i), "eth0"});
     auto veth = nlw::create_veth(host, hname, "eth0", cns, vo);
     nlw::set_master(host, veth.index, bridge->index);
     nlw::set_up(host, veth.index);
     auto c = nlw::get_link(csock, "eth0");
-    cni::IP ip = cni::IP::parse("10.76.1.0")->add(i + 2);
-    nlw::add_address(csock, c.index, cni::IPNet{ip, 16});
+    knet::IP ip = knet::IP::parse("10.76.1.0")->add(i + 2);
+    nlw::add_address(csock, c.index, knet::IPNet{ip, 16});
     nlw::set_up(csock, c.index);
     nlw::RouteSpec r;
-    r.dst = *cni::IPNet::parse("0.0.0.0/0");
-    r.gw = cni::IP::parse("10.76.0.1");
+    r.dst = *knet::IPNet::parse("0.0.0.0/0");
+    r.gw = knet::IP::parse("10.76.0.1");
     r.oif = c.index;
     nlw::add_route(csock, r);
     add.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
@@ -724,16 +724,16 @@ std::vector<double> vxlan_reconcile_from_scratch(knet::vxlan::Mode mode, int n, 
   cfg.mode = mode;
   vx::View view;
   for (int i = 0; i < n; ++i) {
-    cni::IP ip = *cni::IP::parse(bench_peer(i));
+    knet::IP ip = *knet::IP::parse(bench_peer(i));
     if (mode == vx::Mode::kL2) {
       view.peers.push_back(ip);
     } else {
-      view.nodes.push_back({ip, *cni::IPNet::parse(bench_subnet(i))});
+      view.nodes.push_back({ip, *knet::IPNet::parse(bench_subnet(i))});
     }
   }
   std::vector<double> out;
   for (int r = 0; r < runs; ++r) {
-    nlw::LinkInfo dev = nlw::create_vxlan(host, "kb-vx79", {.vni = 79, .local = cni::IP::parse("192.0.2.1")});
+    nlw::LinkInfo dev = nlw::create_vxlan(host, "kb-vx79", {.vni = 79, .local = knet::IP::parse("192.0.2.1")});
     nlw::set_up(host, dev.index);
     auto t0 = Clock::now();
     vx::reconcile(host, dev, cfg, view);
@@ -766,9 +766,9 @@ void bench_vxlan() {
   // 10,000 all-zeros flood entries on another vxlan device of the node.
   nlw::Socket host = nlw::Socket::current();
   nlw::LinkInfo other =
-      nlw::create_vxlan(host, "kb-vx78", {.vni = 78, .local = cni::IP::parse("192.0.2.1")});
+      nlw::create_vxlan(host, "kb-vx78", {.vni = 78, .local = knet::IP::parse("192.0.2.1")});
   for (int i = 0; i < 10000; ++i) {
-    nlw::add_fdb(host, other.index, "00:00:00:00:00:00", cni::IP::parse(bench_peer(i)),
+    nlw::add_fdb(host, other.index, "00:00:00:00:00:00", knet::IP::parse(bench_peer(i)),
                  {.append = true});
   }
   add_row("vxlan l2 ADD, no peers, 10,000 flood entries on another device (right: none)", "ms",

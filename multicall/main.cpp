@@ -23,7 +23,7 @@ const knet::Program* find(std::string_view name) {
 // Runs a plugin of this executable in this process (IPAM delegation from a
 // plugin: cni::delegate_plugin), with `env` as its environment and
 // `stdin_data` as its stdin, as if it had been exec'd.
-std::optional<cni::ExecOutput> run_in_process(std::string_view name, const std::vector<std::string>& env,
+std::optional<knet::ExecOutput> run_in_process(std::string_view name, const std::vector<std::string>& env,
                                               std::string_view stdin_data) {
   const knet::Program* p = find(name);
   if (!p || !*p->is_plugin) return std::nullopt;
@@ -36,7 +36,7 @@ std::optional<cni::ExecOutput> run_in_process(std::string_view name, const std::
     auto it = vars.find(std::string_view(key));
     return it == vars.end() ? nullptr : it->second.c_str();
   };
-  cni::ExecOutput o;
+  knet::ExecOutput o;
   {
     cni::InProcessInvocation invocation(getenv, stdin_data, o.out, o.err);
     std::string argv0(name);

@@ -1,5 +1,6 @@
 #include "ipam/config.h"
 
+#include <cni/address.h>
 #include <cni/error.h>
 #include <cni/file.h>
 #include <cni/version.h>
@@ -10,13 +11,13 @@ namespace knet::ipam {
 namespace {
 
 // "10.1.2.3" or "10.1.2.3/24" (the reference's ip.IP accepts both); the address only.
-std::optional<cni::IP> parse_requested(std::string_view s) {
-  if (auto ip = cni::IP::parse(s)) return ip;
-  if (auto net = cni::IPNet::parse(s)) return net->ip;
+std::optional<knet::IP> parse_requested(std::string_view s) {
+  if (auto ip = knet::IP::parse(s)) return ip;
+  if (auto net = knet::IPNet::parse(s)) return net->ip;
   return std::nullopt;
 }
 
-void add_requested(std::vector<cni::IP>& out, const cni::json& obj, std::string_view key,
+void add_requested(std::vector<knet::IP>& out, const cni::json& obj, std::string_view key,
                    const std::string& path) {
   auto list = cni::get_string_list(obj, key, path);
   if (!list) return;
@@ -29,8 +30,8 @@ void add_requested(std::vector<cni::IP>& out, const cni::json& obj, std::string_
   }
 }
 
-std::vector<cni::IP> requested_ips(const cni::NetConf& conf, const cni::CniArgs& args) {
-  std::vector<cni::IP> out;
+std::vector<knet::IP> requested_ips(const cni::NetConf& conf, const cni::CniArgs& args) {
+  std::vector<knet::IP> out;
   if (auto ips = args.get("IP")) {
     std::string_view rest = *ips;
     while (!rest.empty()) {
@@ -39,7 +40,7 @@ std::vector<cni::IP> requested_ips(const cni::NetConf& conf, const cni::CniArgs&
       rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
       item.erase(0, item.find_first_not_of(" \t"));
       item.erase(item.find_last_not_of(" \t") + 1);
-      auto ip = cni::IP::parse(item);
+      auto ip = knet::IP::parse(item);
       if (!ip)
         throw cni::Error(cni::kInvalidEnv,
                          "invalid CNI_ARGS IP \"" + item + "\": not an IP address");
@@ -73,10 +74,10 @@ void add_range_sets(std::vector<RangeSet>& out, const cni::json* arr, const std:
 
 }  // namespace
 
-std::vector<std::optional<cni::IP>> Config::requested_per_set() const {
+std::vector<std::optional<knet::IP>> Config::requested_per_set() const {
   const std::vector<RangeSet>& sets = range_sets;
-  std::vector<cni::IP> ips = requested;
-  std::vector<std::optional<cni::IP>> out(sets.size());
+  std::vector<knet::IP> ips = requested;
+  std::vector<std::optional<knet::IP>> out(sets.size());
   for (size_t s = 0; s < sets.size(); ++s) {
     for (auto it = ips.begin(); it != ips.end(); ++it) {
       const Range* r = sets[s].find(*it);
@@ -90,7 +91,7 @@ std::vector<std::optional<cni::IP>> Config::requested_per_set() const {
   }
   if (!ips.empty()) {
     std::string list;
-    for (const cni::IP& ip : ips) list += " " + ip.str();
+    for (const knet::IP& ip : ips) list += " " + ip.str();
     cni::config_error("failed to allocate all requested IPs:" + list +
                       " (each must lie in a range of a different range set, at most one per set)");
   }
@@ -123,7 +124,7 @@ Config Config::parse(const cni::NetConf& conf, const cni::CniArgs& args) {
     // rejects them when they are not addresses.
     for (const char* key : {"rangeStart", "rangeEnd", "gateway"})
       if (auto v = cni::get_string(ipam, key, cni::join_path("ipam", key)))
-        cni::IP::parse_or_throw(*v, cni::join_path("ipam", key));
+        cni::parse_ip(*v, cni::join_path("ipam", key));
   }
   add_range_sets(c.range_sets, cni::get_array(ipam, "ranges", "ipam.ranges"), "ipam.ranges");
   if (c.range_sets.empty())

@@ -13,9 +13,9 @@ namespace {
 // not tens of thousands of failed link(2)s.
 constexpr int kMissesBeforeListing = 64;
 
-cni::IP allocate(Store& store, const RangeSet& set, size_t s, const OwnerKey& owner) {
+knet::IP allocate(Store& store, const RangeSet& set, size_t s, const OwnerKey& owner) {
   RangeIter it(set, store.last_reserved(s));
-  std::optional<std::set<cni::IP>> taken;
+  std::optional<std::set<knet::IP>> taken;
   int misses = 0;
   while (auto c = it.next()) {
     if (taken && taken->count(c->ip)) continue;
@@ -30,29 +30,29 @@ std::string describe(const OwnerKey& o) {
   return "container " + o.container_id + " interface " + o.ifname;
 }
 
-std::string join(const std::set<cni::IP>& ips) {
+std::string join(const std::set<knet::IP>& ips) {
   std::string s;
-  for (const cni::IP& ip : ips) s += (s.empty() ? "" : ", ") + ip.str();
+  for (const knet::IP& ip : ips) s += (s.empty() ? "" : ", ") + ip.str();
   return "[" + s + "]";
 }
 
 }  // namespace
 
 cni::Result add(const Config& cfg, const OwnerKey& owner) {
-  std::vector<std::optional<cni::IP>> requested = cfg.requested_per_set();
+  std::vector<std::optional<knet::IP>> requested = cfg.requested_per_set();
   cni::Result result;
   if (!cfg.resolv_conf.empty()) result.dns = parse_resolv_conf(cfg.resolv_conf);
   result.routes = cfg.routes;
 
   Store store(cfg.network_dir(), true);
-  std::vector<cni::IP> held = store.find(owner);
-  std::vector<cni::IP> fresh;  // reserved by this ADD; released if it fails
+  std::vector<knet::IP> held = store.find(owner);
+  std::vector<knet::IP> fresh;  // reserved by this ADD; released if it fails
   try {
     for (size_t s = 0; s < cfg.range_sets.size(); ++s) {
       const RangeSet& set = cfg.range_sets[s];
       auto have = std::find_if(held.begin(), held.end(),
-                               [&](const cni::IP& ip) { return set.contains(ip); });
-      cni::IP ip;
+                               [&](const knet::IP& ip) { return set.contains(ip); });
+      knet::IP ip;
       if (have != held.end()) {
         if (requested[s] && *requested[s] != *have)
           throw cni::Error(cni::kInternal, describe(owner) + " already holds " + have->str() +
@@ -72,10 +72,10 @@ cni::Result add(const Config& cfg, const OwnerKey& owner) {
       }
       const Range* r = set.find(ip);
       result.ips.push_back(
-          cni::IPConfig{cni::IPNet{ip, r->subnet.prefix}, r->gateway, std::nullopt});
+          cni::IPConfig{knet::IPNet{ip, r->subnet.prefix}, r->gateway, std::nullopt});
     }
   } catch (...) {
-    for (const cni::IP& ip : fresh) store.release(ip, owner);
+    for (const knet::IP& ip : fresh) store.release(ip, owner);
     throw;
   }
   return result;
@@ -88,13 +88,13 @@ void del(const Config& cfg, const OwnerKey& owner) {
 
 void check(const Config& cfg, const OwnerKey& owner, const std::optional<cni::Result>& prev) {
   Store store(cfg.network_dir(), false);
-  std::vector<cni::IP> found = store.find(owner);
-  std::set<cni::IP> recorded(found.begin(), found.end());
+  std::vector<knet::IP> found = store.find(owner);
+  std::set<knet::IP> recorded(found.begin(), found.end());
   if (recorded.empty())
     throw cni::Error(cni::kUnknownContainer, "host-local: no address is recorded for " +
                                                  describe(owner) + " in network " + cfg.network);
   if (!prev) return;
-  std::set<cni::IP> listed;
+  std::set<knet::IP> listed;
   for (const cni::IPConfig& c : prev->ips) listed.insert(c.address.ip);
   if (listed != recorded)
     throw cni::Error(cni::kInternal, "host-local: prevResult lists " + join(listed) + " but " +
@@ -117,7 +117,7 @@ void gc(const Config& cfg, const std::vector<cni::Attachment>& valid) {
 
 void status(const Config& cfg) {
   Store store(cfg.network_dir(), false);
-  std::set<cni::IP> names = store.reserved_names();
+  std::set<knet::IP> names = store.reserved_names();
   for (size_t s = 0; s < cfg.range_sets.size(); ++s) {
     const RangeSet& set = cfg.range_sets[s];
     uint64_t used = 0;

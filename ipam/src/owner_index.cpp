@@ -67,7 +67,7 @@ struct OwnerIndex::Slot {
   uint8_t ip[16];
 };
 
-OwnerIndex::OwnerIndex(cni::Fd fd, uint64_t capacity) : fd_(std::move(fd)) { map(capacity); }
+OwnerIndex::OwnerIndex(knet::Fd fd, uint64_t capacity) : fd_(std::move(fd)) { map(capacity); }
 
 OwnerIndex::~OwnerIndex() {
   if (base_) munmap(base_, mapped_);
@@ -88,7 +88,7 @@ void OwnerIndex::map(uint64_t capacity) {
 }
 
 std::unique_ptr<OwnerIndex> OwnerIndex::open(int dirfd, const char* name, const Stamp& expected) {
-  cni::Fd fd(openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  knet::Fd fd(openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (!fd) return nullptr;
   struct stat st;
   Header h;
@@ -106,7 +106,7 @@ std::unique_ptr<OwnerIndex> OwnerIndex::open(int dirfd, const char* name, const 
 
 std::unique_ptr<OwnerIndex> OwnerIndex::create(int dirfd, const char* name,
                                                const std::vector<IndexEntry>& entries) {
-  cni::Fd fd(openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644));
+  knet::Fd fd(openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644));
   if (!fd) io_error(std::string("create ") + name);
   uint64_t capacity = kMinCapacity;
   while (capacity < 2 * entries.size() + 2) capacity *= 2;
@@ -130,15 +130,15 @@ uint64_t OwnerIndex::size() const { return header()->count; }
 
 void OwnerIndex::mark_dirty() { header()->dirty = 1; }
 
-std::vector<cni::IP> OwnerIndex::lookup(uint64_t owner) const {
-  std::vector<cni::IP> out;
+std::vector<knet::IP> OwnerIndex::lookup(uint64_t owner) const {
+  std::vector<knet::IP> out;
   owner = owner ? owner : 1;
   const uint64_t mask = header()->capacity - 1;
   for (uint64_t i = owner & mask;; i = (i + 1) & mask) {
     const Slot& s = slots()[i];
     if (!s.owner) break;
     if (s.owner != owner) continue;
-    cni::IP ip;
+    knet::IP ip;
     ip.family = static_cast<int>(s.family);
     std::memcpy(ip.bytes.data(), s.ip, sizeof s.ip);
     out.push_back(ip);
@@ -187,13 +187,13 @@ void OwnerIndex::grow() {
   for (const IndexEntry& e : all) put(e);
 }
 
-void OwnerIndex::insert(uint64_t owner, const cni::IP& ip) {
+void OwnerIndex::insert(uint64_t owner, const knet::IP& ip) {
   mark_dirty();
   if (2 * (header()->count + 1) > header()->capacity) grow();
   put({owner, ip});
 }
 
-void OwnerIndex::erase(uint64_t owner, const cni::IP& ip) {
+void OwnerIndex::erase(uint64_t owner, const knet::IP& ip) {
   mark_dirty();
   owner = owner ? owner : 1;
   const uint64_t mask = header()->capacity - 1;

@@ -1,5 +1,6 @@
 #include "ipam/range.h"
 
+#include <cni/address.h>
 #include <cni/error.h>
 
 namespace knet::ipam {
@@ -10,11 +11,11 @@ std::string quoted(std::string_view path, std::string_view key) {
 }
 
 // An optional address key of a range, which must lie inside `subnet`.
-std::optional<cni::IP> inside(const cni::json& obj, std::string_view key, std::string_view path,
-                              const cni::IPNet& subnet) {
+std::optional<knet::IP> inside(const cni::json& obj, std::string_view key, std::string_view path,
+                              const knet::IPNet& subnet) {
   auto s = cni::get_string(obj, key, cni::join_path(path, key));
   if (!s) return std::nullopt;
-  cni::IP ip = cni::IP::parse_or_throw(*s, cni::join_path(path, key));
+  knet::IP ip = cni::parse_ip(*s, cni::join_path(path, key));
   if (!subnet.contains(ip))
     cni::config_error("invalid " + quoted(path, key) + ": " + ip.str() + " is not in subnet " +
                       subnet.str());
@@ -29,7 +30,7 @@ Range Range::parse(const cni::json& obj, std::string_view path) {
   auto s = cni::get_string(obj, "subnet", cni::join_path(path, "subnet"));
   if (!s || s->empty()) cni::config_error("missing " + quoted(path, "subnet"));
   Range r;
-  r.subnet = cni::IPNet::parse_or_throw(*s, cni::join_path(path, "subnet"));
+  r.subnet = cni::parse_cidr(*s, cni::join_path(path, "subnet"));
   if (r.subnet.network() != r.subnet)
     cni::config_error("invalid " + quoted(path, "subnet") + ": \"" + *s +
                       "\" has host bits set; the network address is " + r.subnet.network().str());
@@ -38,8 +39,8 @@ Range Range::parse(const cni::json& obj, std::string_view path) {
   if (r.subnet.prefix > r.subnet.ip.bits() - 2)
     cni::config_error("invalid " + quoted(path, "subnet") + ": " + r.subnet.str() +
                       " is too small to allocate from");
-  cni::IP first = r.subnet.first().next();
-  cni::IP last = r.subnet.ip.is_v4() ? r.subnet.last().prev() : r.subnet.last();
+  knet::IP first = r.subnet.first().next();
+  knet::IP last = r.subnet.ip.is_v4() ? r.subnet.last().prev() : r.subnet.last();
   r.gateway = inside(obj, "gateway", path, r.subnet).value_or(first);
   r.start = inside(obj, "rangeStart", path, r.subnet).value_or(first);
   r.end = inside(obj, "rangeEnd", path, r.subnet).value_or(last);
@@ -52,7 +53,7 @@ Range Range::parse(const cni::json& obj, std::string_view path) {
   return r;
 }
 
-bool Range::contains(const cni::IP& ip) const {
+bool Range::contains(const knet::IP& ip) const {
   return ip.family == start.family && start <= ip && ip <= end;
 }
 
@@ -61,7 +62,7 @@ bool Range::overlaps(const Range& o) const {
 }
 
 uint64_t Range::capacity() const {
-  uint64_t n = cni::distance(start, end);
+  uint64_t n = knet::distance(start, end);
   if (n != UINT64_MAX && contains(gateway)) --n;
   return n;
 }
@@ -86,7 +87,7 @@ RangeSet RangeSet::parse(const cni::json& arr, std::string_view path) {
   return set;
 }
 
-const Range* RangeSet::find(const cni::IP& ip) const {
+const Range* RangeSet::find(const knet::IP& ip) const {
   for (const Range& r : ranges)
     if (r.contains(ip)) return &r;
   return nullptr;
@@ -114,7 +115,7 @@ std::string RangeSet::str() const {
   return s;
 }
 
-RangeIter::RangeIter(const RangeSet& set, const std::optional<cni::IP>& last) : set_(&set) {
+RangeIter::RangeIter(const RangeSet& set, const std::optional<knet::IP>& last) : set_(&set) {
   if (last) {
     for (size_t i = 0; i < set.ranges.size(); ++i) {
       if (set.ranges[i].contains(*last)) {

@@ -1,8 +1,8 @@
 #include "ipam/store.h"
 
 #include <cni/error.h>
-#include <cni/fd.h>
-#include <cni/naming.h>
+#include <base/fd.h>
+#include <base/owner.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -51,7 +51,7 @@ constexpr size_t kMaxLastReservedBytes = 256;
 // unreadable or longer than `max_bytes`. Non-blocking, so a FIFO that has an
 // address's name returns at once.
 std::optional<std::string> read_whole(int dirfd, const char* name, size_t max_bytes) {
-  cni::Fd fd(openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  knet::Fd fd(openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (!fd) return std::nullopt;
   std::string out;
   char buf[4096];
@@ -69,7 +69,7 @@ std::optional<std::string> read_whole(int dirfd, const char* name, size_t max_by
 // messages). Not O_TRUNC: ext4 flushes a file truncated to zero when it is
 // closed (auto_da_alloc), which costs milliseconds.
 void write_file(int dirfd, const std::string& dir, const char* name, std::string_view content) {
-  cni::Fd fd(openat(dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644));
+  knet::Fd fd(openat(dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644));
   if (!fd ||
       pwrite(fd.get(), content.data(), content.size(), 0) != static_cast<ssize_t>(content.size()) ||
       ftruncate(fd.get(), static_cast<off_t>(content.size())) != 0)
@@ -83,7 +83,7 @@ struct DirCloser {
 // Calls `fn` with every entry name of the directory (not "." or "..").
 template <typename Fn>
 void list_dir(int dirfd, const std::string& dir, Fn fn) {
-  cni::Fd fd(openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  knet::Fd fd(openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   std::unique_ptr<DIR, DirCloser> d(fd ? fdopendir(fd.get()) : nullptr);
   if (!d) io_error("cannot list host-local directory " + dir);
   fd.release();  // closed with the DIR
@@ -126,7 +126,7 @@ std::string OwnerKey::content() const {
   return ifname.empty() ? container_id : container_id + "\r\n" + ifname;
 }
 
-uint64_t OwnerKey::hash() const { return cni::owner_hash(cni::Owner{"", container_id, ifname}); }
+uint64_t OwnerKey::hash() const { return knet::owner_hash(knet::Owner{"", container_id, ifname}); }
 
 std::optional<OwnerKey> OwnerKey::parse(std::string_view content) {
   content = trim_space(content);
@@ -220,17 +220,17 @@ std::vector<Reservation> Store::read_all() const {
   std::vector<Reservation> out;
   if (!exists()) return out;
   list_dir(dirfd_.get(), dir_, [&](const char* name) {
-    auto ip = cni::IP::parse(name);
+    auto ip = knet::IP::parse(name);
     if (!ip) return;
     if (auto owner = read_owner(name)) out.push_back({*ip, std::move(*owner)});
   });
   return out;
 }
 
-std::vector<cni::IP> Store::find(const OwnerKey& owner) {
-  std::vector<cni::IP> out;
+std::vector<knet::IP> Store::find(const OwnerKey& owner) {
+  std::vector<knet::IP> out;
   if (!exists()) return out;
-  for (const cni::IP& ip : index().lookup(owner.hash())) {
+  for (const knet::IP& ip : index().lookup(owner.hash())) {
     auto holder = read_owner(ip.str());
     if (holder && *holder == owner) {
       out.push_back(ip);
@@ -243,7 +243,7 @@ std::vector<cni::IP> Store::find(const OwnerKey& owner) {
   return out;
 }
 
-bool Store::reserve(const cni::IP& ip, const OwnerKey& owner, size_t set) {
+bool Store::reserve(const knet::IP& ip, const OwnerKey& owner, size_t set) {
   OwnerIndex& idx = index();
   Mutation m(mutating_);
   std::string content = owner.content();
@@ -271,7 +271,7 @@ bool Store::reserve(const cni::IP& ip, const OwnerKey& owner, size_t set) {
   return true;
 }
 
-void Store::remove(const cni::IP& ip, const OwnerKey& owner) {
+void Store::remove(const knet::IP& ip, const OwnerKey& owner) {
   OwnerIndex& idx = index();
   Mutation m(mutating_);
   idx.mark_dirty();
@@ -282,31 +282,31 @@ void Store::remove(const cni::IP& ip, const OwnerKey& owner) {
   idx.erase(owner.hash(), ip);
 }
 
-std::vector<cni::IP> Store::release(const OwnerKey& owner) {
-  std::vector<cni::IP> freed = find(owner);
+std::vector<knet::IP> Store::release(const OwnerKey& owner) {
+  std::vector<knet::IP> freed = find(owner);
   if (freed.empty() && !owner.ifname.empty()) {
     OwnerKey legacy{owner.container_id, ""};
-    for (const cni::IP& ip : find(legacy)) {
+    for (const knet::IP& ip : find(legacy)) {
       remove(ip, legacy);
       freed.push_back(ip);
     }
     return freed;
   }
-  for (const cni::IP& ip : freed) remove(ip, owner);
+  for (const knet::IP& ip : freed) remove(ip, owner);
   return freed;
 }
 
-void Store::release(const cni::IP& ip, const OwnerKey& owner) {
+void Store::release(const knet::IP& ip, const OwnerKey& owner) {
   if (!exists()) return;
   auto holder = read_owner(ip.str());
   if (holder && *holder == owner) remove(ip, owner);
 }
 
-std::optional<cni::IP> Store::last_reserved(size_t set) const {
+std::optional<knet::IP> Store::last_reserved(size_t set) const {
   if (!exists()) return std::nullopt;
   auto s = read_whole(dirfd_.get(), (kLastReservedPrefix + std::to_string(set)).c_str(),
                       kMaxLastReservedBytes);
-  return s ? cni::IP::parse(trim_space(*s)) : std::nullopt;
+  return s ? knet::IP::parse(trim_space(*s)) : std::nullopt;
 }
 
 std::vector<Reservation> Store::scan() {
@@ -320,11 +320,11 @@ std::vector<Reservation> Store::scan() {
   return all;
 }
 
-std::set<cni::IP> Store::reserved_names() const {
-  std::set<cni::IP> out;
+std::set<knet::IP> Store::reserved_names() const {
+  std::set<knet::IP> out;
   if (!exists()) return out;
   list_dir(dirfd_.get(), dir_, [&](const char* name) {
-    if (auto ip = cni::IP::parse(name)) out.insert(*ip);
+    if (auto ip = knet::IP::parse(name)) out.insert(*ip);
   });
   return out;
 }

@@ -136,7 +136,7 @@ Env Env::from_environment(const std::function<const char*(const char*)>& getenv)
                                  "\": must start with a letter or digit and contain only letters, digits, '_', '.' and '-'");
   if (full) validate_ifname(e.ifname);
   e.args = CniArgs::parse(e.args_raw);
-  e.path = split_path(e.path_raw);
+  e.path = knet::split_path(e.path_raw);
   return e;
 }
 

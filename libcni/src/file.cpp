@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "cni/error.h"
-#include "cni/fd.h"
+#include "base/fd.h"
 
 namespace cni {
 namespace {
@@ -32,7 +32,7 @@ std::string read_user_file(const std::string& path, size_t max_bytes, const std:
   };
   int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) fail(std::strerror(errno));
-  Fd owner(fd);
+  knet::Fd owner(fd);
   struct stat st{};
   if (::fstat(fd, &st) != 0) fail(std::strerror(errno));
   if (!S_ISREG(st.st_mode)) fail(std::string("is ") + kind_of(st.st_mode) + ", not a regular file");

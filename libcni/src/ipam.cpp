@@ -9,7 +9,7 @@ namespace {
 json run_ipam(const Env& env, const NetConf& conf, Command cmd) {
   if (conf.ipam_type.empty()) config_error("missing \"ipam.type\": this plugin needs an IPAM plugin");
   std::string bin = find_plugin(env.path, conf.ipam_type);
-  auto vars = environ_with({{"CNI_COMMAND", std::string(command_name(cmd))}});
+  auto vars = knet::environ_with({{"CNI_COMMAND", std::string(command_name(cmd))}});
   return delegate_plugin(bin, conf.ipam_type, vars, dump_json(conf.raw));
 }
 

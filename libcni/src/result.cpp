@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "cni/address.h"
 #include "cni/error.h"
 #include "cni/version.h"
 
@@ -18,16 +19,16 @@ Shape shape_of(std::string_view version) {
   return Shape::V1;
 }
 
-std::optional<IP> opt_ip(const json& j, std::string_view key, std::string_view path) {
+std::optional<knet::IP> opt_ip(const json& j, std::string_view key, std::string_view path) {
   auto s = get_string(j, key, join_path(path, key));
   if (!s || s->empty()) return std::nullopt;
-  return IP::parse_or_throw(*s, join_path(path, key));
+  return parse_ip(*s, join_path(path, key));
 }
 
-IPNet req_net(const json& j, std::string_view key, std::string_view path) {
+knet::IPNet req_net(const json& j, std::string_view key, std::string_view path) {
   auto s = get_string(j, key, join_path(path, key));
   if (!s) config_error("missing \"" + join_path(path, key) + "\"");
-  return IPNet::parse_or_throw(*s, join_path(path, key));
+  return parse_cidr(*s, join_path(path, key));
 }
 
 std::optional<int> opt_int(const json& j, std::string_view key, std::string_view path) {

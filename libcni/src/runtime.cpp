@@ -68,7 +68,7 @@ json Runtime::exec(const PluginConf& plugin, std::string_view verb, const json& 
   for (const auto& d : opts_.cni_path) path += (path.empty() ? "" : ":") + d;
   env["CNI_PATH"] = path;
   try {
-    return invoke_plugin(binary, plugin.type, environ_with(env), dump_json(stdin_conf),
+    return invoke_plugin(binary, plugin.type, knet::environ_with(env), dump_json(stdin_conf),
                          opts_.plugin_timeout);
   } catch (const Error& e) {
     throw rewrap(e, verb, plugin);

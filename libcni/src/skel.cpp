@@ -170,6 +170,8 @@ int run_plugin(const Plugin& plugin, const std::function<const char*(const char*
     return 0;
   } catch (const Error& e) {
     write_error(out, e, version);
+  } catch (const knet::Error& e) {  // a failure no layer gave a CNI code
+    write_error(out, Error(kInternal, e), version);
   } catch (const std::exception& e) {
     write_error(out, Error(kInternal, e.what()), version);
   }

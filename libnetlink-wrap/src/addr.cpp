@@ -18,9 +18,9 @@ struct RtAddrDeleter {
 };
 using RtAddrPtr = std::unique_ptr<rtnl_addr, RtAddrDeleter>;
 
-RtAddrPtr make_addr(int index, const cni::IPNet& net) {
+RtAddrPtr make_addr(int index, const knet::IPNet& net) {
   RtAddrPtr a(rtnl_addr_alloc());
-  if (!a) throw cni::Error(cni::kInternal, "out of memory allocating an address object");
+  if (!a) throw Error("out of memory allocating an address object");
   rtnl_addr_set_ifindex(a.get(), index);
   rtnl_addr_set_local(a.get(), detail::to_nl(net.ip, net.prefix).get());
   rtnl_addr_set_prefixlen(a.get(), net.prefix);
@@ -29,7 +29,7 @@ RtAddrPtr make_addr(int index, const cni::IPNet& net) {
 
 }  // namespace
 
-void add_address(Socket& sock, int index, const cni::IPNet& addr, const AddrOptions& opts) {
+void add_address(Socket& sock, int index, const knet::IPNet& addr, const AddrOptions& opts) {
   RtAddrPtr a = make_addr(index, addr);
   unsigned flags = (opts.nodad ? IFA_F_NODAD : 0) | (opts.noprefixroute ? IFA_F_NOPREFIXROUTE : 0);
   if (flags) rtnl_addr_set_flags(a.get(), flags);
@@ -45,7 +45,7 @@ void add_address(Socket& sock, int index, const cni::IPNet& addr, const AddrOpti
       [&] { return rtnl_addr_add(sock.get(), a.get(), NLM_F_EXCL); });
 }
 
-bool del_address(Socket& sock, int index, const cni::IPNet& addr) {
+bool del_address(Socket& sock, int index, const knet::IPNet& addr) {
   RtAddrPtr a = make_addr(index, addr);
   try {
     detail::request(
@@ -91,7 +91,7 @@ void wait_ipv6_usable(Socket& sock, int index, std::chrono::milliseconds timeout
     auto addrs = list_addresses(sock, index, AF_INET6);
     for (const auto& a : addrs) {
       if (a.dadfailed) {
-        throw cni::Error(cni::kInternal, "duplicate address detection failed for " + a.net.str() +
+        throw Error("duplicate address detection failed for " + a.net.str() +
                                              " on " + link_label(sock, index) + " in " +
                                              sock.ns_name());
       }
@@ -99,7 +99,7 @@ void wait_ipv6_usable(Socket& sock, int index, std::chrono::milliseconds timeout
     }
     if (!pending) return;
     if (Clock::now() >= deadline) {
-      throw cni::Error(cni::kInternal, "address " + pending->net.str() + " on " +
+      throw Error("address " + pending->net.str() + " on " +
                                            link_label(sock, index) + " in " + sock.ns_name() +
                                            " still tentative after " +
                                            std::to_string(timeout.count()) + " ms");

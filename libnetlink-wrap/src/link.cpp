@@ -1,6 +1,6 @@
 #include "nlw/link.h"
 
-#include <cni/naming.h>
+#include <base/owner.h>
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <linux/net_namespace.h>
@@ -32,7 +32,7 @@ struct VethDeleter {
 
 LinkPtr alloc_link() {
   LinkPtr l(rtnl_link_alloc());
-  if (!l) throw cni::Error(cni::kInternal, "out of memory allocating a link object");
+  if (!l) throw Error("out of memory allocating a link object");
   return l;
 }
 
@@ -128,7 +128,7 @@ void set_alias_by_name(Socket& sock, const std::string& name, const std::string&
   if (nlmsg_append(m.get(), &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0 ||
       nla_put_string(m.get(), IFLA_IFNAME, name.c_str()) < 0 ||
       nla_put_string(m.get(), IFLA_IFALIAS, alias.c_str()) < 0) {
-    throw cni::Error(cni::kInternal, "out of memory building an alias request");
+    throw Error("out of memory building an alias request");
   }
   request(sock, "failed to set alias \"" + alias + "\" on " + name,
           [&] { return sock.send_and_ack(m.get()); });
@@ -136,12 +136,10 @@ void set_alias_by_name(Socket& sock, const std::string& name, const std::string&
 
 // Adds `l` (exclusively: an existing name is an error) and returns the new link.
 // The kernel ignores IFLA_IFALIAS when creating a link, so the alias is set
-// by a second request; the link is untagged in between, which the shared
-// UntaggedLinkLock tells GC.
+// by a second request; the link is untagged in between (the caller holds
+// what tells GC so: plugins/common's create_tagged_link).
 LinkInfo add_link(Socket& sock, rtnl_link* l, const std::string& name, const std::string& what,
                   const std::string& alias = {}) {
-  std::optional<cni::UntaggedLinkLock> lock;
-  if (!alias.empty()) lock.emplace(cni::UntaggedLinkLock::kShared);
   request(sock, "failed to create " + what + " " + name,
           [&] { return rtnl_link_add(sock.get(), l, NLM_F_CREATE | NLM_F_EXCL); });
   if (!alias.empty()) {
@@ -175,7 +173,7 @@ detail::MsgPtr bridge_msg(int type, int index) {
   ifi.ifi_family = AF_BRIDGE;
   ifi.ifi_index = index;
   if (nlmsg_append(m.get(), &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0) {
-    throw cni::Error(cni::kInternal, "out of memory building a bridge request");
+    throw Error("out of memory building a bridge request");
   }
   return m;
 }
@@ -206,7 +204,7 @@ void set_info_data(Socket& sock, const LinkInfo& link, const char* kind, int att
       "failed to " + what + " " + link.name + " in " + sock.ns_name() + ": " + sock.reason(rc);
   LinkPtr ref = link_ref(link.index);
   rtnl_link_delete(sock.get(), ref.get());
-  throw cni::Error(cni::kInternal, msg);
+  throw Error(msg);
 }
 
 void bridge_vlan(Socket& sock, int type, int index, uint16_t vid, uint16_t flags, bool self,
@@ -222,7 +220,7 @@ void bridge_vlan(Socket& sock, int type, int index, uint16_t vid, uint16_t flags
   int rc = sock.send_and_ack(m.get());
   if (rc >= 0) return;
   if (sock.last_errno() == EOPNOTSUPP) {
-    throw cni::Error(cni::kInternal, full + " in " + sock.ns_name() + ": " + sock.reason(rc) +
+    throw Error(full + " in " + sock.ns_name() + ": " + sock.reason(rc) +
                                          " (the kernel lacks bridge VLAN filtering)");
   }
   throw_nl(sock, rc, full);
@@ -254,7 +252,7 @@ std::optional<LinkInfo> find_link(Socket& sock, int index) {
 
 LinkInfo get_link(Socket& sock, const std::string& name) {
   auto l = find_link(sock, name);
-  if (!l) throw NotFound(cni::kInternal, "link " + name + " not found in " + sock.ns_name());
+  if (!l) throw NotFound("link " + name + " not found in " + sock.ns_name());
   return *l;
 }
 
@@ -273,7 +271,7 @@ std::vector<LinkInfo> list_links(Socket& sock) {
 std::string link_label(Socket& sock, int index) {
   try {
     if (auto l = find_link(sock, index)) return l->name;
-  } catch (const cni::Error&) {
+  } catch (const Error&) {
     // Only a label for an error message; fall back to the number.
   }
   return "ifindex " + std::to_string(index);
@@ -282,7 +280,7 @@ std::string link_label(Socket& sock, int index) {
 LinkInfo create_veth(Socket& sock, const std::string& name, const std::string& peer_name,
                      const NetNS& peer_ns, const VethOptions& opts) {
   std::unique_ptr<rtnl_link, VethDeleter> l(rtnl_link_veth_alloc());
-  if (!l) throw cni::Error(cni::kInternal, "out of memory allocating a veth object");
+  if (!l) throw Error("out of memory allocating a veth object");
   LinkPtr peer(rtnl_link_veth_get_peer(l.get()));
   set_common(l.get(), name, opts.mtu, opts.mac);
   set_common(peer.get(), peer_name, opts.mtu, opts.peer_mac);
@@ -316,7 +314,7 @@ LinkInfo create_bridge(Socket& sock, const std::string& name, const BridgeOption
 LinkInfo create_macvlan(Socket& sock, const std::string& name, int master_index,
                         const MacvlanOptions& opts, const NetNS* target, Socket* target_sock) {
   LinkPtr l(rtnl_link_macvlan_alloc());
-  if (!l) throw cni::Error(cni::kInternal, "out of memory allocating a macvlan object");
+  if (!l) throw Error("out of memory allocating a macvlan object");
   set_common(l.get(), name, opts.mtu, opts.mac);
   rtnl_link_set_link(l.get(), master_index);
   for (const auto& e : kMacvlanModes) {
@@ -345,7 +343,7 @@ LinkInfo create_macvlan(Socket& sock, const std::string& name, int master_index,
 
 LinkInfo create_vxlan(Socket& sock, const std::string& name, const VxlanOptions& opts) {
   LinkPtr l(rtnl_link_vxlan_alloc());
-  if (!l) throw cni::Error(cni::kInternal, "out of memory allocating a vxlan object");
+  if (!l) throw Error("out of memory allocating a vxlan object");
   set_common(l.get(), name, opts.mtu, opts.mac);
   rtnl_link_vxlan_set_id(l.get(), opts.vni);
   rtnl_link_vxlan_set_port(l.get(), opts.port);
@@ -478,7 +476,7 @@ std::optional<int> netnsid_of(Socket& sock, const NetNS& ns) {
   g.rtgen_family = AF_UNSPEC;
   if (nlmsg_append(m.get(), &g, sizeof g, NLMSG_ALIGNTO) < 0 ||
       nla_put_u32(m.get(), NETNSA_FD, static_cast<uint32_t>(ns.fd())) < 0) {
-    throw cni::Error(cni::kInternal, "out of memory building a netnsid request");
+    throw Error("out of memory building a netnsid request");
   }
   const std::string what = "failed to read the id of " + ns.describe();
   sock.clear_error();
@@ -493,7 +491,7 @@ std::optional<int> netnsid_of(Socket& sock, const NetNS& ns) {
   using CbPtr = std::unique_ptr<nl_cb, void (*)(nl_cb*)>;
   CbPtr own(nl_socket_get_cb(sock.get()), nl_cb_put);  // a new reference
   CbPtr cb(own ? nl_cb_clone(own.get()) : nullptr, nl_cb_put);
-  if (!cb) throw cni::Error(cni::kInternal, "out of memory reading the id of " + ns.describe());
+  if (!cb) throw Error("out of memory reading the id of " + ns.describe());
   nl_cb_set(
       cb.get(), NL_CB_VALID, NL_CB_CUSTOM,
       [](nl_msg* msg, void* arg) -> int {
@@ -519,7 +517,7 @@ std::optional<int> netnsid_of(Socket& sock, const NetNS& ns) {
     if (rc < 0) throw_nl(sock, rc, what);
   }
   if (reply.acked) return reply.id;
-  throw cni::Error(cni::kInternal, what + ": no reply from the kernel");
+  throw Error(what + ": no reply from the kernel");
 }
 
 }  // namespace nlw

@@ -24,14 +24,14 @@ using NeighPtr = std::unique_ptr<rtnl_neigh, NeighDeleter>;
 
 NeighPtr alloc_neigh(int index) {
   NeighPtr n(rtnl_neigh_alloc());
-  if (!n) throw cni::Error(cni::kInternal, "out of memory allocating a neighbour object");
+  if (!n) throw Error("out of memory allocating a neighbour object");
   rtnl_neigh_set_ifindex(n.get(), index);
   return n;
 }
 
 // An FDB entry template. The family is set after the destination, because
 // libnl otherwise takes the destination's family (AF_INET) for the entry.
-NeighPtr fdb_neigh(int index, const std::string& mac, const std::optional<cni::IP>& dst,
+NeighPtr fdb_neigh(int index, const std::string& mac, const std::optional<knet::IP>& dst,
                    bool self) {
   NeighPtr n = alloc_neigh(index);
   rtnl_neigh_set_lladdr(n.get(), detail::mac_to_nl(mac).get());
@@ -41,7 +41,7 @@ NeighPtr fdb_neigh(int index, const std::string& mac, const std::optional<cni::I
   return n;
 }
 
-std::string fdb_label(const std::string& mac, const std::optional<cni::IP>& dst) {
+std::string fdb_label(const std::string& mac, const std::optional<knet::IP>& dst) {
   return "FDB entry " + mac + (dst ? " dst " + dst->str() : std::string());
 }
 
@@ -63,14 +63,14 @@ struct RawNeigh {
   int state = 0;
   int flags = 0;
   std::string mac{};
-  std::optional<cni::IP> ip{};  // NDA_DST
+  std::optional<knet::IP> ip{};  // NDA_DST
 };
 
-std::optional<cni::IP> ip_of(const nlattr* a) {
+std::optional<knet::IP> ip_of(const nlattr* a) {
   if (!a) return std::nullopt;
   int len = nla_len(a);
   if (len != 4 && len != 16) return std::nullopt;
-  cni::IP ip;
+  knet::IP ip;
   ip.family = len == 4 ? AF_INET : AF_INET6;
   std::memcpy(ip.bytes.data(), nla_data(a), static_cast<size_t>(len));
   return ip;
@@ -119,14 +119,14 @@ std::vector<RawNeigh> dump_neigh(Socket& sock, const Header& header, int filter_
   using CbPtr = std::unique_ptr<nl_cb, decltype(&nl_cb_put)>;
   CbPtr own(nl_socket_get_cb(sock.get()), &nl_cb_put);  // a new reference
   CbPtr cb(own ? nl_cb_clone(own.get()) : nullptr, &nl_cb_put);
-  if (!cb) throw cni::Error(cni::kInternal, "out of memory allocating a netlink callback");
+  if (!cb) throw Error("out of memory allocating a netlink callback");
   for (int attempt = 0;; ++attempt) {
     Ctx ctx;
     nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, parse, &ctx);
     detail::MsgPtr msg = detail::alloc_msg(RTM_GETNEIGH, NLM_F_DUMP);
     int rc = nlmsg_append(msg.get(), const_cast<Header*>(&header), sizeof header, NLMSG_ALIGNTO);
     if (rc == 0 && filter_index) rc = nla_put_u32(msg.get(), NDA_IFINDEX, filter_index);
-    if (rc < 0) throw cni::Error(cni::kInternal, what() + ": cannot build the dump request");
+    if (rc < 0) throw Error(what() + ": cannot build the dump request");
     sock.clear_error();
     rc = nl_send_auto(sock.get(), msg.get());
     if (rc >= 0) rc = nl_recvmsgs(sock.get(), cb.get());
@@ -141,7 +141,7 @@ std::vector<RawNeigh> dump_neigh(Socket& sock, const Header& header, int filter_
 
 bool NeighInfo::permanent() const { return state & NUD_PERMANENT; }
 
-void add_neigh(Socket& sock, int index, const cni::IP& ip, const std::string& mac) {
+void add_neigh(Socket& sock, int index, const knet::IP& ip, const std::string& mac) {
   NeighPtr n = alloc_neigh(index);
   rtnl_neigh_set_dst(n.get(), detail::to_nl(ip).get());
   rtnl_neigh_set_lladdr(n.get(), detail::mac_to_nl(mac).get());
@@ -155,7 +155,7 @@ void add_neigh(Socket& sock, int index, const cni::IP& ip, const std::string& ma
       [&] { return rtnl_neigh_add(sock.get(), n.get(), NLM_F_CREATE | NLM_F_REPLACE); });
 }
 
-bool del_neigh(Socket& sock, int index, const cni::IP& ip) {
+bool del_neigh(Socket& sock, int index, const knet::IP& ip) {
   NeighPtr n = alloc_neigh(index);
   rtnl_neigh_set_dst(n.get(), detail::to_nl(ip).get());
   return delete_quietly(sock,
@@ -183,7 +183,7 @@ std::vector<NeighInfo> list_neighs(Socket& sock, int index, int family) {
   return out;
 }
 
-void add_fdb(Socket& sock, int index, const std::string& mac, const std::optional<cni::IP>& dst,
+void add_fdb(Socket& sock, int index, const std::string& mac, const std::optional<knet::IP>& dst,
              const FdbOptions& opts) {
   NeighPtr n = fdb_neigh(index, mac, dst, opts.self);
   rtnl_neigh_set_state(n.get(), opts.permanent ? NUD_PERMANENT : NUD_REACHABLE);
@@ -203,7 +203,7 @@ void add_fdb(Socket& sock, int index, const std::string& mac, const std::optiona
       [&] { return rtnl_neigh_add(sock.get(), n.get(), flags); });
 }
 
-bool del_fdb(Socket& sock, int index, const std::string& mac, const std::optional<cni::IP>& dst,
+bool del_fdb(Socket& sock, int index, const std::string& mac, const std::optional<knet::IP>& dst,
              bool self) {
   NeighPtr n = fdb_neigh(index, mac, dst, self);
   return delete_quietly(

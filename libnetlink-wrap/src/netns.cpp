@@ -25,7 +25,7 @@ std::string thread_ns_path() {
 
 }  // namespace
 
-NetNS::NetNS(cni::Fd fd, std::string path, bool is_current)
+NetNS::NetNS(knet::Fd fd, std::string path, bool is_current)
     : fd_(std::move(fd)), path_(std::move(path)), is_current_(is_current) {
   struct stat st {};
   if (fstat(fd_.get(), &st) == 0) {
@@ -35,29 +35,28 @@ NetNS::NetNS(cni::Fd fd, std::string path, bool is_current)
 }
 
 NetNS NetNS::open(const std::string& path) {
-  cni::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  knet::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
     int err = errno;
     if (err == ENOENT) {
-      throw NotFound(cni::kUnknownContainer, "network namespace " + path + " does not exist");
+      throw NotFound("network namespace " + path + " does not exist", {}, err);
     }
-    throw cni::Error(cni::kInvalidEnv,
-                     "failed to open network namespace " + path + ": " + std::strerror(err));
+    throw Error("failed to open network namespace " + path + ": " + std::strerror(err), {}, err);
   }
   // NS_GET_NSTYPE works on any nsfs file and tells a netns from a mount
   // namespace or a plain file (ENOTTY) that happens to sit at the path.
   int type = ioctl(fd.get(), NS_GET_NSTYPE);
   if (type != CLONE_NEWNET) {
-    throw cni::Error(cni::kInvalidEnv, path + " is not a network namespace");
+    throw InvalidArgument(path + " is not a network namespace", {}, ENOTTY);
   }
   return NetNS(std::move(fd), path, false);
 }
 
 NetNS NetNS::current() {
   std::string path = thread_ns_path();
-  cni::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  knet::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
-    throw cni::Error(cni::kInternal, "failed to open the current network namespace: " +
+    throw Error("failed to open the current network namespace: " +
                                          std::string(std::strerror(errno)));
   }
   return NetNS(std::move(fd), path, true);
@@ -65,22 +64,21 @@ NetNS NetNS::current() {
 
 NetNS NetNS::of_pid(pid_t pid) {
   std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
-  cni::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  knet::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
     int err = errno;
     if (err == ENOENT || err == ESRCH) {
-      throw NotFound(cni::kUnknownContainer, "process " + std::to_string(pid) + " does not exist");
+      throw NotFound("process " + std::to_string(pid) + " does not exist", {}, err);
     }
-    throw cni::Error(cni::kInternal,
-                     "failed to open network namespace " + path + ": " + std::strerror(err));
+    throw Error("failed to open network namespace " + path + ": " + std::strerror(err));
   }
   return NetNS(std::move(fd), path, false);
 }
 
 NetNS NetNS::dup() const {
-  cni::Fd fd(fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
+  knet::Fd fd(fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
   if (!fd) {
-    throw cni::Error(cni::kInternal, "failed to duplicate the handle of network namespace " +
+    throw Error("failed to duplicate the handle of network namespace " +
                                          describe() + ": " + std::strerror(errno));
   }
   return NetNS(std::move(fd), path_, is_current_);
@@ -95,7 +93,7 @@ bool NetNS::same_as(const NetNS& other) const { return dev_ == other.dev_ && ino
 NsGuard::NsGuard(const NetNS& ns) : original_(NetNS::current()) {
   if (ns.same_as(original_)) return;  // nothing to do; also avoids a needless setns
   if (setns(ns.fd(), CLONE_NEWNET) != 0) {
-    throw cni::Error(cni::kInternal, "failed to enter network namespace " + ns.describe() + ": " +
+    throw Error("failed to enter network namespace " + ns.describe() + ": " +
                                          std::strerror(errno));
   }
   entered_ = true;

@@ -19,14 +19,14 @@ struct NexthopDeleter {
 };
 using NexthopPtr = std::unique_ptr<rtnl_nexthop, NexthopDeleter>;
 
-int family_of(const cni::IP& ip) { return ip.is_v4() ? AF_INET : AF_INET6; }
+int family_of(const knet::IP& ip) { return ip.is_v4() ? AF_INET : AF_INET6; }
 
 // Builds the libnl route for `r`. Deletes leave scope and protocol unset
 // where the caller did, so they match routes whatever those are.
 RoutePtr build(const RouteSpec& r, bool for_delete) {
   RoutePtr route(rtnl_route_alloc());
-  if (!route) throw cni::Error(cni::kInternal, "out of memory allocating a route object");
-  cni::IPNet dst = r.dst.network();
+  if (!route) throw Error("out of memory allocating a route object");
+  knet::IPNet dst = r.dst.network();
   rtnl_route_set_family(route.get(), family_of(dst.ip));
   rtnl_route_set_dst(route.get(), detail::to_nl(dst.ip, dst.prefix).get());
   rtnl_route_set_table(route.get(), r.table.value_or(RT_TABLE_MAIN));
@@ -50,7 +50,7 @@ RoutePtr build(const RouteSpec& r, bool for_delete) {
   if (r.advmss) rtnl_route_set_metric(route.get(), RTAX_ADVMSS, *r.advmss);
   if (r.gw || r.oif) {
     NexthopPtr nh(rtnl_route_nh_alloc());
-    if (!nh) throw cni::Error(cni::kInternal, "out of memory allocating a nexthop");
+    if (!nh) throw Error("out of memory allocating a nexthop");
     if (r.oif) rtnl_route_nh_set_ifindex(nh.get(), r.oif);
     // to_nl throws when out of memory: nh is still ours then, and freed.
     if (r.gw) rtnl_route_nh_set_gateway(nh.get(), detail::to_nl(*r.gw).get());

@@ -67,11 +67,10 @@ std::unique_ptr<Socket::State> connect(std::string ns_name) {
   auto st = std::make_unique<Socket::State>();
   st->ns_name = std::move(ns_name);
   st->sk = nl_socket_alloc();
-  if (!st->sk) throw cni::Error(cni::kInternal, "out of memory allocating a netlink socket");
+  if (!st->sk) throw Error("out of memory allocating a netlink socket");
   int rc = nl_connect(st->sk, NETLINK_ROUTE);
   if (rc < 0) {
-    throw cni::Error(cni::kInternal,
-                     "failed to open a netlink socket in " + st->ns_name + ": " + nl_geterror(rc));
+    throw Error("failed to open a netlink socket in " + st->ns_name + ": " + nl_geterror(rc));
   }
   int one = 1;
   // Best effort: older kernels without extended acks still give an errno.
@@ -125,10 +124,10 @@ namespace {
 [[noreturn]] void throw_classified(int e, int nl_err, const std::string& msg) {
   if (e == ENODEV || e == ENOENT || e == ESRCH || e == EADDRNOTAVAIL ||
       (e == 0 && (nl_err == -NLE_OBJ_NOTFOUND || nl_err == -NLE_NODEV))) {
-    throw NotFound(cni::kInternal, msg);
+    throw NotFound(msg, {}, e);
   }
-  if (e == EEXIST || (e == 0 && nl_err == -NLE_EXIST)) throw Exists(cni::kInternal, msg);
-  throw cni::Error(cni::kInternal, msg);
+  if (e == EEXIST || (e == 0 && nl_err == -NLE_EXIST)) throw Exists(msg, {}, e);
+  throw Error(msg, {}, e);
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "fd.h"
+#include <base/fd.h>
 #include "nlw/error.h"
 #include "nlw/netns.h"
 
@@ -15,12 +15,12 @@ namespace {
 
 // Opens /proc/sys/<key> inside `ns`. The open is what binds the file to the
 // namespace, so reading or writing it afterwards needs no guard.
-detail::Fd open_key(const NetNS& ns, const std::string& key, int flags, const std::string& what) {
+knet::Fd open_key(const NetNS& ns, const std::string& key, int flags, const std::string& what) {
   if (key.empty() || key.find("..") != std::string::npos || key.front() == '/') {
-    throw cni::Error(cni::kInternal, "invalid sysctl key \"" + key + "\"");
+    throw InvalidArgument("invalid sysctl key \"" + key + "\"");
   }
   std::string path = "/proc/sys/" + key;
-  detail::Fd fd;
+  knet::Fd fd;
   int err = 0;
   {
     NsGuard guard(ns);
@@ -30,8 +30,8 @@ detail::Fd open_key(const NetNS& ns, const std::string& key, int flags, const st
   if (!fd) {
     std::string msg =
         "failed to " + what + " sysctl " + key + " in " + ns.describe() + ": " + std::strerror(err);
-    if (err == ENOENT) throw NotFound(cni::kInternal, msg);
-    throw cni::Error(cni::kInternal, msg);
+    if (err == ENOENT) throw NotFound(msg);
+    throw Error(msg);
   }
   return fd;
 }
@@ -39,14 +39,14 @@ detail::Fd open_key(const NetNS& ns, const std::string& key, int flags, const st
 }  // namespace
 
 std::string read_sysctl(const NetNS& ns, const std::string& key) {
-  detail::Fd fd = open_key(ns, key, O_RDONLY, "read");
+  knet::Fd fd = open_key(ns, key, O_RDONLY, "read");
   std::string out;
   char buf[256];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      throw cni::Error(cni::kInternal, "failed to read sysctl " + key + " in " + ns.describe() +
+      throw Error("failed to read sysctl " + key + " in " + ns.describe() +
                                            ": " + std::strerror(errno));
     }
     if (n == 0) break;
@@ -57,13 +57,13 @@ std::string read_sysctl(const NetNS& ns, const std::string& key) {
 }
 
 void write_sysctl(const NetNS& ns, const std::string& key, const std::string& value) {
-  detail::Fd fd = open_key(ns, key, O_WRONLY, "write " + value + " to");
+  knet::Fd fd = open_key(ns, key, O_WRONLY, "write " + value + " to");
   ssize_t n;
   do {
     n = ::write(fd.get(), value.data(), value.size());
   } while (n < 0 && errno == EINTR);
   if (n != static_cast<ssize_t>(value.size())) {
-    throw cni::Error(cni::kInternal, "failed to write " + value + " to sysctl " + key + " in " +
+    throw Error("failed to write " + value + " to sysctl " + key + " in " +
                                          ns.describe() + ": " +
                                          (n < 0 ? std::strerror(errno) : "short write"));
   }

@@ -1,6 +1,6 @@
 #include "util.h"
 
-#include <cni/error.h>
+#include "nlw/error.h"
 #include <sys/socket.h>
 
 #include <cstdio>
@@ -8,19 +8,19 @@
 
 namespace nlw::detail {
 
-AddrPtr to_nl(const cni::IP& ip, std::optional<int> prefix) {
+AddrPtr to_nl(const knet::IP& ip, std::optional<int> prefix) {
   AddrPtr a(nl_addr_build(ip.is_v4() ? AF_INET : AF_INET6, ip.bytes.data(), ip.size()));
-  if (!a) throw cni::Error(cni::kInternal, "out of memory building address " + ip.str());
+  if (!a) throw Error("out of memory building address " + ip.str());
   nl_addr_set_prefixlen(a.get(), prefix.value_or(ip.bits()));
   return a;
 }
 
-std::optional<cni::IP> from_nl(const nl_addr* a) {
+std::optional<knet::IP> from_nl(const nl_addr* a) {
   if (!a) return std::nullopt;
   int family = nl_addr_get_family(a);
   unsigned len = nl_addr_get_len(a);
   if (!((family == AF_INET && len == 4) || (family == AF_INET6 && len == 16))) return std::nullopt;
-  cni::IP ip;
+  knet::IP ip;
   ip.family = family;
   std::memcpy(ip.bytes.data(), nl_addr_get_binary_addr(a), len);
   return ip;
@@ -32,12 +32,12 @@ AddrPtr mac_to_nl(const std::string& mac) {
   if (std::sscanf(mac.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
                   &b[5], &tail) != 6 ||
       mac.size() != 17) {
-    throw cni::Error(cni::kInvalidNetworkConfig, "invalid MAC address \"" + mac + "\"");
+    throw InvalidArgument("invalid MAC address \"" + mac + "\"", {}, EINVAL);
   }
   unsigned char bytes[6];
   for (int i = 0; i < 6; i++) bytes[i] = static_cast<unsigned char>(b[i]);
   AddrPtr a(nl_addr_build(AF_LLC, bytes, sizeof bytes));
-  if (!a) throw cni::Error(cni::kInternal, "out of memory building MAC address " + mac);
+  if (!a) throw Error("out of memory building MAC address " + mac);
   return a;
 }
 
@@ -60,7 +60,7 @@ std::string mac_str(const unsigned char* p, size_t len) {
 
 MsgPtr alloc_msg(int type, int flags) {
   MsgPtr m(nlmsg_alloc_simple(type, flags));
-  if (!m) throw cni::Error(cni::kInternal, "out of memory allocating a netlink message");
+  if (!m) throw Error("out of memory allocating a netlink message");
   return m;
 }
 

@@ -2,7 +2,7 @@
 // Internal helpers shared by the wrapper's sources: owning pointers for libnl
 // objects and conversions between libnl and knet value types.
 
-#include <cni/ip.h>
+#include <base/ip.h>
 #include <netlink/addr.h>
 #include <netlink/cache.h>
 #include <netlink/msg.h>
@@ -34,11 +34,11 @@ using CachePtr = std::unique_ptr<nl_cache, CacheDeleter>;
 using MsgPtr = std::unique_ptr<nl_msg, MsgDeleter>;
 
 // A libnl address holding `ip` (and `prefix`, default the full length).
-AddrPtr to_nl(const cni::IP& ip, std::optional<int> prefix = std::nullopt);
+AddrPtr to_nl(const knet::IP& ip, std::optional<int> prefix = std::nullopt);
 // The IP in a libnl address; nullopt for a null or non-IP address.
-std::optional<cni::IP> from_nl(const nl_addr* a);
+std::optional<knet::IP> from_nl(const nl_addr* a);
 // A libnl link-layer address for "aa:bb:cc:dd:ee:ff"; throws
-// cni::Error(kInvalidNetworkConfig) naming the string if malformed.
+// nlw::InvalidArgument naming the string if malformed.
 AddrPtr mac_to_nl(const std::string& mac);
 // "aa:bb:cc:dd:ee:ff" for a libnl link-layer address, "" for none.
 std::string mac_str(const nl_addr* a);

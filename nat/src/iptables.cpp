@@ -1,8 +1,8 @@
 #include "nat/iptables.h"
 
-#include <cni/error.h>
-#include <cni/exec.h>
-#include <cni/sha512.h>
+#include <base/error.h>
+#include <base/spawn.h>
+#include <base/hash.h>
 #include <sys/socket.h>
 
 #include <cstdio>
@@ -15,33 +15,30 @@ namespace {
 std::string binary_for(int family) {
   const char* name = family == AF_INET ? "iptables" : "ip6tables";
   const char* path = std::getenv("PATH");
-  std::vector<std::string> dirs = cni::split_path(path ? path : "");
+  std::vector<std::string> dirs = knet::split_path(path ? path : "");
   for (const char* d : {"/usr/sbin", "/sbin", "/usr/bin", "/bin"}) dirs.emplace_back(d);
-  try {
-    return cni::find_plugin(dirs, name);
-  } catch (const cni::Error&) {
-    throw cni::Error(cni::kInternal, std::string("ipMasqBackend \"iptables\" needs ") + name +
-                                         ", which is not on PATH or in /usr/sbin");
-  }
+  if (std::optional<std::string> bin = knet::find_executable(dirs, name)) return *bin;
+  throw knet::Error(std::string("ipMasqBackend \"iptables\" needs ") + name +
+                    ", which is not on PATH or in /usr/sbin");
 }
 
 // Runs `<iptables> --wait -t nat <args>`; returns the exit status and output.
-cni::ExecOutput run(int family, std::vector<std::string> args) {
+knet::ExecOutput run(int family, std::vector<std::string> args) {
   std::string bin = binary_for(family);
   args.insert(args.begin(), {bin, "--wait", "-t", "nat"});
-  return cni::exec_argv(args, cni::environ_with({}), "");
+  return knet::exec_argv(args, knet::environ_with({}), "");
 }
 
 void must(int family, const std::vector<std::string>& args, const std::string& what) {
-  cni::ExecOutput o = run(family, args);
+  knet::ExecOutput o = run(family, args);
   if (o.status != 0) {
     std::string msg = o.err.empty() ? o.out : o.err;
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    throw cni::Error(cni::kInternal, what + ": " + msg);
+    throw knet::Error(what + ": " + msg);
   }
 }
 
-int family_of(const cni::IPNet& n) { return n.ip.is_v4() ? AF_INET : AF_INET6; }
+int family_of(const knet::IPNet& n) { return n.ip.is_v4() ? AF_INET : AF_INET6; }
 
 std::vector<std::string> with_comment(std::vector<std::string> args, const std::string& c) {
   args.insert(args.end(), {"-m", "comment", "--comment", c});
@@ -97,16 +94,16 @@ std::vector<std::string> split_words(std::string_view line) {
 
 std::string chain_name(const std::string& network, const std::string& container_id) {
   // The reference's name: "CNI-" and the first 12 bytes of SHA-512(network + ID) in hex.
-  return "CNI-" + cni::sha512_hex(network + container_id, 12);
+  return "CNI-" + knet::sha512_hex(network + container_id, 12);
 }
 
 std::string comment(const std::string& network, const std::string& container_id) {
   return "name: \"" + network + "\" id: \"" + container_id + "\"";
 }
 
-void iptables_setup(const cni::IPNet& addr, const std::string& chain, const std::string& c) {
+void iptables_setup(const knet::IPNet& addr, const std::string& chain, const std::string& c) {
   int family = family_of(addr);
-  cni::ExecOutput o = run(family, {"-N", chain});
+  knet::ExecOutput o = run(family, {"-N", chain});
   if (o.status != 0 && o.err.find("exists") == std::string::npos) {
     must(family, {"-N", chain}, "failed to create iptables chain " + chain);
   }
@@ -116,17 +113,17 @@ void iptables_setup(const cni::IPNet& addr, const std::string& chain, const std:
   append_unique(family, "POSTROUTING", with_comment({"-s", addr.ip.str(), "-j", chain}, c));
 }
 
-void iptables_teardown(const cni::IPNet& addr, const std::string& chain, const std::string& c) {
+void iptables_teardown(const knet::IPNet& addr, const std::string& chain, const std::string& c) {
   int family = family_of(addr);
   run(family, with_comment({"-D", "POSTROUTING", "-s", addr.ip.str(), "-j", chain}, c));
   remove_chain(family, chain);
 }
 
 std::vector<IptablesMasq> iptables_list(int family) {
-  cni::ExecOutput o;
+  knet::ExecOutput o;
   try {
     o = run(family, {"-S", "POSTROUTING"});
-  } catch (const cni::Error&) {
+  } catch (const knet::Error&) {
     return {};  // no iptables binary: nothing can have been set up with it
   }
   std::vector<IptablesMasq> out;
@@ -139,7 +136,7 @@ std::vector<IptablesMasq> iptables_list(int family) {
     IptablesMasq m;
     for (size_t i = 0; i + 1 < w.size(); ++i) {
       if (w[i] == "-s") {
-        if (auto n = cni::IPNet::parse(w[i + 1])) m.source = *n;
+        if (auto n = knet::IPNet::parse(w[i + 1])) m.source = *n;
       } else if (w[i] == "-j") {
         m.chain = w[i + 1];
       } else if (w[i] == "--comment") {

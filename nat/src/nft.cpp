@@ -1,9 +1,9 @@
 #include "nat/nft.h"
 
 #include <arpa/inet.h>
-#include <cni/c_callback.h>
-#include <cni/error.h>
-#include <cni/naming.h>
+#include <base/c_callback.h>
+#include <base/error.h>
+#include <base/owner.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 #include <linux/netfilter.h>
@@ -32,7 +32,7 @@ namespace {
 using namespace detail;  // NOLINT: this file is the implementation of detail
 
 [[noreturn]] void fail(const std::string& what, int err) {
-  throw cni::Error(cni::kInternal, what + ": " + std::strerror(err));
+  throw knet::Error(what + ": " + std::strerror(err));
 }
 
 // The chain every rule of one knet table goes into.
@@ -98,7 +98,7 @@ std::vector<uint8_t> prefix_mask(int prefix, uint32_t len) {
 }
 
 // "<dst field> & mask != net": the destination is outside `net`.
-void daddr_outside(nftnl_rule* r, uint32_t offset, const cni::IPNet& net) {
+void daddr_outside(nftnl_rule* r, uint32_t offset, const knet::IPNet& net) {
   uint32_t len = static_cast<uint32_t>(net.ip.size());
   load_payload(r, NFT_PAYLOAD_NETWORK_HEADER, offset, len);
   std::vector<uint8_t> mask = prefix_mask(net.prefix, len);
@@ -109,7 +109,7 @@ void daddr_outside(nftnl_rule* r, uint32_t offset, const cni::IPNet& net) {
 void set_comment(nftnl_rule* r, const std::string& comment) {
   UdataPtr buf(checked(nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN), "rule comment"));
   if (!nftnl_udata_put_strz(buf.get(), NFTNL_UDATA_RULE_COMMENT, comment.c_str())) {
-    throw cni::Error(cni::kInternal, "rule comment too long: " + comment);
+    throw knet::Error("rule comment too long: " + comment);
   }
   nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(buf.get()),
                       nftnl_udata_buf_len(buf.get()));
@@ -131,15 +131,15 @@ RulePtr new_rule(const ChainSpec& c, const std::string& comment) {
 constexpr const char* kMasqMap = "masq";
 constexpr uint32_t kMasqMapId = 1;  // names the map inside its creating transaction
 
-int family_of(const cni::IP& ip) { return ip.is_v4() ? AF_INET : AF_INET6; }
+int family_of(const knet::IP& ip) { return ip.is_v4() ? AF_INET : AF_INET6; }
 
 // The chain holding `comment`'s rules: named after the owner, so DEL finds it
 // without walking every container's rules.
 std::string owner_chain(const std::string& comment) {
-  auto o = cni::parse_owner_tag(comment);
-  if (!o) throw cni::Error(cni::kInternal, "not an owner tag: " + comment);
+  auto o = knet::parse_owner_tag(comment);
+  if (!o) throw knet::Error("not an owner tag: " + comment);
   char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(cni::owner_hash(*o)));
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(knet::owner_hash(*o)));
   return std::string("knet-") + hex;
 }
 
@@ -147,7 +147,7 @@ std::string owner_chain(const std::string& comment) {
 // ip daddr != 224.0.0.0/4 masquerade` (ip6: ff00::/8), the nft form of the
 // reference's CNI-<hash> chain. The saddr match is redundant with the map
 // but is where DEL reads the map key back from.
-RulePtr masquerade_rule(const cni::IPNet& addr, const std::string& chain,
+RulePtr masquerade_rule(const knet::IPNet& addr, const std::string& chain,
                         const std::string& comment) {
   bool v4 = addr.ip.is_v4();
   ChainSpec c = nat_chain(family_of(addr.ip));
@@ -158,7 +158,7 @@ RulePtr masquerade_rule(const cni::IPNet& addr, const std::string& chain,
   load_payload(r.get(), NFT_PAYLOAD_NETWORK_HEADER, saddr, len);
   compare(r.get(), NFT_CMP_EQ, addr.ip.bytes.data(), len);
   daddr_outside(r.get(), daddr, addr.network());
-  daddr_outside(r.get(), daddr, *cni::IPNet::parse(v4 ? "224.0.0.0/4" : "ff00::/8"));
+  daddr_outside(r.get(), daddr, *knet::IPNet::parse(v4 ? "224.0.0.0/4" : "ff00::/8"));
   nftnl_rule_add_expr(r.get(), new_expr("masq").release());
   return r;
 }
@@ -190,14 +190,14 @@ SetPtr masq_map(int family) {
 }
 
 // The map key of a rule made by masquerade_rule: the data of its first cmp.
-std::optional<cni::IP> rule_saddr(nftnl_rule* r, int family) {
-  std::optional<cni::IP> out;
+std::optional<knet::IP> rule_saddr(nftnl_rule* r, int family) {
+  std::optional<knet::IP> out;
   ExprIterPtr it(checked(nftnl_expr_iter_create(r), "expression iterator"));
   for (nftnl_expr* e = nftnl_expr_iter_next(it.get()); e; e = nftnl_expr_iter_next(it.get())) {
     if (std::string_view(nftnl_expr_get_str(e, NFTNL_EXPR_NAME)) != "cmp") continue;
     uint32_t len = 0;
     const void* d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
-    cni::IP ip;
+    knet::IP ip;
     ip.family = family;
     if (d && len == ip.size()) {
       std::memcpy(ip.bytes.data(), d, len);
@@ -209,7 +209,7 @@ std::optional<cni::IP> rule_saddr(nftnl_rule* r, int family) {
 }
 
 std::vector<uint8_t> mac_bytes(const std::string& mac) {
-  if (mac.size() != 17) throw cni::Error(cni::kInternal, "malformed MAC " + mac);
+  if (mac.size() != 17) throw knet::Error("malformed MAC " + mac);
   std::vector<uint8_t> b;
   for (size_t i = 0; i < 6; ++i) {
     b.push_back(static_cast<uint8_t>(std::stoul(mac.substr(i * 3, 2), nullptr, 16)));
@@ -356,7 +356,7 @@ class Batch {
     next();
   }
   // Adds (`add`) or removes `ip` -> jump `chain` in the masquerade map.
-  void masq_element(const cni::IP& ip, const std::string& chain, bool add) {
+  void masq_element(const knet::IP& ip, const std::string& chain, bool add) {
     SetPtr m = masq_map(family_of(ip));
     SetElemPtr e(checked(nftnl_set_elem_alloc(), "set element"));
     nftnl_set_elem_set(e.get(), NFTNL_SET_ELEM_KEY, ip.bytes.data(),
@@ -503,7 +503,7 @@ DumpStep parse_rule_dump(const char* buf, size_t len, uint32_t seq, uint32_t por
   struct Walk {
     std::vector<RulePtr>& rules;
     const char* table;
-    cni::CallbackError error;
+    knet::CallbackError error;
   } walk{rules, table, {}};
   // Runs inside libmnl: an exception is kept and rethrown after it returns.
   auto cb = [](const nlmsghdr* h, void* data) -> int {
@@ -511,7 +511,7 @@ DumpStep parse_rule_dump(const char* buf, size_t len, uint32_t seq, uint32_t por
     return w->error.guard(MNL_CB_ERROR, [&] {
       RulePtr r = alloc_rule();
       if (nftnl_rule_nlmsg_parse(h, r.get()) < 0) {
-        throw cni::Error(cni::kInternal, std::string("failed to list nftables table ") + w->table +
+        throw knet::Error(std::string("failed to list nftables table ") + w->table +
                                              ": the kernel sent a rule libnftnl cannot parse");
       }
       w->rules.push_back(std::move(r));
@@ -570,7 +570,7 @@ void bootstrap_nat(Nft::State& s, int family) {
 
 }  // namespace
 
-void Nft::add_masquerade(const std::vector<cni::IPNet>& addrs, const std::string& comment) {
+void Nft::add_masquerade(const std::vector<knet::IPNet>& addrs, const std::string& comment) {
   if (addrs.empty()) return;
   std::string chain = owner_chain(comment);
   // Tried as if the tables existed (the common case: one round trip); a

@@ -2,7 +2,7 @@
 // Internal to knet_nat (and its tests): owning pointers for libnftnl objects
 // and the parser of one received chunk of an nftables rule dump.
 
-#include <cni/error.h>
+#include <base/error.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
@@ -35,12 +35,12 @@ using ExprPtr = std::unique_ptr<nftnl_expr, Deleter<nftnl_expr_free>>;
 using ExprIterPtr = std::unique_ptr<nftnl_expr_iter, Deleter<nftnl_expr_iter_destroy>>;
 using UdataPtr = std::unique_ptr<nftnl_udata_buf, Deleter<nftnl_udata_buf_free>>;
 
-// Throws cni::Error(kInternal) "out of memory allocating an nftables <what>"
+// Throws knet::Error "out of memory allocating an nftables <what>"
 // when a libnftnl allocation returned null (their only failure); else `p`.
 template <class T>
 T* checked(T* p, const char* what) {
   if (!p)
-    throw cni::Error(cni::kInternal, std::string("out of memory allocating an nftables ") + what);
+    throw knet::Error(std::string("out of memory allocating an nftables ") + what);
   return p;
 }
 
@@ -54,7 +54,7 @@ enum class DumpStep {
 
 // Parses the `len` bytes of one received chunk of the NFT_MSG_GETRULE dump
 // `seq` on port `portid`, appending each rule to `rules`. A rule that cannot
-// be parsed, or any other failure, throws cni::Error naming `table` and the
+// be parsed, or any other failure, throws knet::Error naming `table` and the
 // real cause: never an errno left over from an earlier call.
 DumpStep parse_rule_dump(const char* buf, size_t len, uint32_t seq, uint32_t portid,
                          const char* table, std::vector<RulePtr>& rules);

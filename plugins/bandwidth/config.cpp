@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <cni/address.h>
 #include <cni/error.h>
 #include <cni/json.h>
 
@@ -44,13 +45,13 @@ Limit parse_limit(const cni::json& obj, const std::string& base, const std::stri
   return l;
 }
 
-std::vector<cni::IPNet> parse_subnets(const cni::json& obj, const std::string& key,
+std::vector<knet::IPNet> parse_subnets(const cni::json& obj, const std::string& key,
                                       const std::string& path) {
-  std::vector<cni::IPNet> out;
+  std::vector<knet::IPNet> out;
   auto list = cni::get_string_list(obj, key, path);
   if (!list) return out;
   for (size_t i = 0; i < list->size(); ++i) {
-    out.push_back(cni::IPNet::parse_or_throw((*list)[i], cni::index_path(path, i)).network());
+    out.push_back(cni::parse_cidr((*list)[i], cni::index_path(path, i)).network());
   }
   return out;
 }

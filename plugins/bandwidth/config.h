@@ -1,7 +1,7 @@
 #pragma once
 // The bandwidth plugin's own configuration keys, parsed and validated once.
 
-#include <cni/ip.h>
+#include <base/ip.h>
 #include <cni/netconf.h>
 
 #include <cstdint>
@@ -28,7 +28,7 @@ struct Config {
   // Subnets of the remote end. Empty: all traffic is shaped. Otherwise only
   // traffic with them (`only_subnets`, from "shapedSubnets") or all but it
   // (from "unshapedSubnets").
-  std::vector<cni::IPNet> subnets{};
+  std::vector<knet::IPNet> subnets{};
   bool only_subnets = true;
 
   bool any() const { return ingress.enabled() || egress.enabled(); }

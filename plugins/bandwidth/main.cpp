@@ -2,8 +2,11 @@
 // plugin that made its interface, it shapes with token buckets (TBF, or HTB
 // when only some subnets are shaped) and passes the previous result on.
 
+#include <base/run_lock.h>
+#include <common/netns.h>
+#include <common/owner.h>
 #include <cni/error.h>
-#include <cni/naming.h>
+#include <base/owner.h>
 #include <cni/skel.h>
 #include <nlw/error.h>
 #include <nlw/link.h>
@@ -21,13 +24,11 @@
 #include "config.h"
 #include "shaping.h"
 
+namespace common = knet::common;
+
 namespace bw = knet::bandwidth;
 
 namespace {
-
-cni::Owner owner_of(const cni::Env& env, const cni::NetConf& conf) {
-  return {conf.name, env.container_id, env.ifname};
-}
 
 const cni::Result& require_prev(const cni::NetConf& conf) {
   if (!conf.prev_result) cni::config_error("must be called as a chained plugin (no prevResult)");
@@ -59,12 +60,12 @@ cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
     return cni::Result{};
   }
   const cni::Result& prev = require_prev(conf);
-  cni::require_owner_tag_fits(owner_of(env, conf));  // the ifb's alias
-  nlw::NetNS cont = nlw::NetNS::open(env.netns);
+  common::require_owner_tag_fits(common::owner_of(env, conf));  // the ifb's alias
+  nlw::NetNS cont = common::open_container_netns(env.netns);
   refuse_own_netns(cont);
   nlw::Socket cont_sock = nlw::Socket::in(cont);
   nlw::Socket host_sock = nlw::Socket::current();
-  cni::Owner owner = owner_of(env, conf);
+  knet::Owner owner = common::owner_of(env, conf);
   bw::Target t = bw::locate(host_sock, cont_sock, cont, owner, &prev);
   bw::apply(t.host_side ? host_sock : cont_sock, t, cfg, owner);
   return prev;  // passed on unchanged: the ifb is plumbing, not an interface of the result
@@ -72,14 +73,10 @@ cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
 
 void del(const cni::Env& env, const cni::NetConf& conf) {
   bw::Config::parse(conf);
-  cni::Owner owner = owner_of(env, conf);
+  knet::Owner owner = common::owner_of(env, conf);
   nlw::Socket host_sock = nlw::Socket::current();
-  std::optional<nlw::NetNS> cont;
-  try {
-    if (!env.netns.empty()) cont.emplace(nlw::NetNS::open(env.netns));
-  } catch (const nlw::NotFound&) {
-    // the namespace, and the veth pair with it, is gone
-  }
+  // Nothing when the namespace is gone: the veth pair went with it.
+  std::optional<nlw::NetNS> cont = common::open_netns_for_del(env.netns);
   std::optional<bw::Target> t;
   if (cont) {
     try {
@@ -108,11 +105,11 @@ void check(const cni::Env& env, const cni::NetConf& conf) {
   bw::Config cfg = bw::Config::parse(conf);
   const cni::Result& prev = require_prev(conf);
   if (!cfg.any()) return;
-  nlw::NetNS cont = nlw::NetNS::open(env.netns);
+  nlw::NetNS cont = common::open_container_netns(env.netns);
   refuse_own_netns(cont);
   nlw::Socket cont_sock = nlw::Socket::in(cont);
   nlw::Socket host_sock = nlw::Socket::current();
-  cni::Owner owner = owner_of(env, conf);
+  knet::Owner owner = common::owner_of(env, conf);
   bw::Target t = bw::locate(host_sock, cont_sock, cont, owner, &prev);
   bw::verify(t.host_side ? host_sock : cont_sock, t, cfg, owner);
 }
@@ -122,10 +119,10 @@ void check(const cni::Env& env, const cni::NetConf& conf) {
 bool stale_ifb(const nlw::LinkInfo& l, const std::string& network,
                const std::vector<cni::Attachment>& valid, bool untagged_too) {
   if (l.kind != "ifb") return false;
-  auto o = cni::parse_owner_tag(l.alias);
+  auto o = knet::parse_owner_tag(l.alias);
   if (o)
     return o->network == network && !cni::contains_attachment(valid, o->container_id, o->ifname);
-  return untagged_too && l.alias.empty() && cni::is_owner_ifname(bw::kIfbPrefix, l.name);
+  return untagged_too && l.alias.empty() && knet::is_owner_ifname(bw::kIfbPrefix, l.name);
 }
 
 void gc(const cni::Env&, const cni::NetConf& conf, const std::vector<cni::Attachment>& valid) {
@@ -137,7 +134,7 @@ void gc(const cni::Env&, const cni::NetConf& conf, const std::vector<cni::Attach
   nlw::Socket host_sock = nlw::Socket::current();
   std::vector<nlw::LinkInfo> stale;
   {
-    cni::UntaggedLinkLock lock(cni::UntaggedLinkLock::kExclusive);
+    knet::UntaggedLinkLock lock(knet::UntaggedLinkLock::kExclusive);
     for (auto& l : nlw::list_links(host_sock)) {
       if (stale_ifb(l, conf.name, valid, lock.held())) stale.push_back(std::move(l));
     }

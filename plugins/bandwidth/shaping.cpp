@@ -1,7 +1,8 @@
 #include "shaping.h"
 
+#include <common/tagged_link.h>
 #include <cni/error.h>
-#include <cni/sha512.h>
+#include <base/hash.h>
 #include <nlw/error.h>
 #include <nlw/socket.h>
 #include <tc/redirect.h>
@@ -30,7 +31,7 @@ tc::ShaperSpec spec(const Limit& l, tc::Match m, const Config& cfg, unsigned mtu
   return tc::ShaperSpec{tc::plan_bucket(l.rate, l.burst, mtu), cfg.subnets, cfg.only_subnets, m};
 }
 
-std::string ifb_name(const cni::Owner& o) { return cni::owner_ifname(kIfbPrefix, o); }
+std::string ifb_name(const knet::Owner& o) { return knet::owner_ifname(kIfbPrefix, o); }
 
 // True if host link `peer` is the other end of container veth `link`: each
 // names the other's ifindex, and `peer`'s other end is in `cont_ns`.
@@ -42,8 +43,8 @@ bool is_peer_of(nlw::Socket& host, const nlw::NetNS& cont_ns, const nlw::LinkInf
 
 // A knet tag naming an attachment other than `owner` (an untagged link, or one
 // tagged by another tool, is not proof of another owner).
-bool other_owners(const nlw::LinkInfo& l, const cni::Owner& owner) {
-  auto o = cni::parse_owner_tag(l.alias);
+bool other_owners(const nlw::LinkInfo& l, const knet::Owner& owner) {
+  auto o = knet::parse_owner_tag(l.alias);
   return o && *o != owner;
 }
 
@@ -57,7 +58,7 @@ bool listed_on_host(const cni::Result& prev, const std::string& name) {
 }  // namespace
 
 Target locate(nlw::Socket& host, nlw::Socket& cont, const nlw::NetNS& cont_ns,
-              const cni::Owner& owner, const cni::Result* prev) {
+              const knet::Owner& owner, const cni::Result* prev) {
   nlw::LinkInfo link = nlw::get_link(cont, owner.ifname);
   if (link.kind == "veth" && link.link_netnsid && link.link > 0) {
     auto peer = nlw::find_link(host, link.link);
@@ -69,7 +70,7 @@ Target locate(nlw::Socket& host, nlw::Socket& cont, const nlw::NetNS& cont_ns,
   return Target{false, link};
 }
 
-void apply(nlw::Socket& sock, const Target& t, const Config& cfg, const cni::Owner& owner) {
+void apply(nlw::Socket& sock, const Target& t, const Config& cfg, const knet::Owner& owner) {
   Plan p = plan(t, cfg);
   remove(sock, &t.link, owner);  // a retried ADD starts from a clean link
   try {
@@ -77,7 +78,8 @@ void apply(nlw::Socket& sock, const Target& t, const Config& cfg, const cni::Own
       tc::install_shaper(sock, t.link.index, spec(p.direct, p.direct_match, cfg, t.link.mtu));
     }
     if (p.redirected.enabled()) {
-      nlw::LinkInfo ifb = nlw::create_ifb(sock, ifb_name(owner), t.link.mtu, cni::owner_tag(owner));
+      nlw::LinkInfo ifb = common::create_tagged_link(
+          [&] { return nlw::create_ifb(sock, ifb_name(owner), t.link.mtu, knet::owner_tag(owner)); });
       tc::install_shaper(sock, ifb.index, spec(p.redirected, p.redirected_match, cfg, t.link.mtu));
       nlw::set_up(sock, ifb.index);
       tc::redirect_ingress(sock, t.link.index, ifb.index);
@@ -85,13 +87,13 @@ void apply(nlw::Socket& sock, const Target& t, const Config& cfg, const cni::Own
   } catch (...) {
     try {
       remove(sock, &t.link, owner);
-    } catch (const cni::Error&) {  // the original error is the one to report
+    } catch (const knet::Error&) {  // the original error is the one to report
     }
     throw;
   }
 }
 
-void verify(nlw::Socket& sock, const Target& t, const Config& cfg, const cni::Owner& owner) {
+void verify(nlw::Socket& sock, const Target& t, const Config& cfg, const knet::Owner& owner) {
   Plan p = plan(t, cfg);
   if (p.direct.enabled()) {
     tc::verify_shaper(sock, t.link.index, spec(p.direct, p.direct_match, cfg, t.link.mtu),
@@ -103,9 +105,9 @@ void verify(nlw::Socket& sock, const Target& t, const Config& cfg, const cni::Ow
   if (!ifb || ifb->kind != "ifb") {
     throw cni::Error(cni::kInternal, "ifb " + name + " not found in " + sock.ns_name());
   }
-  if (ifb->alias != cni::owner_tag(owner)) {
+  if (ifb->alias != knet::owner_tag(owner)) {
     throw cni::Error(cni::kInternal, "ifb " + name + " belongs to \"" + ifb->alias + "\", not " +
-                                         cni::owner_tag(owner));
+                                         knet::owner_tag(owner));
   }
   if (!ifb->up) throw cni::Error(cni::kInternal, "ifb " + name + " is down");
   tc::verify_shaper(sock, ifb->index, spec(p.redirected, p.redirected_match, cfg, t.link.mtu),
@@ -113,7 +115,7 @@ void verify(nlw::Socket& sock, const Target& t, const Config& cfg, const cni::Ow
   tc::verify_redirect(sock, t.link.index, ifb->index, t.link.name);
 }
 
-void remove(nlw::Socket& sock, const nlw::LinkInfo* link, const cni::Owner& owner) {
+void remove(nlw::Socket& sock, const nlw::LinkInfo* link, const knet::Owner& owner) {
   auto ifb = find_ifb(sock, owner);
   if (link) {
     if (ifb) tc::remove_redirect(sock, link->index, ifb->index);
@@ -124,9 +126,9 @@ void remove(nlw::Socket& sock, const nlw::LinkInfo* link, const cni::Owner& owne
   if (ifb) delete_if_present(sock, ifb->index);
 }
 
-std::optional<nlw::LinkInfo> find_ifb(nlw::Socket& sock, const cni::Owner& owner) {
+std::optional<nlw::LinkInfo> find_ifb(nlw::Socket& sock, const knet::Owner& owner) {
   auto ifb = nlw::find_link(sock, ifb_name(owner));
-  if (!ifb || ifb->kind != "ifb" || (ifb->alias != cni::owner_tag(owner) && !ifb->alias.empty())) {
+  if (!ifb || ifb->kind != "ifb" || (ifb->alias != knet::owner_tag(owner) && !ifb->alias.empty())) {
     return std::nullopt;
   }
   return ifb;
@@ -142,7 +144,7 @@ bool delete_if_present(nlw::Socket& sock, int index) {
 }
 
 std::string reference_ifb_name(const std::string& network, const std::string& container_id) {
-  return "bwp" + cni::sha512_hex(network + container_id, 6);
+  return "bwp" + knet::sha512_hex(network + container_id, 6);
 }
 
 bool remove_reference(nlw::Socket& sock, const nlw::LinkInfo* link, const std::string& network,

@@ -8,7 +8,7 @@
 // sit on the container's interface inside its namespace, mirrored: traffic
 // from the container on its egress, traffic to it through an ifb there.
 
-#include <cni/naming.h>
+#include <base/owner.h>
 #include <cni/result.h>
 #include <nlw/link.h>
 
@@ -23,7 +23,7 @@ class Socket;
 
 namespace knet::bandwidth {
 
-// ifb names are cni::owner_ifname(kIfbPrefix, owner); their alias is cni::owner_tag(owner).
+// ifb names are knet::owner_ifname(kIfbPrefix, owner); their alias is knet::owner_tag(owner).
 inline constexpr const char* kIfbPrefix = "kbw";
 
 struct Target {
@@ -39,21 +39,21 @@ struct Target {
 // there without a sandbox (the reference's rule); DEL passes null. Otherwise
 // the container's interface itself is the target. Throws if it does not exist.
 Target locate(nlw::Socket& host, nlw::Socket& cont, const nlw::NetNS& cont_ns,
-              const cni::Owner& owner, const cni::Result* prev);
+              const knet::Owner& owner, const cni::Result* prev);
 
 // Installs the shapers `cfg` asks for on `t` (and its ifb) through `sock`, a
 // socket in t.link's namespace. On failure nothing of it is left behind.
-void apply(nlw::Socket& sock, const Target& t, const Config& cfg, const cni::Owner& owner);
+void apply(nlw::Socket& sock, const Target& t, const Config& cfg, const knet::Owner& owner);
 // Throws cni::Error naming the first difference between the kernel and `cfg`.
-void verify(nlw::Socket& sock, const Target& t, const Config& cfg, const cni::Owner& owner);
+void verify(nlw::Socket& sock, const Target& t, const Config& cfg, const knet::Owner& owner);
 // Removes `owner`'s shaping from `link` if given (the ingress filter that
 // redirects to the owner's ifb, knet's root qdisc; other tools' filters and
 // qdiscs stay), then deletes the owner's ifb in `sock`'s namespace if it
 // carries the owner's tag or none. Idempotent.
-void remove(nlw::Socket& sock, const nlw::LinkInfo* link, const cni::Owner& owner);
+void remove(nlw::Socket& sock, const nlw::LinkInfo* link, const knet::Owner& owner);
 // The owner's ifb in `sock`'s namespace, if it exists and carries the owner's
 // tag or none (an ADD of this owner died between creating and tagging it).
-std::optional<nlw::LinkInfo> find_ifb(nlw::Socket& sock, const cni::Owner& owner);
+std::optional<nlw::LinkInfo> find_ifb(nlw::Socket& sock, const knet::Owner& owner);
 // Deletes link `index` unless it is already gone; false then.
 bool delete_if_present(nlw::Socket& sock, int index);
 // The name the reference plugin gives its ifb: "bwp" and the first 12 hex

@@ -1,11 +1,14 @@
 #include "bridge.h"
 
+#include <common/check.h>
+#include <common/tagged_link.h>
+#include <common/netns.h>
 #include <cni/error.h>
 #include <nlw/addr.h>
 #include <nlw/error.h>
 #include <nlw/route.h>
 #include <nlw/sysctl.h>
-#include <nlw/attach.h>
+#include <common/attach.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 
@@ -18,27 +21,13 @@
 namespace knet::bridge {
 namespace {
 
-[[noreturn]] void check_failed(const std::string& msg) { throw cni::Error(cni::kInternal, msg); }
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // Sets a sysctl the kernel may not have (IPv6 disabled, older kernels): a
 // missing key is not an error, as in the reference.
 void try_sysctl(const nlw::NetNS& ns, const std::string& key, const std::string& value) {
   try {
     nlw::write_sysctl(ns, key, value);
-  } catch (const cni::Error&) {
+  } catch (const knet::Error&) {
   }
-}
-
-std::optional<cni::IP> gateway_of_family(const cni::Result& r, int family) {
-  for (const auto& c : r.ips) {
-    if (c.gateway && c.gateway->family == family) return c.gateway;
-  }
-  return std::nullopt;
 }
 
 // Adds VLAN membership to a bridge port: `vlan` as PVID untagged, or every
@@ -59,15 +48,16 @@ nlw::LinkInfo gateway_link(const nlw::NetNS& host_ns, nlw::Socket& host, const n
   if (!cfg.vlan) return br;
   std::string name = cfg.bridge + "." + std::to_string(cfg.vlan);
   if (auto l = nlw::find_link(host, name)) return *l;
-  cni::Owner gw{network, name, "gw"};
+  knet::Owner gw{network, name, "gw"};
   std::string port = host_veth_name(gw);
   nlw::VethOptions opts;
   opts.mtu = br.mtu;
-  opts.alias = cni::owner_tag(gw);
+  opts.alias = knet::owner_tag(gw);
   opts.master = br.index;  // a port from birth, as create_port's veths
   opts.up = true;
-  nlw::LinkInfo p = nlw::create_veth(host, port, name, host_ns, opts);
-  nlw::LinkUndo undo(host, port);
+  nlw::LinkInfo p =
+      common::create_tagged_link([&] { return nlw::create_veth(host, port, name, host_ns, opts); });
+  common::LinkUndo undo(host, port);
   set_port_vlans(host, p.index, cfg.vlan, {}, cfg.preserve_default_vlan);
   nlw::LinkInfo l = nlw::get_link(host, name);
   nlw::set_up(host, l.index);
@@ -77,7 +67,7 @@ nlw::LinkInfo gateway_link(const nlw::NetNS& host_ns, nlw::Socket& host, const n
 
 // The reference's ensureAddr: `gw` on link `l`, replacing a different
 // address of the same subnet only when `force`.
-void ensure_address(nlw::Socket& host, const nlw::LinkInfo& l, const cni::IPNet& gw, bool force) {
+void ensure_address(nlw::Socket& host, const nlw::LinkInfo& l, const knet::IPNet& gw, bool force) {
   for (const auto& a : nlw::list_addresses(host, l.index, gw.ip.is_v4() ? AF_INET : AF_INET6)) {
     if (a.net == gw) return;
     // IPv4: one gateway address per bridge; IPv6: one per subnet (link-local ones are the kernel's).
@@ -125,10 +115,10 @@ nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg, bool& created)
       created = true;
     } catch (const nlw::Exists&) {
       br = nlw::find_link(host, cfg.bridge);  // a concurrent ADD created it
-    } catch (const cni::Error& e) {
+    } catch (const knet::Error& e) {
       if (!cfg.vlan_filtering() || host.last_errno() != EOPNOTSUPP) throw;
       nlw::delete_link_if_exists(host, cfg.bridge);
-      throw cni::Error(e.code(), e.msg() +
+      throw cni::Error(cni::kInternal, e.msg() +
                                      " (this kernel has no bridge VLAN filtering, "
                                      "CONFIG_BRIDGE_VLAN_FILTERING, which \"vlan\" and "
                                      "\"vlanTrunk\" need)");
@@ -154,12 +144,12 @@ void delete_bridge_if_unused(nlw::Socket& host, const std::string& name) {
   }
 }
 
-std::string host_veth_name(const cni::Owner& owner) { return cni::owner_ifname("veth", owner); }
+std::string host_veth_name(const knet::Owner& owner) { return knet::owner_ifname("veth", owner); }
 
 Port create_port(nlw::Socket& host, nlw::Socket& cont_sock, const nlw::NetNS& cont,
-                 const nlw::LinkInfo& br, const Config& cfg, const cni::Owner& owner) {
+                 const nlw::LinkInfo& br, const Config& cfg, const knet::Owner& owner) {
   std::string name = host_veth_name(owner);
-  std::string tag = cni::owner_tag(owner);
+  std::string tag = knet::owner_tag(owner);
   nlw::VethOptions opts;
   opts.mtu = cfg.mtu;
   opts.peer_mac = cfg.mac;
@@ -168,7 +158,8 @@ Port create_port(nlw::Socket& host, nlw::Socket& cont_sock, const nlw::NetNS& co
   opts.up = true;
   Port p;
   try {
-    p.host = nlw::create_veth(host, name, owner.ifname, cont, opts);
+    p.host = common::create_tagged_link(
+        [&] { return nlw::create_veth(host, name, owner.ifname, cont, opts); });
   } catch (const nlw::Exists&) {
     // The reference's message: a second ADD of a container must not touch
     // the first one's interface.
@@ -182,9 +173,10 @@ Port create_port(nlw::Socket& host, nlw::Socket& cont_sock, const nlw::NetNS& co
     auto old = nlw::find_link(host, name);
     if (!old || old->kind != "veth" || (old->alias != tag && !old->alias.empty())) throw;
     nlw::delete_link_if_exists(host, name);
-    p.host = nlw::create_veth(host, name, owner.ifname, cont, opts);
+    p.host = common::create_tagged_link(
+        [&] { return nlw::create_veth(host, name, owner.ifname, cont, opts); });
   }
-  nlw::LinkUndo undo(host, name);
+  common::LinkUndo undo(host, name);
   nlw::BridgePortOptions port;
   if (cfg.hairpin) port.hairpin = true;
   if (cfg.port_isolation) port.isolated = true;
@@ -206,7 +198,7 @@ void complete_ip_result(cni::Result& ip, const Config& cfg) {
   }
   if (!cfg.is_default_gateway) return;
   for (int family : {AF_INET, AF_INET6}) {
-    auto gw = gateway_of_family(ip, family);
+    auto gw = common::gateway_of_family(ip, family);
     if (!gw) continue;
     bool found = false;
     for (const auto& r : ip.routes) {
@@ -214,7 +206,7 @@ void complete_ip_result(cni::Result& ip, const Config& cfg) {
     }
     if (!found) {
       cni::Route def;
-      def.dst = *cni::IPNet::parse(family == AF_INET ? "0.0.0.0/0" : "::/0");
+      def.dst = *knet::IPNet::parse(family == AF_INET ? "0.0.0.0/0" : "::/0");
       def.gw = gw;
       ip.routes.push_back(def);
     }
@@ -229,7 +221,7 @@ void configure_container(const nlw::NetNS& cont, nlw::Socket& cont_sock, const n
     try_sysctl(cont, "net/ipv6/conf/" + ifname + "/accept_dad", "0");
   }
   try_sysctl(cont, "net/ipv4/conf/" + ifname + "/arp_notify", "1");
-  nlw::apply_ip_config(cont_sock, link.index, ip);
+  common::apply_ip_config(cont_sock, link.index, ip);
 }
 
 void configure_gateway(const nlw::NetNS& host_ns, nlw::Socket& host, const nlw::LinkInfo& br,
@@ -239,18 +231,18 @@ void configure_gateway(const nlw::NetNS& host_ns, nlw::Socket& host, const nlw::
   bool v4 = false, v6 = false;
   for (const auto& c : ip.ips) {
     if (!c.gateway) continue;
-    ensure_address(host, l, cni::IPNet{*c.gateway, c.address.prefix}, cfg.force_address);
+    ensure_address(host, l, knet::IPNet{*c.gateway, c.address.prefix}, cfg.force_address);
     (c.gateway->is_v4() ? v4 : v6) = true;
   }
   if (v4) nlw::write_sysctl(host_ns, "net/ipv4/ip_forward", "1");
   if (v6) nlw::write_sysctl(host_ns, "net/ipv6/conf/all/forwarding", "1");
 }
 
-void delete_port(nlw::Socket& host, const std::string& netns, const cni::Owner& owner) {
+void delete_port(nlw::Socket& host, const std::string& netns, const knet::Owner& owner) {
   std::string name = host_veth_name(owner);
   auto l = nlw::find_link(host, name);
   // Untagged: an ADD of this owner died between creating the pair and tagging it.
-  if (l && l->kind == "veth" && (l->alias == cni::owner_tag(owner) || l->alias.empty())) {
+  if (l && l->kind == "veth" && (l->alias == knet::owner_tag(owner) || l->alias.empty())) {
     try {
       nlw::delete_link(host, l->index);  // takes the container end with it
     } catch (const nlw::NotFound&) {
@@ -260,13 +252,8 @@ void delete_port(nlw::Socket& host, const std::string& netns, const cni::Owner& 
   }
   // A pair knet did not name (the reference plugin made it): go by the
   // container's interface name, if its namespace is still there.
-  if (netns.empty()) return;
-  std::optional<nlw::NetNS> cont;
-  try {
-    cont.emplace(nlw::NetNS::open(netns));
-  } catch (const nlw::NotFound&) {
-    return;
-  }
+  std::optional<nlw::NetNS> cont = common::open_netns_for_del(netns);
+  if (!cont) return;
   nlw::Socket cont_sock = nlw::Socket::in(*cont);
   auto c = nlw::find_link(cont_sock, owner.ifname);
   if (c && c->kind == "veth") nlw::delete_link_if_exists(cont_sock, owner.ifname);
@@ -275,48 +262,16 @@ void delete_port(nlw::Socket& host, const std::string& netns, const cni::Owner& 
 void verify(nlw::Socket& host, nlw::Socket& cont_sock, const cni::Result& prev,
             const cni::Interface& iface, const Config& cfg) {
   const std::string& name = iface.name;
-  auto link = nlw::find_link(cont_sock, name);
-  if (!link) check_failed("container interface " + name + " not found in " + cont_sock.ns_name());
-  if (link->kind != "veth") {
-    check_failed("container interface " + name + " is a " +
-                 (link->kind.empty() ? std::string("plain") : link->kind) + " link, not a veth");
-  }
-  if (!iface.mac.empty() && lower(iface.mac) != link->mac) {
-    check_failed("container interface " + name + " has MAC " + link->mac + ", prevResult says " +
-                 iface.mac);
-  }
+  nlw::LinkInfo link = common::require_container_link(cont_sock, name, "veth");
+  common::verify_mac(iface, link);
   auto br = nlw::find_link(host, cfg.bridge);
-  if (!br || br->kind != "bridge") check_failed("bridge " + cfg.bridge + " not found");
-  auto peer = nlw::find_link(host, link->link);
+  if (!br || br->kind != "bridge") common::check_failed("bridge " + cfg.bridge + " not found");
+  auto peer = nlw::find_link(host, link.link);
   if (!peer || peer->master != br->index) {
-    check_failed("the host end of container interface " + name + " is not a port of bridge " +
-                 cfg.bridge);
+    common::check_failed("the host end of container interface " + name +
+                         " is not a port of bridge " + cfg.bridge);
   }
-
-  auto addrs = nlw::list_addresses(cont_sock, link->index);
-  for (const auto& c : prev.ips) {
-    if (c.interface && (*c.interface < 0 || size_t(*c.interface) >= prev.interfaces.size() ||
-                        prev.interfaces[*c.interface].name != name)) {
-      continue;  // another plugin's interface in a chained result
-    }
-    bool found = false;
-    for (const auto& a : addrs) found = found || a.net == c.address;
-    if (!found) {
-      check_failed("container interface " + name + " lacks address " + c.address.str() +
-                   " from prevResult");
-    }
-  }
-  for (const auto& r : prev.routes) {
-    bool found = false;
-    for (const auto& k : nlw::list_routes(cont_sock, r.dst.ip.is_v4() ? AF_INET : AF_INET6,
-                                          r.table.value_or(254))) {
-      found = found || (k.dst.network() == r.dst.network() && (!r.gw || k.gw == r.gw));
-    }
-    if (!found) {
-      check_failed("route " + r.dst.str() + (r.gw ? " via " + r.gw->str() : std::string()) +
-                   " from prevResult is missing in " + cont_sock.ns_name());
-    }
-  }
+  common::verify_ip_config(cont_sock, link, prev);
 }
 
 }  // namespace knet::bridge

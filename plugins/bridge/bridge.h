@@ -3,7 +3,8 @@
 // plugin's verbs do with them. All netlink goes through nlw; every function
 // acts on the namespaces of the sockets it is given.
 
-#include <cni/naming.h>
+#include <base/run_lock.h>
+#include <base/owner.h>
 #include <cni/result.h>
 #include <nlw/link.h>
 #include <nlw/netns.h>
@@ -29,7 +30,7 @@ nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg, bool& created)
 void delete_bridge_if_unused(nlw::Socket& host, const std::string& name);
 
 // The host-side veth name of `owner`: deterministic, so DEL and GC find it.
-std::string host_veth_name(const cni::Owner& owner);
+std::string host_veth_name(const knet::Owner& owner);
 
 // The two ends of a container's veth pair.
 struct Port {
@@ -45,7 +46,7 @@ struct Port {
 // no extra round trip); on any later failure the pair is deleted before the
 // error propagates.
 Port create_port(nlw::Socket& host, nlw::Socket& cont_sock, const nlw::NetNS& cont,
-                 const nlw::LinkInfo& br, const Config& cfg, const cni::Owner& owner);
+                 const nlw::LinkInfo& br, const Config& cfg, const knet::Owner& owner);
 
 // Fills in what the reference's calcGateways does: with cfg.is_gateway every
 // IP config without a gateway gets the first address of its subnet, and with
@@ -72,20 +73,20 @@ void configure_gateway(const nlw::NetNS& host_ns, nlw::Socket& host, const nlw::
 // DEL: removes `owner`'s veth pair, found by its host name and tag, or (for
 // a pair another plugin made) by owner.ifname in the container namespace at
 // `netns`, if that still exists. Missing links and namespaces are fine.
-void delete_port(nlw::Socket& host, const std::string& netns, const cni::Owner& owner);
+void delete_port(nlw::Socket& host, const std::string& netns, const knet::Owner& owner);
 
 // GC: deletes every veth tagged for `network` whose owner `keep` rejects,
 // and every untagged knet-named veth on `bridge` (0: none), which an ADD left
 // when it died between creating the pair and tagging it.
 template <typename Keep>
 void delete_stale_ports(nlw::Socket& host, const std::string& network, int bridge, Keep keep) {
-  cni::UntaggedLinkLock lock(cni::UntaggedLinkLock::kExclusive);
+  knet::UntaggedLinkLock lock(knet::UntaggedLinkLock::kExclusive);
   for (const auto& l : nlw::list_links(host)) {
     if (l.kind != "veth") continue;
-    auto o = cni::parse_owner_tag(l.alias);
+    auto o = knet::parse_owner_tag(l.alias);
     bool stale = o ? o->network == network && !keep(*o)
                    : lock.held() && bridge && l.master == bridge && l.alias.empty() &&
-                         cni::is_owner_ifname("veth", l.name);
+                         knet::is_owner_ifname("veth", l.name);
     if (stale) nlw::delete_link_if_exists(host, l.name);
   }
 }

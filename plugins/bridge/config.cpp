@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <cni/error.h>
+#include <common/mac.h>
 #include <cni/json.h>
 
 #include <algorithm>
@@ -8,27 +9,6 @@
 
 namespace knet::bridge {
 namespace {
-
-// "aa:bb:cc:dd:ee:ff" (':' or '-' separated, any case) as lower-case with
-// ':'; a config error naming `key` for anything a link cannot take.
-std::string normalize_mac(const std::string& s, const std::string& key) {
-  unsigned b[6];
-  char sep[5];
-  char tail;
-  int n = std::sscanf(s.c_str(), "%2x%c%2x%c%2x%c%2x%c%2x%c%2x%c", &b[0], &sep[0], &b[1], &sep[1],
-                      &b[2], &sep[2], &b[3], &sep[3], &b[4], &sep[4], &b[5], &tail);
-  bool ok = n == 11 && s.size() == 17;
-  for (int i = 0; ok && i < 5; ++i) ok = sep[i] == ':' || sep[i] == '-';
-  if (!ok) cni::config_error("invalid \"" + key + "\" \"" + s + "\": expected aa:bb:cc:dd:ee:ff");
-  if (b[0] & 1) cni::config_error("invalid \"" + key + "\" \"" + s + "\": a multicast MAC");
-  if (std::all_of(b, b + 6, [](unsigned v) { return v == 0; })) {
-    cni::config_error("invalid \"" + key + "\" \"" + s + "\": the all-zeros MAC");
-  }
-  char out[18];
-  std::snprintf(out, sizeof out, "%02x:%02x:%02x:%02x:%02x:%02x", b[0] & 0xffu, b[1] & 0xffu,
-                b[2] & 0xffu, b[3] & 0xffu, b[4] & 0xffu, b[5] & 0xffu);
-  return out;
-}
 
 // "vlanTrunk": [{"minID": 100, "maxID": 110}, {"id": 200}] as sorted unique IDs.
 std::vector<uint16_t> parse_trunk(const cni::json& raw) {
@@ -118,19 +98,9 @@ Config Config::parse(const cni::NetConf& conf, const cni::CniArgs& args) {
         "be given addresses, remove \"ipam\" or this key");
   }
 
-  // The MAC sources, weakest first; the last one that is set wins.
-  auto take_mac = [&](std::optional<std::string> v, const char* key) {
-    if (v && !v->empty()) {
-      c.mac = *v;
-      c.mac_key = key;
-    }
-  };
-  take_mac(args.get("MAC"), "CNI_ARGS MAC");
-  if (const cni::json* cni_args = cni::get_object(conf.args, "cni", "args.cni")) {
-    take_mac(cni::get_string(*cni_args, "mac", "args.cni.mac"), "args.cni.mac");
-  }
-  take_mac(cni::get_string(conf.runtime_config, "mac", "runtimeConfig.mac"), "runtimeConfig.mac");
-  if (!c.mac.empty()) c.mac = normalize_mac(c.mac, c.mac_key);
+  common::RequestedMac mac = common::requested_mac(conf, args, false);
+  c.mac = mac.mac;
+  c.mac_key = mac.key;
   return c;
 }
 

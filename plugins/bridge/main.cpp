@@ -2,11 +2,14 @@
 // veth pair; the bridge can be the containers' gateway and masquerade their
 // traffic to the outside.
 
+#include <common/netns.h>
+#include <common/owner.h>
 #include <cni/error.h>
 #include <cni/ipam.h>
-#include <cni/naming.h>
+#include <base/owner.h>
 #include <cni/skel.h>
-#include <nlw/attach.h>
+#include <common/attach.h>
+#include <common/undo.h>
 #include <nlw/error.h>
 #include <nlw/link.h>
 #include <nlw/netns.h>
@@ -18,13 +21,11 @@
 #include "config.h"
 #include "masquerade.h"
 
+namespace common = knet::common;
+
 namespace br = knet::bridge;
 
 namespace {
-
-cni::Owner owner_of(const cni::Env& env, const cni::NetConf& conf) {
-  return {conf.name, env.container_id, env.ifname};
-}
 
 cni::Interface iface_of(const nlw::LinkInfo& l, const std::string& sandbox = {}) {
   cni::Interface i;
@@ -37,26 +38,26 @@ cni::Interface iface_of(const nlw::LinkInfo& l, const std::string& sandbox = {})
 cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
   env.args.require_known({"MAC"});
   br::Config cfg = br::Config::parse(conf, env.args);
-  cni::Owner owner = owner_of(env, conf);
-  cni::require_owner_tag_fits(owner);
+  knet::Owner owner = common::owner_of(env, conf);
+  common::require_owner_tag_fits(owner);
   nlw::NetNS host_ns = nlw::NetNS::current();
   nlw::Socket host = nlw::Socket::in(host_ns);
-  nlw::NetNS cont = nlw::NetNS::open(env.netns);
+  nlw::NetNS cont = common::open_container_netns(env.netns);
   nlw::Socket cont_sock = nlw::Socket::in(cont);
 
   bool created_bridge = false;
   nlw::LinkInfo bridge = br::ensure_bridge(host, cfg, created_bridge);
   // Declared before the port's undo, so it runs after it: a bridge this ADD
   // made goes when the ADD fails, unless another container joined it.
-  br::Undo undo_bridge([&] {
+  common::Undo undo_bridge([&] {
     if (created_bridge) br::delete_bridge_if_unused(host, cfg.bridge);
   });
   br::Port port = br::create_port(host, cont_sock, cont, bridge, cfg, owner);
-  nlw::LinkUndo undo_port(host, port.host.name);  // the container end goes with it
+  common::LinkUndo undo_port(host, port.host.name);  // the container end goes with it
 
   cni::Result result;
   std::optional<cni::IpamReservation> ipam;
-  std::optional<br::Undo> undo_masq, undo_spoof;
+  std::optional<common::Undo> undo_masq, undo_spoof;
   if (cfg.has_ipam) {
     ipam.emplace(env, conf);
     cni::Result ip = ipam->add();
@@ -101,7 +102,7 @@ cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
 
 void del(const cni::Env& env, const cni::NetConf& conf) {
   br::Config cfg = br::Config::parse(conf, env.args);
-  cni::Owner owner = owner_of(env, conf);
+  knet::Owner owner = common::owner_of(env, conf);
   if (cfg.has_ipam) cni::ipam_del(env, conf);
   br::NftSession nft;  // closed after the veth delete: see NftSession
   if (cfg.ip_masq) br::del_masquerade(cfg, owner, nft);
@@ -123,7 +124,7 @@ void check(const cni::Env& env, const cni::NetConf& conf) {
     throw cni::Error(cni::kInternal,
                      "prevResult has no interface " + env.ifname + " in sandbox " + env.netns);
   }
-  nlw::NetNS cont = nlw::NetNS::open(env.netns);
+  nlw::NetNS cont = common::open_container_netns(env.netns);
   nlw::Socket cont_sock = nlw::Socket::in(cont);
   nlw::Socket host = nlw::Socket::current();
   br::verify(host, cont_sock, *conf.prev_result, *iface, cfg);
@@ -131,7 +132,7 @@ void check(const cni::Env& env, const cni::NetConf& conf) {
 
 void gc(const cni::Env& env, const cni::NetConf& conf, const std::vector<cni::Attachment>& valid) {
   br::Config cfg = br::Config::parse(conf, env.args);
-  auto keep = [&](const cni::Owner& o) {
+  auto keep = [&](const knet::Owner& o) {
     // The "<bridge>.<vlan>" gateway port belongs to the network, not a container.
     if (o.ifname == "gw" && o.container_id.rfind(cfg.bridge + ".", 0) == 0) return true;
     return cni::contains_attachment(valid, o.container_id, o.ifname);

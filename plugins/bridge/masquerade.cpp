@@ -9,18 +9,18 @@
 namespace knet::bridge {
 namespace {
 
-bool is_tag_of(std::string_view comment, const cni::Owner& owner) {
-  return comment == cni::owner_tag(owner);
+bool is_tag_of(std::string_view comment, const knet::Owner& owner) {
+  return comment == knet::owner_tag(owner);
 }
 
 }  // namespace
 
-void add_masquerade(const Config& cfg, const cni::Owner& owner,
+void add_masquerade(const Config& cfg, const knet::Owner& owner,
                     const std::vector<cni::IPConfig>& ips) {
-  std::vector<cni::IPNet> addrs;
+  std::vector<knet::IPNet> addrs;
   for (const auto& c : ips) addrs.push_back(c.address);
   if (cfg.masq_backend == MasqBackend::kNftables) {
-    nat::Nft().add_masquerade(addrs, cni::owner_tag(owner));
+    nat::Nft().add_masquerade(addrs, knet::owner_tag(owner));
     return;
   }
   std::string chain = nat::chain_name(owner.network, owner.container_id);
@@ -28,9 +28,9 @@ void add_masquerade(const Config& cfg, const cni::Owner& owner,
   for (const auto& a : addrs) nat::iptables_setup(a, chain, comment);
 }
 
-void del_masquerade(const Config& cfg, const cni::Owner& owner, NftSession& nft) {
+void del_masquerade(const Config& cfg, const knet::Owner& owner, NftSession& nft) {
   if (cfg.masq_backend == MasqBackend::kNftables) {
-    nft.get().del_masquerade(cni::owner_tag(owner));
+    nft.get().del_masquerade(knet::owner_tag(owner));
     return;
   }
   // Found by comment rather than by the container's addresses, which are
@@ -43,20 +43,20 @@ void del_masquerade(const Config& cfg, const cni::Owner& owner, NftSession& nft)
   }
 }
 
-void add_macspoof(const std::string& port, const std::string& mac, const cni::Owner& owner) {
-  nat::Nft().add_macspoof(port, mac, cni::owner_tag(owner));
+void add_macspoof(const std::string& port, const std::string& mac, const knet::Owner& owner) {
+  nat::Nft().add_macspoof(port, mac, knet::owner_tag(owner));
 }
 
-void del_macspoof(const cni::Owner& owner, NftSession& nft) {
+void del_macspoof(const knet::Owner& owner, NftSession& nft) {
   nft.get().delete_rules(nat::kSpoofTable,
                           [&](std::string_view c) { return is_tag_of(c, owner); });
 }
 
 void gc_rules(const Config& cfg, const std::string& network,
-              const std::function<bool(const cni::Owner&)>& keep,
+              const std::function<bool(const knet::Owner&)>& keep,
               const std::function<bool(const std::string&)>& keep_container) {
   auto stale = [&](std::string_view c) {
-    auto o = cni::parse_owner_tag(c);
+    auto o = knet::parse_owner_tag(c);
     return o && o->network == network && !keep(*o);
   };
   // Whatever the config says now, rules it made earlier may remain.
@@ -72,15 +72,6 @@ void gc_rules(const Config& cfg, const std::string& network,
       std::string id = m.comment.substr(prefix.size(), m.comment.size() - prefix.size() - 1);
       if (!keep_container(id)) nat::iptables_remove(family, m);
     }
-  }
-}
-
-Undo::~Undo() {
-  if (!undo_) return;
-  try {
-    undo_();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bridge: undo failed: %s\n", e.what());
   }
 }
 

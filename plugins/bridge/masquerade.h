@@ -3,7 +3,7 @@
 // and the macspoofchk filter. Every rule is found again by its owner, so DEL
 // works after the container namespace is gone and GC works after a crash.
 
-#include <cni/naming.h>
+#include <base/owner.h>
 #include <cni/result.h>
 
 #include <nat/nft.h>
@@ -17,7 +17,7 @@
 namespace knet::bridge {
 
 // Masquerades every address of `ips` (outside its subnet, not multicast).
-void add_masquerade(const Config& cfg, const cni::Owner& owner,
+void add_masquerade(const Config& cfg, const knet::Owner& owner,
                     const std::vector<cni::IPConfig>& ips);
 // An nftables socket opened on first use, closed when this goes. Closing a
 // socket whose transaction deleted rules waits until the kernel has freed
@@ -35,31 +35,17 @@ class NftSession {
 };
 
 // Removes `owner`'s masquerade rules; none left is not an error.
-void del_masquerade(const Config& cfg, const cni::Owner& owner, NftSession& nft);
+void del_masquerade(const Config& cfg, const knet::Owner& owner, NftSession& nft);
 
 // Drops frames from host port `port` whose source MAC is not `mac`.
-void add_macspoof(const std::string& port, const std::string& mac, const cni::Owner& owner);
-void del_macspoof(const cni::Owner& owner, NftSession& nft);
+void add_macspoof(const std::string& port, const std::string& mac, const knet::Owner& owner);
+void del_macspoof(const knet::Owner& owner, NftSession& nft);
 
 // GC: removes the rules of `network` whose owner `keep` rejects. With the
 // iptables backend the reference's comments carry no ifname, so a container
 // is kept when `keep` accepts it under any ifname (`keep_container`).
 void gc_rules(const Config& cfg, const std::string& network,
-              const std::function<bool(const cni::Owner&)>& keep,
+              const std::function<bool(const knet::Owner&)>& keep,
               const std::function<bool(const std::string&)>& keep_container);
-
-// Runs `undo` on destruction unless release() was called: the undo step of
-// a failing ADD for rules.
-class Undo {
- public:
-  explicit Undo(std::function<void()> undo) : undo_(std::move(undo)) {}
-  ~Undo();
-  Undo(const Undo&) = delete;
-  Undo& operator=(const Undo&) = delete;
-  void release() { undo_ = nullptr; }
-
- private:
-  std::function<void()> undo_;
-};
 
 }  // namespace knet::bridge

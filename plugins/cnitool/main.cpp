@@ -9,7 +9,7 @@
 #include <cni/error.h>
 #include <cni/exec.h>
 #include <cni/runtime.h>
-#include <cni/sha512.h>
+#include <base/hash.h>
 #include <nlw/error.h>
 #include <nlw/netns.h>
 #include <unistd.h>
@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <vector>
+
 
 namespace {
 
@@ -93,10 +94,8 @@ bool netns_alive(const std::string& path) {
   try {
     nlw::NetNS::open(path);
     return true;
-  } catch (const nlw::NotFound&) {
+  } catch (const nlw::Error&) {  // gone, or no longer a network namespace
     return false;
-  } catch (const cni::Error& e) {
-    return e.code() != cni::kInvalidEnv;
   }
 }
 
@@ -133,7 +132,7 @@ int run(const std::vector<std::string>& args) {
   cni::NetworkConfigList list =
       cni::load_conf_list(env_or("NETCONFPATH", "/etc/cni/net.d"), args[1]);
   cni::Runtime::Options opts;
-  opts.cni_path = cni::split_path(env_or("CNI_PATH", ""));
+  opts.cni_path = knet::split_path(env_or("CNI_PATH", ""));
   opts.cache_dir = env_or("CNI_CACHE_DIR", std::string(cni::ResultCache::kDefaultDir));
   cni::Runtime runtime(opts);
 
@@ -155,7 +154,7 @@ int run(const std::vector<std::string>& args) {
 
   cni::RuntimeConf rt;
   rt.netns = absolute(args[2]);
-  rt.container_id = env_or("CNI_CONTAINERID", "cnitool-" + cni::sha512_hex(rt.netns, 10));
+  rt.container_id = env_or("CNI_CONTAINERID", "cnitool-" + knet::sha512_hex(rt.netns, 10));
   const char* ifname = std::getenv("CNI_IFNAME");  // set-but-empty is an error, as upstream
   rt.ifname = ifname ? ifname : "eth0";
   rt.args = parse_cni_args(env_or("CNI_ARGS", ""));
@@ -198,6 +197,8 @@ int main(int argc, char** argv) {
     std::string details = e.details().empty() ? "" : " (" + e.details() + ")";
     std::fprintf(stderr, "cnitool: %s%s [CNI error code %d]\n", e.msg().c_str(), details.c_str(),
                  e.code());
+  } catch (const knet::Error& e) {  // a kernel failure: what a plugin reports as code 999
+    std::fprintf(stderr, "cnitool: %s [CNI error code %d]\n", e.msg().c_str(), cni::kInternal);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cnitool: %s\n", e.what());
   }

@@ -1,6 +1,7 @@
 // loopback: brings the container's `lo` up on ADD and down on DEL, and checks
 // it is up on CHECK. CNI_IFNAME is ignored: this plugin only ever touches lo.
 
+#include <common/netns.h>
 #include <cni/error.h>
 #include <cni/skel.h>
 #include <nlw/addr.h>
@@ -12,20 +13,22 @@
 
 #include <optional>
 
+namespace common = knet::common;
+
 namespace {
 
 constexpr const char* kLo = "lo";
 
-bool is_loopback(const cni::IP& ip) {
-  static const cni::IPNet v4 = *cni::IPNet::parse("127.0.0.0/8");
-  static const cni::IP v6 = *cni::IP::parse("::1");
+bool is_loopback(const knet::IP& ip) {
+  static const knet::IPNet v4 = *knet::IPNet::parse("127.0.0.0/8");
+  static const knet::IP v6 = *knet::IP::parse("::1");
   return ip.is_v4() ? v4.contains(ip) : ip == v6;
 }
 
 // The first address of `family` on lo; every address there must be a
 // loopback one, or lo is not what this plugin thinks it is.
-std::optional<cni::IPNet> first_loopback_address(nlw::Socket& sock, int index, int family) {
-  std::optional<cni::IPNet> first;
+std::optional<knet::IPNet> first_loopback_address(nlw::Socket& sock, int index, int family) {
+  std::optional<knet::IPNet> first;
   for (const auto& a : nlw::list_addresses(sock, index, family)) {
     if (!is_loopback(a.net.ip))
       throw cni::Error(cni::kInternal,
@@ -36,7 +39,7 @@ std::optional<cni::IPNet> first_loopback_address(nlw::Socket& sock, int index, i
 }
 
 cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
-  nlw::NetNS cont = nlw::NetNS::open(env.netns);
+  nlw::NetNS cont = common::open_container_netns(env.netns);
   nlw::Socket sock = nlw::Socket::in(cont);
   nlw::LinkInfo lo = nlw::get_link(sock, kLo);
   nlw::set_up(sock, lo.index);
@@ -53,19 +56,14 @@ cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
 }
 
 void del(const cni::Env& env, const cni::NetConf&) {
-  if (env.netns.empty()) return;
-  std::optional<nlw::NetNS> cont;
-  try {
-    cont.emplace(nlw::NetNS::open(env.netns));
-  } catch (const nlw::NotFound&) {
-    return;  // the namespace, and its lo with it, is already gone
-  }
+  std::optional<nlw::NetNS> cont = common::open_netns_for_del(env.netns);
+  if (!cont) return;  // the namespace, and its lo with it, is already gone
   nlw::Socket sock = nlw::Socket::in(*cont);
   if (auto lo = nlw::find_link(sock, kLo)) nlw::set_down(sock, lo->index);
 }
 
 void check(const cni::Env& env, const cni::NetConf&) {
-  nlw::NetNS cont = nlw::NetNS::open(env.netns);
+  nlw::NetNS cont = common::open_container_netns(env.netns);
   nlw::Socket sock = nlw::Socket::in(cont);
   if (!nlw::get_link(sock, kLo).up)
     throw cni::Error(cni::kInternal, "loopback interface is down in " + env.netns);

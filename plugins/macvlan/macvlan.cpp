@@ -1,9 +1,10 @@
 #include "macvlan.h"
 
+#include <common/check.h>
 #include <cni/error.h>
-#include <cni/naming.h>
+#include <base/owner.h>
 #include <nlw/addr.h>
-#include <nlw/attach.h>
+#include <common/attach.h>
 #include <nlw/error.h>
 #include <nlw/route.h>
 #include <nlw/sysctl.h>
@@ -13,8 +14,6 @@
 
 namespace knet::macvlan {
 namespace {
-
-[[noreturn]] void check_failed(const std::string& msg) { throw cni::Error(cni::kInternal, msg); }
 
 // Creates the macvlan in `sock`'s namespace, or with `target` directly in
 // that one (`target_sock` its socket), turning the kernel's bare EINVAL for
@@ -27,13 +26,13 @@ nlw::LinkInfo create(nlw::Socket& sock, const std::string& name, const nlw::Link
     nlw::LinkInfo link = nlw::create_macvlan(sock, name, master.index, opts, target, target_sock);
     if (!alias.empty()) nlw::set_alias(sock, link.index, alias);
     return link;
-  } catch (const cni::Error& e) {
+  } catch (const knet::Error& e) {
     int err = sock.last_errno();
     // Gone already unless bcqueuelen or the alias failed after the create;
     // with EEXIST the name belongs to someone else.
     if (err != EEXIST) nlw::delete_link_if_exists(target_sock ? *target_sock : sock, name);
     if (err != EINVAL) throw;
-    throw cni::Error(e.code(), e.msg() + " (a passthru macvlan takes master " + master.name +
+    throw cni::Error(cni::kInternal, e.msg() + " (a passthru macvlan takes master " + master.name +
                                    " for itself: it cannot join a master that already has "
                                    "macvlan links, and no macvlan can join it afterwards)");
   }
@@ -42,7 +41,7 @@ nlw::LinkInfo create(nlw::Socket& sock, const std::string& name, const nlw::Link
 }  // namespace
 
 nlw::LinkInfo resolve_master(nlw::Socket& sock, const Config& cfg) {
-  nlw::LinkInfo master = nlw::resolve_link_or_default(sock, cfg.master, "master");
+  nlw::LinkInfo master = common::resolve_link_or_default(sock, cfg.master, "master");
   if (cfg.mtu > master.mtu) {
     cni::config_error("invalid \"mtu\" " + std::to_string(cfg.mtu) + ": larger than the MTU of " +
                       "master " + master.name + " (" + std::to_string(master.mtu) + ")");
@@ -50,18 +49,18 @@ nlw::LinkInfo resolve_master(nlw::Socket& sock, const Config& cfg) {
   return master;
 }
 
-std::string temp_name(const cni::Owner& owner) { return cni::owner_ifname("mv", owner); }
+std::string temp_name(const knet::Owner& owner) { return knet::owner_ifname("mv", owner); }
 
-bool delete_leftover(nlw::Socket& master_sock, const cni::Owner& owner) {
+bool delete_leftover(nlw::Socket& master_sock, const knet::Owner& owner) {
   auto l = nlw::find_link(master_sock, temp_name(owner));
   // The name is a hash: only delete what carries this owner's tag.
-  if (!l || l->kind != "macvlan" || l->alias != cni::owner_tag(owner)) return false;
+  if (!l || l->kind != "macvlan" || l->alias != knet::owner_tag(owner)) return false;
   return nlw::delete_link_if_exists(master_sock, l->name);
 }
 
 nlw::LinkInfo create_in_container(nlw::Socket& master_sock, const nlw::LinkInfo& master,
                                   nlw::Socket& cont_sock, const nlw::NetNS& cont, const Config& cfg,
-                                  const cni::Owner& owner) {
+                                  const knet::Owner& owner) {
   if (nlw::find_link(cont_sock, owner.ifname)) {
     throw cni::Error(cni::kInternal, "cannot create macvlan " + owner.ifname + ": a link named " +
                                          owner.ifname + " already exists in " + cont.describe());
@@ -69,18 +68,18 @@ nlw::LinkInfo create_in_container(nlw::Socket& master_sock, const nlw::LinkInfo&
   if (cfg.link_in_container) return create(cont_sock, owner.ifname, master, cfg, {});
   try {
     return create(master_sock, owner.ifname, master, cfg, {}, &cont, &cont_sock);
-  } catch (const cni::Error&) {
+  } catch (const knet::Error&) {
     // EEXIST although the container has no such link: this kernel checks the
     // name in the master's namespace, where it is taken.
     if (master_sock.last_errno() != EEXIST || nlw::find_link(cont_sock, owner.ifname)) throw;
   }
   delete_leftover(master_sock, owner);
   std::string tmp = temp_name(owner);
-  nlw::LinkInfo link = create(master_sock, tmp, master, cfg, cni::owner_tag(owner));
-  nlw::LinkUndo undo(master_sock, tmp);
+  nlw::LinkInfo link = create(master_sock, tmp, master, cfg, knet::owner_tag(owner));
+  common::LinkUndo undo(master_sock, tmp);
   nlw::move_to_netns(master_sock, link.index, cont, owner.ifname);
   undo.release();
-  nlw::LinkUndo undo_moved(cont_sock, owner.ifname);
+  common::LinkUndo undo_moved(cont_sock, owner.ifname);
   nlw::LinkInfo moved = nlw::get_link(cont_sock, owner.ifname);
   undo_moved.release();
   return moved;
@@ -96,64 +95,33 @@ void configure_ip(const nlw::NetNS& cont, nlw::Socket& cont_sock, const nlw::Lin
       k.replace(k.find('%'), 1, link.name);
       try {
         nlw::write_sysctl(cont, k, "1");
-      } catch (const cni::Error&) {
+      } catch (const knet::Error&) {
       }
     }
   }
-  nlw::apply_ip_config(cont_sock, link.index, ip);
+  common::apply_ip_config(cont_sock, link.index, ip);
 }
 
 void verify(nlw::Socket& cont_sock, const cni::Interface& iface, const nlw::LinkInfo& master,
             bool master_in_container, const Config& cfg, const cni::Result& prev) {
   const std::string& name = iface.name;
-  auto link = nlw::find_link(cont_sock, name);
-  if (!link) check_failed("container interface " + name + " not found in " + cont_sock.ns_name());
-  if (link->kind != "macvlan") {
-    check_failed("container interface " + name + " is a " +
-                 (link->kind.empty() ? std::string("plain") : link->kind) + " link, not a macvlan");
-  }
-  if (link->macvlan_mode != cfg.mode) {
-    check_failed("container interface " + name + " is in macvlan mode " +
-                 (link->macvlan_mode ? nlw::to_string(*link->macvlan_mode) : "unknown") +
+  nlw::LinkInfo link = common::require_container_link(cont_sock, name, "macvlan");
+  if (link.macvlan_mode != cfg.mode) {
+    common::check_failed("container interface " + name + " is in macvlan mode " +
+                 (link.macvlan_mode ? nlw::to_string(*link.macvlan_mode) : "unknown") +
                  ", the config says " + nlw::to_string(cfg.mode));
   }
   // IFLA_LINK_NETNSID is reported exactly when the master is in another namespace.
-  if (link->link != master.index || link->link_netnsid.has_value() == master_in_container) {
-    check_failed("container interface " + name + " is not a macvlan of master " + master.name);
+  if (link.link != master.index || link.link_netnsid.has_value() == master_in_container) {
+    common::check_failed("container interface " + name + " is not a macvlan of master " + master.name);
   }
-  if (!iface.mac.empty() && parse_unicast_mac(iface.mac, "prevResult mac") != link->mac) {
-    check_failed("container interface " + name + " has MAC " + link->mac + ", prevResult says " +
-                 iface.mac);
-  }
-  if (cfg.mtu && link->mtu != cfg.mtu) {
-    check_failed("container interface " + name + " has MTU " + std::to_string(link->mtu) +
+  common::verify_mac(iface, link);
+  if (cfg.mtu && link.mtu != cfg.mtu) {
+    common::check_failed("container interface " + name + " has MTU " + std::to_string(link.mtu) +
                  ", the config says " + std::to_string(cfg.mtu));
   }
 
-  auto addrs = nlw::list_addresses(cont_sock, link->index);
-  for (const auto& c : prev.ips) {
-    if (c.interface && (*c.interface < 0 || size_t(*c.interface) >= prev.interfaces.size() ||
-                        prev.interfaces[*c.interface].name != name)) {
-      continue;  // another plugin's interface in a chained result
-    }
-    bool found = false;
-    for (const auto& a : addrs) found = found || a.net == c.address;
-    if (!found) {
-      check_failed("container interface " + name + " lacks address " + c.address.str() +
-                   " from prevResult");
-    }
-  }
-  for (const auto& r : prev.routes) {
-    int family = r.dst.ip.is_v4() ? AF_INET : AF_INET6;
-    bool found = false;
-    for (const auto& k : nlw::list_routes(cont_sock, family, r.table.value_or(254))) {
-      found = found || (k.dst.network() == r.dst.network() && (!r.gw || k.gw == r.gw));
-    }
-    if (!found) {
-      check_failed("route " + r.dst.str() + (r.gw ? " via " + r.gw->str() : std::string()) +
-                   " from prevResult is missing in " + cont_sock.ns_name());
-    }
-  }
+  common::verify_ip_config(cont_sock, link, prev);
 }
 
 }  // namespace knet::macvlan

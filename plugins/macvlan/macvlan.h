@@ -2,7 +2,7 @@
 // The kernel-side steps of the macvlan plugin, each named after what the
 // plugin's verbs do with them. All netlink goes through nlw.
 
-#include <cni/naming.h>
+#include <base/owner.h>
 #include <cni/result.h>
 #include <nlw/link.h>
 #include <nlw/netns.h>
@@ -23,7 +23,7 @@ nlw::LinkInfo resolve_master(nlw::Socket& sock, const Config& cfg);
 // The name under which an older knet (or a kernel that checks the new name
 // in the creating namespace) made the macvlan in the master's namespace before
 // moving it: derived from the owner, so a crash leaves a name DEL can find.
-std::string temp_name(const cni::Owner& owner);
+std::string temp_name(const knet::Owner& owner);
 
 // Creates the macvlan on `master` and gives it to the container as `ifname`.
 // It is born in the container namespace under its final name (IFLA_NET_NS_FD
@@ -36,11 +36,11 @@ std::string temp_name(const cni::Owner& owner);
 // cause (passthru on a shared master) get a message that says so.
 nlw::LinkInfo create_in_container(nlw::Socket& master_sock, const nlw::LinkInfo& master,
                                   nlw::Socket& cont_sock, const nlw::NetNS& cont, const Config& cfg,
-                                  const cni::Owner& owner);
+                                  const knet::Owner& owner);
 
 // Deletes a link `owner`'s ADD left in the master's namespace under its
 // temporary name (a crash between create and move); false if there was none.
-bool delete_leftover(nlw::Socket& master_sock, const cni::Owner& owner);
+bool delete_leftover(nlw::Socket& master_sock, const knet::Owner& owner);
 
 // Applies an IPAM result (empty for L2 only) to link `link` in `cont` the way
 // the reference's ConfigureIface does: arp_notify/ndisc_notify on, addresses,

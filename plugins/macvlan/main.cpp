@@ -1,11 +1,13 @@
 // macvlan: gives a container its own MAC address on a host interface (the
 // "master"), so it sits directly on the master's network: no bridge, no NAT.
 
+#include <common/netns.h>
+#include <common/owner.h>
 #include <cni/error.h>
 #include <cni/ipam.h>
-#include <cni/naming.h>
+#include <base/owner.h>
 #include <cni/skel.h>
-#include <nlw/attach.h>
+#include <common/attach.h>
 #include <nlw/error.h>
 #include <nlw/link.h>
 #include <nlw/netns.h>
@@ -16,27 +18,25 @@
 #include "config.h"
 #include "macvlan.h"
 
+namespace common = knet::common;
+
 namespace mv = knet::macvlan;
 
 namespace {
 
-cni::Owner owner_of(const cni::Env& env, const cni::NetConf& conf) {
-  return {conf.name, env.container_id, env.ifname};
-}
-
 cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
   env.args.require_known({"MAC"});
   mv::Config cfg = mv::Config::parse(conf, env.args);
-  cni::require_owner_tag_fits(owner_of(env, conf));
-  nlw::NetNS cont = nlw::NetNS::open(env.netns);
+  common::require_owner_tag_fits(common::owner_of(env, conf));
+  nlw::NetNS cont = common::open_container_netns(env.netns);
   nlw::Socket cont_sock = nlw::Socket::in(cont);
   nlw::Socket host_sock = nlw::Socket::current();
   nlw::Socket& master_sock = cfg.link_in_container ? cont_sock : host_sock;
   nlw::LinkInfo master = mv::resolve_master(master_sock, cfg);
 
   nlw::LinkInfo link =
-      mv::create_in_container(master_sock, master, cont_sock, cont, cfg, owner_of(env, conf));
-  nlw::LinkUndo undo_link(cont_sock, env.ifname);
+      mv::create_in_container(master_sock, master, cont_sock, cont, cfg, common::owner_of(env, conf));
+  common::LinkUndo undo_link(cont_sock, env.ifname);
 
   cni::Result result;
   cni::Interface iface;
@@ -67,15 +67,10 @@ void del(const cni::Env& env, const cni::NetConf& conf) {
   if (cfg.has_ipam) cni::ipam_del(env, conf);
   if (!cfg.link_in_container) {
     nlw::Socket host_sock = nlw::Socket::current();
-    mv::delete_leftover(host_sock, owner_of(env, conf));
+    mv::delete_leftover(host_sock, common::owner_of(env, conf));
   }
-  if (env.netns.empty()) return;
-  std::optional<nlw::NetNS> cont;
-  try {
-    cont.emplace(nlw::NetNS::open(env.netns));
-  } catch (const nlw::NotFound&) {
-    return;  // the namespace, and the link with it, is already gone
-  }
+  std::optional<nlw::NetNS> cont = common::open_netns_for_del(env.netns);
+  if (!cont) return;  // the namespace, and the link with it, is already gone
   nlw::Socket cont_sock = nlw::Socket::in(*cont);
   // Only a macvlan is ours to delete: another kind under this name belongs to someone else.
   auto link = nlw::find_link(cont_sock, env.ifname);
@@ -95,7 +90,7 @@ void check(const cni::Env& env, const cni::NetConf& conf) {
     throw cni::Error(cni::kInternal,
                      "prevResult has no interface " + env.ifname + " in sandbox " + env.netns);
   }
-  nlw::NetNS cont = nlw::NetNS::open(env.netns);
+  nlw::NetNS cont = common::open_container_netns(env.netns);
   nlw::Socket cont_sock = nlw::Socket::in(cont);
   nlw::Socket host_sock = nlw::Socket::current();
   nlw::LinkInfo master = mv::resolve_master(cfg.link_in_container ? cont_sock : host_sock, cfg);
@@ -109,7 +104,7 @@ void gc(const cni::Env& env, const cni::NetConf& conf, const std::vector<cni::At
   if (!cfg.link_in_container) {
     nlw::Socket host_sock = nlw::Socket::current();
     for (const auto& l : nlw::list_links(host_sock)) {
-      auto o = cni::parse_owner_tag(l.alias);
+      auto o = knet::parse_owner_tag(l.alias);
       if (l.kind != "macvlan" || !o || o->network != conf.name ||
           cni::contains_attachment(valid, o->container_id, o->ifname)) {
         continue;
@@ -127,7 +122,7 @@ void status(const cni::Env& env, const cni::NetConf& conf) {
     nlw::Socket host_sock = nlw::Socket::current();
     try {
       mv::resolve_master(host_sock, cfg);
-    } catch (const cni::Error& e) {
+    } catch (const knet::Error& e) {
       throw cni::Error(cni::kPluginNotAvailable, e.msg());
     }
   }

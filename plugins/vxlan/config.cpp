@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <base/hash.h>
+#include <cni/address.h>
 #include <cni/error.h>
 #include <cni/file.h>
 #include <sys/socket.h>
@@ -13,21 +15,21 @@ namespace {
 
 constexpr uint32_t kMaxVni = (1u << 24) - 1;
 
-bool is_multicast(const cni::IP& ip) {
+bool is_multicast(const knet::IP& ip) {
   return ip.is_v4() ? (ip.bytes[0] & 0xf0) == 0xe0 : ip.bytes[0] == 0xff;
 }
 
 // `key` builds the key's name for an error message: only when there is one
 // (a peer list of thousands would otherwise format a path per entry).
 template <class Key>
-cni::IP parse_unicast_lazy(const std::string& s, Key&& key) {
-  auto ip = cni::IP::parse(s);
-  if (!ip) cni::IP::parse_or_throw(s, key());
+knet::IP parse_unicast_lazy(const std::string& s, Key&& key) {
+  auto ip = knet::IP::parse(s);
+  if (!ip) cni::parse_ip(s, key());
   if (is_multicast(*ip)) cni::config_error("invalid \"" + key() + "\" \"" + s + "\": multicast");
   return *ip;
 }
 
-cni::IP parse_unicast(const std::string& s, const std::string& key) {
+knet::IP parse_unicast(const std::string& s, const std::string& key) {
   return parse_unicast_lazy(s, [&] { return key; });
 }
 
@@ -82,14 +84,14 @@ std::vector<Node> merge_nodes(const std::vector<SourcedNode>& in) {
 }
 
 // `in` without duplicates, first occurrences in their order; O(n log n).
-std::vector<cni::IP> merge_peers(const std::vector<cni::IP>& in) {
+std::vector<knet::IP> merge_peers(const std::vector<knet::IP>& in) {
   std::vector<size_t> idx(in.size());
   for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
   std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return in[a] < in[b]; });
   auto dup = std::unique(idx.begin(), idx.end(), [&](size_t a, size_t b) { return in[a] == in[b]; });
   idx.erase(dup, idx.end());
   std::sort(idx.begin(), idx.end());
-  std::vector<cni::IP> out;
+  std::vector<knet::IP> out;
   out.reserve(idx.size());
   for (size_t i : idx) out.push_back(in[i]);
   return out;
@@ -135,7 +137,7 @@ Membership parse_members(const cni::json& obj, Mode mode, const std::string& whe
     if (!subnet) cni::config_error("required \"" + cni::join_path(path, "subnet") + "\" missing");
     Node n;
     n.vtep = parse_unicast(*vtep, cni::join_path(path, "vtep"));
-    n.subnet = cni::IPNet::parse_or_throw(*subnet, cni::join_path(path, "subnet")).network();
+    n.subnet = cni::parse_cidr(*subnet, cni::join_path(path, "subnet")).network();
     // The network and the first host address are the overlay and gateway addresses.
     if (n.subnet.prefix > n.subnet.ip.bits() - 2) {
       cni::config_error("invalid \"" + cni::join_path(path, "subnet") + "\" \"" + *subnet +
@@ -180,7 +182,7 @@ Config Config::parse(const cni::NetConf& conf) {
     cni::config_error("invalid \"peersFile\" \"" + c.peers_file + "\": must be an absolute path");
   }
   if (auto group = cni::get_string(raw, "group")) {
-    cni::IP g = cni::IP::parse_or_throw(*group, "group");
+    knet::IP g = cni::parse_ip(*group, "group");
     if (!is_multicast(g)) {
       cni::config_error("invalid \"group\" \"" + *group + "\": not a multicast address");
     }
@@ -219,7 +221,7 @@ Membership load_members(const Config& cfg) {
     cni::config_error(e.msg());  // a broken file is bad configuration, not bad stdin
   }
   Membership f = parse_members(doc, cfg.mode, where);
-  std::vector<cni::IP> peers = m.peers;
+  std::vector<knet::IP> peers = m.peers;
   peers.insert(peers.end(), f.peers.begin(), f.peers.end());
   m.peers = merge_peers(peers);
   const std::string inline_where;
@@ -231,11 +233,10 @@ Membership load_members(const Config& cfg) {
   return m;
 }
 
-std::string vtep_mac(uint32_t vni, const cni::IP& vtep) {
-  uint64_t h = 14695981039346656037ull;
-  auto mix = [&](uint8_t b) { h = (h ^ b) * 1099511628211ull; };
-  for (int shift = 24; shift >= 0; shift -= 8) mix(static_cast<uint8_t>(vni >> shift));
-  for (size_t i = 0; i < vtep.size(); ++i) mix(vtep.bytes[i]);
+std::string vtep_mac(uint32_t vni, const knet::IP& vtep) {
+  uint64_t h = knet::kFnvOffset;
+  for (int shift = 24; shift >= 0; shift -= 8) h = knet::fnv1a_mix(h, static_cast<uint8_t>(vni >> shift));
+  for (size_t i = 0; i < vtep.size(); ++i) h = knet::fnv1a_mix(h, vtep.bytes[i]);
   char out[18];
   std::snprintf(out, sizeof out, "02:%02x:%02x:%02x:%02x:%02x", unsigned(h >> 32) & 0xff,
                 unsigned(h >> 24) & 0xff, unsigned(h >> 16) & 0xff, unsigned(h >> 8) & 0xff,
@@ -243,8 +244,8 @@ std::string vtep_mac(uint32_t vni, const cni::IP& vtep) {
   return out;
 }
 
-std::optional<cni::IPNet> cluster_cidr(const std::vector<Node>& nodes, int family) {
-  std::vector<cni::IPNet> nets;
+std::optional<knet::IPNet> cluster_cidr(const std::vector<Node>& nodes, int family) {
+  std::vector<knet::IPNet> nets;
   for (const auto& n : nodes) {
     if ((n.subnet.ip.is_v4() ? AF_INET : AF_INET6) == family) nets.push_back(n.subnet);
   }
@@ -252,7 +253,7 @@ std::optional<cni::IPNet> cluster_cidr(const std::vector<Node>& nodes, int famil
   int prefix = nets[0].prefix;
   for (const auto& n : nets) prefix = std::min(prefix, n.prefix);
   for (; prefix >= 0; --prefix) {
-    cni::IPNet cand = cni::IPNet{nets[0].ip, prefix}.network();
+    knet::IPNet cand = knet::IPNet{nets[0].ip, prefix}.network();
     if (std::all_of(nets.begin(), nets.end(), [&](const auto& n) { return cand.contains(n.ip); })) {
       return cand;
     }

@@ -2,7 +2,7 @@
 // The vxlan plugin's own configuration keys (see docs/vxlan.md), parsed and
 // validated once, and the membership (peers / nodes) they describe.
 
-#include <cni/ip.h>
+#include <base/ip.h>
 #include <cni/json.h>
 #include <cni/netconf.h>
 
@@ -19,14 +19,14 @@ enum class Mode { kL2, kL3 };
 // One node of an l3 overlay: its underlay address and its pod subnet
 // (network form, host bits cleared).
 struct Node {
-  cni::IP vtep{};
-  cni::IPNet subnet{};
+  knet::IP vtep{};
+  knet::IPNet subnet{};
   bool operator==(const Node&) const = default;
 };
 
 // Who is in the overlay: `peers` (l2 unicast) or `nodes` (l3), this node included.
 struct Membership {
-  std::vector<cni::IP> peers{};
+  std::vector<knet::IP> peers{};
   std::vector<Node> nodes{};
 };
 
@@ -34,10 +34,10 @@ struct Config {
   uint32_t vni = 0;
   uint16_t port = 4789;
   std::string underlay{};          // empty = the default route's interface
-  std::optional<cni::IP> local{};  // unset = the underlay's first global address
+  std::optional<knet::IP> local{};  // unset = the underlay's first global address
   Mode mode = Mode::kL2;
   std::string bridge{};            // always set after parse (default knetbr<vni>)
-  std::optional<cni::IP> group{};  // l2 multicast
+  std::optional<knet::IP> group{};  // l2 multicast
   Membership members{};            // the inline `peers` / `nodes`
   std::string peers_file{};
   unsigned mtu = 0;  // 0 = underlay MTU minus the encapsulation overhead
@@ -67,18 +67,18 @@ Membership load_members(const Config& cfg);
 // The deterministic MAC of the VTEP of `vni` at underlay address `vtep`:
 // 02 followed by five bytes of an FNV-1a hash, so every node can compute
 // every other node's MAC without asking.
-std::string vtep_mac(uint32_t vni, const cni::IP& vtep);
+std::string vtep_mac(uint32_t vni, const knet::IP& vtep);
 
 // The overlay address of an l3 node: its subnet's network address.
-inline cni::IP overlay_ip(const Node& n) { return n.subnet.first(); }
+inline knet::IP overlay_ip(const Node& n) { return n.subnet.first(); }
 
 // The smallest prefix covering every subnet of `family` in `nodes`, or
 // nullopt if there is none.
-std::optional<cni::IPNet> cluster_cidr(const std::vector<Node>& nodes, int family);
+std::optional<knet::IPNet> cluster_cidr(const std::vector<Node>& nodes, int family);
 
 // The bytes of the VXLAN header chain on top of the inner frame: 50 over an
 // IPv4 underlay, 70 over IPv6.
-inline unsigned encap_overhead(const cni::IP& local) { return local.is_v4() ? 50 : 70; }
+inline unsigned encap_overhead(const knet::IP& local) { return local.is_v4() ? 50 : 70; }
 
 const char* to_string(Mode m);
 

@@ -2,27 +2,28 @@
 // from configuration alone, with no agent (docs/vxlan.md). l2 stretches one
 // subnet over a bridge per node; l3 routes a subnet per node.
 
+#include <base/run_lock.h>
+#include <common/netns.h>
+#include <common/owner.h>
 #include <cni/error.h>
 #include <cni/ipam.h>
-#include <cni/naming.h>
+#include <base/owner.h>
 #include <cni/skel.h>
 #include <nlw/link.h>
 #include <nlw/netns.h>
 #include <nlw/socket.h>
-#include <nlw/attach.h>
+#include <common/attach.h>
 
 #include <optional>
 
 #include "config.h"
 #include "overlay.h"
 
+namespace common = knet::common;
+
 namespace vx = knet::vxlan;
 
 namespace {
-
-cni::Owner owner_of(const cni::Env& env, const cni::NetConf& conf) {
-  return {conf.name, env.container_id, env.ifname};
-}
 
 // This node's side of the network, resolved from the config and the kernel:
 // the underlay, the MTU and who the other nodes are.
@@ -40,23 +41,23 @@ ThisNode resolve(nlw::Socket& host, const vx::Config& cfg) {
 }
 
 // This node's subnet in l3 (what host-local's range defaults to).
-std::optional<cni::IPNet> self_subnet(const vx::View& view) {
+std::optional<knet::IPNet> self_subnet(const vx::View& view) {
   if (!view.self) return std::nullopt;
   return view.self->subnet;
 }
 
 cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
   vx::Config cfg = vx::Config::parse(conf);
-  cni::require_owner_tag_fits(owner_of(env, conf));
+  common::require_owner_tag_fits(common::owner_of(env, conf));
   // The whole ADD holds the network's lock: a GC cannot delete the device
   // between its creation and this ADD's veth, and ADDs apply the membership
   // in the order they read it (host-local serialises them anyway).
-  cni::RunDirLock lock(vx::network_lock_file(conf.name));
+  knet::RunDirLock lock(vx::network_lock_file(conf.name));
   nlw::Socket host = nlw::Socket::current();
   ThisNode node = resolve(host, cfg);
-  nlw::NetNS cont = nlw::NetNS::open(env.netns);
+  nlw::NetNS cont = common::open_container_netns(env.netns);
   nlw::Socket cont_sock = nlw::Socket::in(cont);
-  cni::Owner owner = owner_of(env, conf);
+  knet::Owner owner = common::owner_of(env, conf);
 
   cni::NetConf ipam_conf = vx::ipam_conf(conf, cfg, self_subnet(node.view));
   std::optional<cni::IpamReservation> ipam;  // refers to ipam_conf
@@ -70,18 +71,18 @@ cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
   // The network's shared objects outlive this ADD, unless this ADD made them and fails.
   bool new_dev = false, new_br = false;
   nlw::LinkInfo dev = vx::ensure_device(host, cfg, conf.name, node.underlay, node.mtu, new_dev);
-  nlw::LinkUndo undo_dev(host, new_dev ? dev.name : "");
+  common::LinkUndo undo_dev(host, new_dev ? dev.name : "");
   nlw::LinkInfo br = vx::ensure_bridge(host, cfg, conf.name, node.mtu, new_br);
-  nlw::LinkUndo undo_br(host, new_br ? br.name : "");
+  common::LinkUndo undo_br(host, new_br ? br.name : "");
   if (cfg.mode == vx::Mode::kL2 && dev.master != br.index) {
     nlw::set_master(host, dev.index, br.index);
   }
   vx::reconcile(host, dev, cfg, node.view);
 
   nlw::LinkInfo link = vx::create_veth(host, br, cont_sock, cont, owner, node.mtu);
-  nlw::LinkUndo undo_veth(host, vx::host_veth_name(owner));
+  common::LinkUndo undo_veth(host, vx::host_veth_name(owner));
   if (cfg.mode == vx::Mode::kL3) vx::configure_router(host, br, dev, node.view, ip);
-  nlw::apply_ip_config(cont_sock, link.index, ip);
+  common::apply_ip_config(cont_sock, link.index, ip);
 
   cni::Result result;
   nlw::LinkInfo hv = nlw::get_link(host, vx::host_veth_name(owner));
@@ -114,7 +115,7 @@ void del(const cni::Env& env, const cni::NetConf& conf) {
   nlw::Socket host = nlw::Socket::current();
   if (cfg.has_ipam) cni::ipam_del(env, vx::ipam_conf(conf, cfg, std::nullopt));
   // Deleting the host end takes the container end with it.
-  vx::delete_veth(host, owner_of(env, conf));
+  vx::delete_veth(host, common::owner_of(env, conf));
 }
 
 void check(const cni::Env& env, const cni::NetConf& conf) {
@@ -124,16 +125,16 @@ void check(const cni::Env& env, const cni::NetConf& conf) {
   ThisNode node = resolve(host, cfg);
   if (cfg.has_ipam) cni::ipam_check(env, vx::ipam_conf(conf, cfg, self_subnet(node.view)));
   vx::verify_host(host, cfg, conf.name, node.underlay, node.mtu, node.view);
-  nlw::NetNS cont = nlw::NetNS::open(env.netns);
+  nlw::NetNS cont = common::open_container_netns(env.netns);
   nlw::Socket cont_sock = nlw::Socket::in(cont);
-  vx::verify_container(host, cont_sock, cfg, owner_of(env, conf), node.mtu, *conf.prev_result);
+  vx::verify_container(host, cont_sock, cfg, common::owner_of(env, conf), node.mtu, *conf.prev_result);
 }
 
 void gc(const cni::Env& env, const cni::NetConf& conf, const std::vector<cni::Attachment>& valid) {
   vx::Config cfg = vx::Config::parse(conf);
   nlw::Socket host = nlw::Socket::current();
   {
-    cni::RunDirLock lock(vx::network_lock_file(conf.name));
+    knet::RunDirLock lock(vx::network_lock_file(conf.name));
     vx::collect(host, cfg, conf.name, valid, lock.held());
   }
   if (cfg.has_ipam) cni::ipam_gc(env, vx::ipam_conf(conf, cfg, std::nullopt));
@@ -145,7 +146,7 @@ void status(const cni::Env& env, const cni::NetConf& conf) {
   std::optional<ThisNode> node;
   try {
     node.emplace(resolve(host, cfg));
-  } catch (const cni::Error& e) {
+  } catch (const knet::Error& e) {
     throw cni::Error(cni::kPluginNotAvailable, e.msg());
   }
   if (cfg.has_ipam) cni::ipam_status(env, vx::ipam_conf(conf, cfg, self_subnet(node->view)));

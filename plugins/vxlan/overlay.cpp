@@ -1,5 +1,8 @@
 #include "overlay.h"
 
+#include <common/check.h>
+#include <common/tagged_link.h>
+#include <base/run_lock.h>
 #include <cni/error.h>
 #include <linux/rtnetlink.h>
 #include <nlw/addr.h>
@@ -7,7 +10,7 @@
 #include <nlw/neigh.h>
 #include <nlw/route.h>
 #include <nlw/sysctl.h>
-#include <nlw/attach.h>
+#include <common/attach.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -20,11 +23,9 @@ namespace {
 
 const std::string kZeroMac = "00:00:00:00:00:00";
 
-[[noreturn]] void check_failed(const std::string& msg) { throw cni::Error(cni::kInternal, msg); }
+std::string opt_str(const std::optional<knet::IP>& ip) { return ip ? ip->str() : "none"; }
 
-std::string opt_str(const std::optional<cni::IP>& ip) { return ip ? ip->str() : "none"; }
-
-int family_of(const cni::IP& ip) { return ip.is_v4() ? AF_INET : AF_INET6; }
+int family_of(const knet::IP& ip) { return ip.is_v4() ? AF_INET : AF_INET6; }
 
 // What about an existing device named cfg.device() contradicts the config,
 // or "" when it can serve this network. MTU and MAC are not compared: ADD
@@ -60,9 +61,9 @@ std::string device_difference(const nlw::LinkInfo& l, const Config& cfg, const s
 
 // The remote entries of l3 as sets, so both reconcile and verify compare alike.
 struct L3Entries {
-  std::set<std::pair<std::string, cni::IP>> fdb;     // (mac, vtep)
-  std::set<std::pair<cni::IP, std::string>> neigh;   // (overlay ip, mac)
-  std::set<std::pair<std::string, cni::IP>> routes;  // (subnet, overlay ip)
+  std::set<std::pair<std::string, knet::IP>> fdb;     // (mac, vtep)
+  std::set<std::pair<knet::IP, std::string>> neigh;   // (overlay ip, mac)
+  std::set<std::pair<std::string, knet::IP>> routes;  // (subnet, overlay ip)
 };
 
 L3Entries l3_entries(const Config& cfg, const View& view) {
@@ -85,14 +86,14 @@ nlw::RouteSpec l3_route(const Node& n, int dev_index) {
   return r;
 }
 
-bool has_address(nlw::Socket& sock, int index, const cni::IPNet& addr) {
+bool has_address(nlw::Socket& sock, int index, const knet::IPNet& addr) {
   for (const auto& a : nlw::list_addresses(sock, index)) {
     if (a.net == addr) return true;
   }
   return false;
 }
 
-void ensure_address(nlw::Socket& sock, int index, const cni::IPNet& addr) {
+void ensure_address(nlw::Socket& sock, int index, const knet::IPNet& addr) {
   if (has_address(sock, index, addr)) return;
   try {
     nlw::add_address(sock, index, addr);
@@ -101,17 +102,10 @@ void ensure_address(nlw::Socket& sock, int index, const cni::IPNet& addr) {
   }
 }
 
-std::optional<cni::IP> gateway_of_family(const cni::Result& r, int family) {
-  for (const auto& c : r.ips) {
-    if (c.gateway && family_of(*c.gateway) == family) return c.gateway;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 Underlay resolve_underlay(nlw::Socket& host, const Config& cfg) {
-  auto link = nlw::resolve_link_or_default(host, cfg.underlay, "underlay");
+  auto link = common::resolve_link_or_default(host, cfg.underlay, "underlay");
   Underlay u{link, {}};
   auto addrs = nlw::list_addresses(host, link.index);
   if (cfg.local) {
@@ -149,7 +143,7 @@ unsigned overlay_mtu(const Config& cfg, const Underlay& u) {
   return cfg.mtu ? cfg.mtu : max;
 }
 
-View view_from(const Config& cfg, const Membership& m, const cni::IP& local) {
+View view_from(const Config& cfg, const Membership& m, const knet::IP& local) {
   View v;
   for (const auto& p : m.peers) {
     if (p.family != local.family) {
@@ -182,7 +176,7 @@ View view_from(const Config& cfg, const Membership& m, const cni::IP& local) {
 std::string network_tag(const std::string& network) { return "knet-vxlan:" + network; }
 
 cni::NetConf ipam_conf(const cni::NetConf& conf, const Config& cfg,
-                       const std::optional<cni::IPNet>& subnet) {
+                       const std::optional<knet::IPNet>& subnet) {
   if (cfg.mode != Mode::kL3 || conf.ipam_type != "host-local" ||
       cni::find_key(conf.ipam, "subnet") || cni::find_key(conf.ipam, "ranges")) {
     return conf;
@@ -194,13 +188,13 @@ cni::NetConf ipam_conf(const cni::NetConf& conf, const Config& cfg,
   return c;
 }
 
-cni::IP node_gateway(const View& view, const cni::Result& ip) {
-  const cni::IPNet& subnet = view.self->subnet;
-  return gateway_of_family(ip, family_of(subnet.ip)).value_or(subnet.first().next());
+knet::IP node_gateway(const View& view, const cni::Result& ip) {
+  const knet::IPNet& subnet = view.self->subnet;
+  return common::gateway_of_family(ip, family_of(subnet.ip)).value_or(subnet.first().next());
 }
 
 void add_cluster_route(cni::Result& ip, const View& view) {
-  const cni::IPNet& subnet = view.self->subnet;
+  const knet::IPNet& subnet = view.self->subnet;
   auto cluster = cluster_cidr(view.all_nodes, family_of(subnet.ip));
   if (!cluster || *cluster == subnet) return;
   for (const auto& r : ip.routes) {
@@ -218,7 +212,7 @@ void add_cluster_route(cni::Result& ip, const View& view) {
 std::string network_lock_file(const std::string& network) {
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx",
-                static_cast<unsigned long long>(cni::owner_hash({network, "", ""})));
+                static_cast<unsigned long long>(knet::owner_hash({network, "", ""})));
   return "vxlan-" + std::string(hex) + ".lock";
 }
 
@@ -255,13 +249,13 @@ nlw::LinkInfo ensure_device(nlw::Socket& host, const Config& cfg, const std::str
   nlw::LinkInfo l;
   {
     // Untagged until set_alias: GC looks for such a device only when no ADD is in here.
-    cni::UntaggedLinkLock window(cni::UntaggedLinkLock::kShared);
+    knet::UntaggedLinkLock window(knet::UntaggedLinkLock::kShared);
     l = nlw::create_vxlan(host, cfg.device(), o);
-    nlw::LinkUndo undo(host, l.name);
+    common::LinkUndo undo(host, l.name);
     nlw::set_alias(host, l.index, network_tag(network));
     undo.release();
   }
-  nlw::LinkUndo undo(host, l.name);
+  common::LinkUndo undo(host, l.name);
   nlw::set_up(host, l.index);
   undo.release();
   created = true;
@@ -278,14 +272,14 @@ nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg, const std::str
   }
   if (!br) {
     // Untagged until set_alias: GC looks for such a bridge only when no ADD is in here.
-    cni::UntaggedLinkLock window(cni::UntaggedLinkLock::kShared);
+    knet::UntaggedLinkLock window(knet::UntaggedLinkLock::kShared);
     br = nlw::create_bridge(host, cfg.bridge, {mtu, {}, false});
     created = true;
-    nlw::LinkUndo undo(host, br->name);
+    common::LinkUndo undo(host, br->name);
     nlw::set_alias(host, br->index, network_tag(network));
     undo.release();
   }
-  nlw::LinkUndo undo(host, created ? br->name : std::string());
+  common::LinkUndo undo(host, created ? br->name : std::string());
   if (!br->up) nlw::set_up(host, br->index);
   undo.release();
   return nlw::get_link(host, br->name);
@@ -294,8 +288,8 @@ nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg, const std::str
 void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, const View& view) {
   if (cfg.mode == Mode::kL2) {
     if (cfg.group) return;  // the group is the device's own default remote
-    std::set<cni::IP> want(view.peers.begin(), view.peers.end());
-    std::set<cni::IP> have;
+    std::set<knet::IP> want(view.peers.begin(), view.peers.end());
+    std::set<knet::IP> have;
     for (const auto& e : nlw::list_fdb(host, dev.index)) {
       if (!e.self || !e.dst) continue;
       if (!want.count(*e.dst)) {
@@ -319,7 +313,7 @@ void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, c
   L3Entries want = l3_entries(cfg, view), have;
   for (const auto& r : nlw::list_routes(host, 0)) {
     if (r.oif != dev.index || !r.gw) continue;
-    std::pair<std::string, cni::IP> key{r.dst.network().str(), *r.gw};
+    std::pair<std::string, knet::IP> key{r.dst.network().str(), *r.gw};
     if (want.routes.count(key)) {
       have.routes.insert(key);
     } else {
@@ -352,17 +346,17 @@ void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, c
   }
 }
 
-std::string host_veth_name(const cni::Owner& owner) { return cni::owner_ifname("veth", owner); }
+std::string host_veth_name(const knet::Owner& owner) { return knet::owner_ifname("veth", owner); }
 
-bool delete_veth(nlw::Socket& host, const cni::Owner& owner) {
+bool delete_veth(nlw::Socket& host, const knet::Owner& owner) {
   auto l = nlw::find_link(host, host_veth_name(owner));
   // The name is a hash: only delete what carries this owner's tag.
-  if (!l || l->kind != "veth" || l->alias != cni::owner_tag(owner)) return false;
+  if (!l || l->kind != "veth" || l->alias != knet::owner_tag(owner)) return false;
   return nlw::delete_link_if_exists(host, l->name);
 }
 
 nlw::LinkInfo create_veth(nlw::Socket& host, const nlw::LinkInfo& bridge, nlw::Socket& cont_sock,
-                          const nlw::NetNS& cont, const cni::Owner& owner, unsigned mtu) {
+                          const nlw::NetNS& cont, const knet::Owner& owner, unsigned mtu) {
   if (nlw::find_link(cont_sock, owner.ifname)) {
     throw cni::Error(cni::kInternal, "cannot create veth " + owner.ifname + ": a link named " +
                                          owner.ifname + " already exists in " + cont.describe());
@@ -371,16 +365,16 @@ nlw::LinkInfo create_veth(nlw::Socket& host, const nlw::LinkInfo& bridge, nlw::S
   // What a crashed ADD of this owner left: its host end, tagged or (killed
   // between the two requests of nlw::create_veth) untagged.
   if (auto old = nlw::find_link(host, name);
-      old && old->kind == "veth" && (old->alias.empty() || old->alias == cni::owner_tag(owner))) {
+      old && old->kind == "veth" && (old->alias.empty() || old->alias == knet::owner_tag(owner))) {
     nlw::delete_link_if_exists(host, name);
   }
   nlw::VethOptions opts;
   opts.mtu = mtu;
-  opts.alias = cni::owner_tag(owner);
+  opts.alias = knet::owner_tag(owner);
   opts.master = bridge.index;
   opts.up = true;
-  nlw::create_veth(host, name, owner.ifname, cont, opts);
-  nlw::LinkUndo undo(host, name);
+  common::create_tagged_link([&] { return nlw::create_veth(host, name, owner.ifname, cont, opts); });
+  common::LinkUndo undo(host, name);
   nlw::LinkInfo cv = nlw::get_link(cont_sock, owner.ifname);
   undo.release();
   return cv;
@@ -388,11 +382,11 @@ nlw::LinkInfo create_veth(nlw::Socket& host, const nlw::LinkInfo& bridge, nlw::S
 
 void configure_router(nlw::Socket& host, const nlw::LinkInfo& bridge, const nlw::LinkInfo& dev,
                       const View& view, const cni::Result& ip) {
-  const cni::IPNet& subnet = view.self->subnet;
+  const knet::IPNet& subnet = view.self->subnet;
   int family = family_of(subnet.ip);
-  cni::IP gw = node_gateway(view, ip);
-  ensure_address(host, bridge.index, cni::IPNet{gw, subnet.prefix});
-  ensure_address(host, dev.index, cni::IPNet{overlay_ip(*view.self), subnet.ip.bits()});
+  knet::IP gw = node_gateway(view, ip);
+  ensure_address(host, bridge.index, knet::IPNet{gw, subnet.prefix});
+  ensure_address(host, dev.index, knet::IPNet{overlay_ip(*view.self), subnet.ip.bits()});
   nlw::NetNS here = nlw::NetNS::current();
   nlw::write_sysctl(
       here, family == AF_INET ? "net/ipv4/ip_forward" : "net/ipv6/conf/all/forwarding", "1");
@@ -401,27 +395,27 @@ void configure_router(nlw::Socket& host, const nlw::LinkInfo& bridge, const nlw:
 void verify_host(nlw::Socket& host, const Config& cfg, const std::string& network,
                  const Underlay& u, unsigned mtu, const View& view) {
   auto dev = nlw::find_link(host, cfg.device());
-  if (!dev) check_failed("VXLAN device " + cfg.device() + " not found in " + host.ns_name());
+  if (!dev) common::check_failed("VXLAN device " + cfg.device() + " not found in " + host.ns_name());
   if (std::string diff = device_difference(*dev, cfg, network, u); !diff.empty()) {
-    check_failed(diff);
+    common::check_failed(diff);
   }
   if (dev->mtu != mtu) {
-    check_failed("link " + dev->name + " has MTU " + std::to_string(dev->mtu) + ", expected " +
+    common::check_failed("link " + dev->name + " has MTU " + std::to_string(dev->mtu) + ", expected " +
                  std::to_string(mtu));
   }
   if (cfg.mode == Mode::kL2) {
     auto br = nlw::find_link(host, cfg.bridge);
     if (!br || dev->master != br->index) {
-      check_failed("link " + dev->name + " is not a port of bridge " + cfg.bridge);
+      common::check_failed("link " + dev->name + " is not a port of bridge " + cfg.bridge);
     }
     if (cfg.group) return;
-    std::set<cni::IP> flooded;
+    std::set<knet::IP> flooded;
     for (const auto& e : nlw::list_fdb(host, dev->index)) {
       if (e.self && e.dst && e.mac == kZeroMac) flooded.insert(*e.dst);
     }
     for (const auto& p : view.peers) {
       if (!flooded.count(p)) {
-        check_failed("link " + dev->name + " has no flood entry for peer " + p.str());
+        common::check_failed("link " + dev->name + " has no flood entry for peer " + p.str());
       }
     }
     return;
@@ -441,56 +435,34 @@ void verify_host(nlw::Socket& host, const Config& cfg, const std::string& networ
     std::string mac = vtep_mac(cfg.vni, n.vtep);
     std::string node = " for node " + n.vtep.str() + " on " + dev->name;
     if (!have.fdb.count({mac, n.vtep}))
-      check_failed("no FDB entry " + mac + " dst " + n.vtep.str() + node);
+      common::check_failed("no FDB entry " + mac + " dst " + n.vtep.str() + node);
     if (!have.neigh.count({overlay_ip(n), mac})) {
-      check_failed("no neighbour entry " + overlay_ip(n).str() + " lladdr " + mac + node);
+      common::check_failed("no neighbour entry " + overlay_ip(n).str() + " lladdr " + mac + node);
     }
     if (!have.routes.count({n.subnet.str(), overlay_ip(n)})) {
-      check_failed("no route " + n.subnet.str() + " via " + overlay_ip(n).str() + node);
+      common::check_failed("no route " + n.subnet.str() + " via " + overlay_ip(n).str() + node);
     }
   }
 }
 
 void verify_container(nlw::Socket& host, nlw::Socket& cont_sock, const Config& cfg,
-                      const cni::Owner& owner, unsigned mtu, const cni::Result& prev) {
+                      const knet::Owner& owner, unsigned mtu, const cni::Result& prev) {
   std::string hname = host_veth_name(owner);
   auto hv = nlw::find_link(host, hname);
-  if (!hv || hv->alias != cni::owner_tag(owner)) {
-    check_failed("host veth " + hname + " of " + owner.ifname + " not found in " + host.ns_name());
+  if (!hv || hv->alias != knet::owner_tag(owner)) {
+    common::check_failed("host veth " + hname + " of " + owner.ifname + " not found in " + host.ns_name());
   }
   auto br = nlw::find_link(host, cfg.bridge);
   if (!br || hv->master != br->index) {
-    check_failed("host veth " + hname + " is not a port of bridge " + cfg.bridge);
+    common::check_failed("host veth " + hname + " is not a port of bridge " + cfg.bridge);
   }
   const std::string& name = owner.ifname;
-  auto link = nlw::find_link(cont_sock, name);
-  if (!link) check_failed("container interface " + name + " not found in " + cont_sock.ns_name());
-  if (link->kind != "veth") check_failed("container interface " + name + " is not a veth");
-  if (link->mtu != mtu) {
-    check_failed("container interface " + name + " has MTU " + std::to_string(link->mtu) +
+  nlw::LinkInfo link = common::require_container_link(cont_sock, name, "veth");
+  if (link.mtu != mtu) {
+    common::check_failed("container interface " + name + " has MTU " + std::to_string(link.mtu) +
                  ", expected " + std::to_string(mtu));
   }
-  auto addrs = nlw::list_addresses(cont_sock, link->index);
-  for (const auto& c : prev.ips) {
-    if (c.interface && (*c.interface < 0 || size_t(*c.interface) >= prev.interfaces.size() ||
-                        prev.interfaces[*c.interface].name != name)) {
-      continue;  // another plugin's interface in a chained result
-    }
-    if (!has_address(cont_sock, link->index, c.address)) {
-      check_failed("container interface " + name + " lacks address " + c.address.str() +
-                   " from prevResult");
-    }
-  }
-  for (const auto& r : prev.routes) {
-    bool found = false;
-    for (const auto& k : nlw::list_routes(cont_sock, family_of(r.dst.ip), r.table.value_or(254))) {
-      found = found || (k.dst.network() == r.dst.network() && (!r.gw || k.gw == r.gw));
-    }
-    if (!found) {
-      check_failed("route " + r.dst.str() + " from prevResult is missing in " +
-                   cont_sock.ns_name());
-    }
-  }
+  common::verify_ip_config(cont_sock, link, prev);
 }
 
 void collect(nlw::Socket& host, const Config& cfg, const std::string& network,
@@ -501,13 +473,13 @@ void collect(nlw::Socket& host, const Config& cfg, const std::string& network,
   // knet's own names of the shared objects, untagged: an ADD died in their window.
   bool untagged_dev = false, untagged_br = false;
   {
-    cni::UntaggedLinkLock untagged(cni::UntaggedLinkLock::kExclusive);
+    knet::UntaggedLinkLock untagged(knet::UntaggedLinkLock::kExclusive);
     for (const auto& l : nlw::list_links(host)) {
       if (l.kind != "veth") continue;
-      auto o = cni::parse_owner_tag(l.alias);
+      auto o = knet::parse_owner_tag(l.alias);
       if (!o) {
         if (untagged.held() && br && l.master == br->index && l.alias.empty() &&
-            cni::is_owner_ifname("veth", l.name)) {
+            knet::is_owner_ifname("veth", l.name)) {
           nlw::delete_link_if_exists(host, l.name);  // its ADD died before tagging it
         }
       } else if (o->network != network) {

@@ -4,7 +4,8 @@
 // All netlink goes through nlw; every function acts on the namespaces of the
 // sockets it is given.
 
-#include <cni/naming.h>
+#include <base/run_lock.h>
+#include <base/owner.h>
 #include <cni/netconf.h>
 #include <cni/result.h>
 #include <cni/skel.h>
@@ -23,7 +24,7 @@ namespace knet::vxlan {
 // The underlay device and this node's VTEP address on it.
 struct Underlay {
   nlw::LinkInfo link{};
-  cni::IP local{};
+  knet::IP local{};
 };
 
 // cfg.underlay (or the default route's link, IPv4 first) and cfg.local (or
@@ -39,7 +40,7 @@ unsigned overlay_mtu(const Config& cfg, const Underlay& u);
 // The membership seen from this node: the remote peers / nodes (own entry,
 // recognised by `local`, removed) and, in l3, this node's own entry.
 struct View {
-  std::vector<cni::IP> peers{};
+  std::vector<knet::IP> peers{};
   std::vector<Node> nodes{};
   std::optional<Node> self{};
   std::vector<Node> all_nodes{};  // l3: every node, this one included
@@ -47,7 +48,7 @@ struct View {
 
 // Splits `m` around `local`. Throws a config error when an entry's address
 // family differs from local's, or (l3) when this node has no entry in `nodes`.
-View view_from(const Config& cfg, const Membership& m, const cni::IP& local);
+View view_from(const Config& cfg, const Membership& m, const knet::IP& local);
 
 // The alias knet gives to the per-network host objects (device, bridge).
 std::string network_tag(const std::string& network);
@@ -59,11 +60,11 @@ std::string network_tag(const std::string& network);
 // its DEL releases by container and its GC scans the whole store (the
 // reference's too) and only its config check wants a range.
 cni::NetConf ipam_conf(const cni::NetConf& conf, const Config& cfg,
-                       const std::optional<cni::IPNet>& subnet);
+                       const std::optional<knet::IPNet>& subnet);
 
 // l3: the address containers of this node route through: the IPAM gateway
 // of the node subnet's family in `ip`, else the subnet's first host.
-cni::IP node_gateway(const View& view, const cni::Result& ip);
+knet::IP node_gateway(const View& view, const cni::Result& ip);
 
 // l3: adds to `ip` a route to the cluster CIDR (cluster_cidr of every
 // node's subnet of this node's family) via node_gateway, unless a route of
@@ -72,7 +73,7 @@ cni::IP node_gateway(const View& view, const cni::Result& ip);
 void add_cluster_route(cni::Result& ip, const View& view);
 
 // The name of the per-network lock file under the run dir (see
-// cni::RunDirLock): "vxlan-" + a hash of `network` (any name fits a path).
+// knet::RunDirLock): "vxlan-" + a hash of `network` (any name fits a path).
 std::string network_lock_file(const std::string& network);
 
 // The network's VXLAN device, up: the existing one if it matches the config
@@ -95,7 +96,7 @@ nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg, const std::str
 void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, const View& view);
 
 // The host-side veth name of `owner`.
-std::string host_veth_name(const cni::Owner& owner);
+std::string host_veth_name(const knet::Owner& owner);
 
 // Creates the veth: host end host_veth_name(owner), enslaved to `bridge` and
 // up in the creating request (so it is never a port-less knet veth), then
@@ -104,11 +105,11 @@ std::string host_veth_name(const cni::Owner& owner);
 // or untagged when it died before the tag) is replaced. Returns the
 // container end.
 nlw::LinkInfo create_veth(nlw::Socket& host, const nlw::LinkInfo& bridge, nlw::Socket& cont_sock,
-                          const nlw::NetNS& cont, const cni::Owner& owner, unsigned mtu);
+                          const nlw::NetNS& cont, const knet::Owner& owner, unsigned mtu);
 
 // Deletes the owner's host veth (and its container end with it) if it carries
 // the owner's tag; false if there was none.
-bool delete_veth(nlw::Socket& host, const cni::Owner& owner);
+bool delete_veth(nlw::Socket& host, const knet::Owner& owner);
 
 // l3: gives the bridge the gateway address of this node's subnet (the IPAM
 // gateway of `ip`, else the subnet's first host), the device its overlay
@@ -125,12 +126,12 @@ void verify_host(nlw::Socket& host, const Config& cfg, const std::string& networ
 // CHECK of the container side: the host veth is in the bridge; the container
 // interface is a veth with `mtu` and prevResult's addresses and routes.
 void verify_container(nlw::Socket& host, nlw::Socket& cont_sock, const Config& cfg,
-                      const cni::Owner& owner, unsigned mtu, const cni::Result& prev);
+                      const knet::Owner& owner, unsigned mtu, const cni::Result& prev);
 
 // GC: deletes host veths of `network` whose owner is not in `valid`, and
 // untagged knet-named veths on cfg.bridge (an ADD killed between creating and
 // tagging one left it: the scan runs under an exclusive
-// cni::UntaggedLinkLock); when no veth of the network is left, also the
+// knet::UntaggedLinkLock); when no veth of the network is left, also the
 // device (and all its entries) and the bridge if knet created it, also when
 // an ADD killed before tagging them left them untagged. Those go only when
 // `locked`: the caller holds the network's lock, so no ADD is between

@@ -1,18 +1,18 @@
 #include "handles.h"
 
-#include <cni/error.h>
+#include <base/error.h>
 #include <nlw/link.h>
 
 namespace knet::tc::detail {
 namespace {
 
 [[noreturn]] void oom(const char* what) {
-  throw cni::Error(cni::kInternal, std::string("out of memory allocating a ") + what);
+  throw knet::Error(std::string("out of memory allocating a ") + what);
 }
 
 void set_kind(rtnl_tc* tc, const char* kind) {
   if (rtnl_tc_set_kind(tc, kind) < 0) {
-    throw cni::Error(cni::kInternal, std::string("libnl does not support tc kind ") + kind);
+    throw knet::Error(std::string("libnl does not support tc kind ") + kind);
   }
 }
 
@@ -81,7 +81,7 @@ const std::string& LinkLabel::str() const {
 }
 
 void mismatch(const std::string& label, const std::string& what) {
-  throw cni::Error(cni::kInternal, label + ": " + what);
+  throw knet::Error(label + ": " + what);
 }
 
 std::string handle_str(uint32_t h) {

@@ -1,8 +1,8 @@
 #pragma once
 // Owning pointers for the libnl traffic-control objects knet_tc uses, and the
-// one way it sends a request and turns a failure into a cni::Error.
+// one way it sends a request and turns a failure into a knet::Error.
 
-#include <cni/error.h>
+#include <base/error.h>
 #include <netlink/cache.h>
 #include <netlink/route/action.h>
 #include <netlink/route/class.h>
@@ -84,7 +84,7 @@ void or_undo(F&& step, U&& undo) {
   } catch (...) {
     try {
       undo();
-    } catch (const cni::Error&) {
+    } catch (const knet::Error&) {
     }
     throw;
   }

@@ -28,7 +28,7 @@ std::string try_everything() {
     ShaperSpec spec;
     spec.bucket = plan_bucket(10'000'000, 100'000, 1500);
     install_shaper(sock, ifb.index, spec);
-    spec.subnets.push_back(cni::IPNet{cni::IP::from_v4(0x0a000000), 8});
+    spec.subnets.push_back(knet::IPNet{knet::IP::from_v4(0x0a000000), 8});
     install_shaper(sock, ifb.index, spec);
     redirect_ingress(sock, src.index, ifb.index);
     return {};

@@ -43,8 +43,8 @@ int address_offset(bool v4, Match m) {
 
 // The key words matching `net`: one per 32 bits of address (1 for IPv4, 4
 // for IPv6), masked by the prefix; a /0 is one word with an empty mask.
-std::vector<Key> subnet_keys(const cni::IPNet& net, Match m) {
-  cni::IPNet n = net.network();
+std::vector<Key> subnet_keys(const knet::IPNet& net, Match m) {
+  knet::IPNet n = net.network();
   int off = address_offset(n.ip.is_v4(), m);
   std::vector<Key> keys;
   for (int word = 0; word * 32 < n.ip.bits(); ++word) {
@@ -259,7 +259,7 @@ void install_shaper(nlw::Socket& sock, int ifindex, const ShaperSpec& spec) {
   QdiscPtr root = root_qdisc(sock, ifindex);
   uint32_t handle = root ? rtnl_tc_get_handle(TC_CAST(root.get())) : 0;
   if (handle != 0 && handle != kRootHandle) {
-    throw cni::Error(cni::kInternal, label.str() + " already has a root qdisc " +
+    throw knet::Error(label.str() + " already has a root qdisc " +
                                          kind_of(root.get()) + " " + handle_str(handle) +
                                          " that knet did not make; knet does not replace "
                                          "another tool's qdisc");

@@ -1,7 +1,7 @@
 // The bridge plugin binary in sandbox namespaces: containers on one bridge,
 // gateway, masquerade rules, cleanup on every path.
 
-#include <cni/naming.h>
+#include <base/owner.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -112,7 +112,7 @@ class BridgeTest : public ::testing::Test {
   }
 
   static std::string host_veth(const std::string& cid) {
-    return cni::owner_ifname("veth", {"brnet", cid, "eth0"});
+    return knet::owner_ifname("veth", {"brnet", cid, "eth0"});
   }
 
   Sandbox sb;
@@ -342,7 +342,7 @@ TEST_F(BridgeTest, ANameTooLongForTheOwnerTagIsRefusedBeforeAnythingIsMade) {
   EXPECT_TRUE(veths().empty());
   EXPECT_TRUE(reserved().empty());
   // The longest name that fits works.
-  std::string longest(cni::kMaxOwnerTagBytes - std::string("knet:::eth0").size() - 2, 'n');
+  std::string longest(knet::kMaxOwnerTagBytes - std::string("knet:::eth0").size() - 2, 'n');
   add("c1", c1, config({{"name", longest}}));
 }
 

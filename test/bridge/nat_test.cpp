@@ -1,8 +1,8 @@
 // knet_nat's nftables rules, programmed inside a sandbox namespace and read
 // back with `nft -j list ruleset`.
 
-#include <cni/c_callback.h>
-#include <cni/error.h>
+#include <base/c_callback.h>
+#include <base/error.h>
 #include <gtest/gtest.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
@@ -49,9 +49,9 @@ TEST(Nft, MasqueradeRulesAreAddedAndDeletedByComment) {
   {
     nlw::NsGuard in(nlw::NetNS::open(sb.host()));
     nat::Nft nft;
-    nft.add_masquerade({*cni::IPNet::parse("10.9.0.2/24"), *cni::IPNet::parse("fd00:9::2/64")},
+    nft.add_masquerade({*knet::IPNet::parse("10.9.0.2/24"), *knet::IPNet::parse("fd00:9::2/64")},
                        "knet:n:a:eth0");
-    nft.add_masquerade({*cni::IPNet::parse("10.9.0.3/24")}, "knet:n:b:eth0");
+    nft.add_masquerade({*knet::IPNet::parse("10.9.0.3/24")}, "knet:n:b:eth0");
     auto comments = nft.comments(nat::kNatTable);
     EXPECT_EQ(std::count(comments.begin(), comments.end(), "knet:n:a:eth0"), 2);
     EXPECT_EQ(std::count(comments.begin(), comments.end(), "knet:n:b:eth0"), 1);
@@ -77,7 +77,7 @@ TEST(Nft, MasqueradeRulesAreAddedAndDeletedByComment) {
   {
     nlw::NsGuard in(nlw::NetNS::open(sb.host()));
     nat::Nft nft;
-    nft.add_masquerade({*cni::IPNet::parse("10.9.0.4/24")}, "knet:m:c:eth0");
+    nft.add_masquerade({*knet::IPNet::parse("10.9.0.4/24")}, "knet:m:c:eth0");
     EXPECT_EQ(nft.gc_masquerade([](std::string_view c) { return c.rfind("knet:n:", 0) == 0; }), 1u);
   }
   EXPECT_EQ(nft_comments(sb, "ip", "knet-nat"), (std::vector<std::string>{"knet:m:c:eth0"}));
@@ -95,7 +95,7 @@ TEST(Nft, TrafficIsMasqueraded) {
   EXPECT_FALSE(sb.ping(out, "10.9.0.2")) << "no route back: only NAT makes replies work";
   {
     nlw::NsGuard in(nlw::NetNS::open(sb.host()));
-    nat::Nft().add_masquerade({*cni::IPNet::parse("10.9.0.2/24")}, "knet:n:a:eth0");
+    nat::Nft().add_masquerade({*knet::IPNet::parse("10.9.0.2/24")}, "knet:n:a:eth0");
   }
   EXPECT_TRUE(sb.ping(c, "198.51.100.2"));
   {
@@ -127,13 +127,13 @@ TEST(Nft, ManyContainersDoNotDisturbEachOther) {
   nlw::NsGuard in(nlw::NetNS::open(sb.host()));
   nat::Nft nft;
   for (int i = 0; i < 200; ++i) {
-    nft.add_masquerade({cni::IPNet{cni::IP::from_v4(0x0a140000u + 2 + i), 16}},
+    nft.add_masquerade({knet::IPNet{knet::IP::from_v4(0x0a140000u + 2 + i), 16}},
                        "knet:n:other" + std::to_string(i) + ":eth0");
   }
   constexpr int kRounds = 50;
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < kRounds; ++i) {
-    nft.add_masquerade({*cni::IPNet::parse("10.9.0.2/24"), *cni::IPNet::parse("fd00:9::2/64")},
+    nft.add_masquerade({*knet::IPNet::parse("10.9.0.2/24"), *knet::IPNet::parse("fd00:9::2/64")},
                        "knet:n:a:eth0");
     ASSERT_EQ(nft.del_masquerade("knet:n:a:eth0"), 2u);
   }
@@ -155,13 +155,13 @@ TEST(Nft, BridgeGcRemovesThousandsOfStaleOwners) {
     nlw::NsGuard in(nlw::NetNS::open(sb.host()));
     nat::Nft nft;
     for (int i = 0; i < kOwners; ++i) {
-      std::vector<cni::IPNet> addrs = {cni::IPNet{cni::IP::from_v4(0x0a140000u + 2 + i), 16}};
+      std::vector<knet::IPNet> addrs = {knet::IPNet{knet::IP::from_v4(0x0a140000u + 2 + i), 16}};
       // Every tenth owner is dual-stack, so both families' tables fill up.
       if (i % 10 == 0)
-        addrs.push_back(*cni::IPNet::parse("fd00:14::" + std::to_string(i + 2) + "/64"));
+        addrs.push_back(*knet::IPNet::parse("fd00:14::" + std::to_string(i + 2) + "/64"));
       nft.add_masquerade(addrs, "knet:gcnet:c" + std::to_string(i) + ":eth0");
     }
-    nft.add_masquerade({*cni::IPNet::parse("10.21.0.2/16")}, "knet:othernet:x:eth0");
+    nft.add_masquerade({*knet::IPNet::parse("10.21.0.2/16")}, "knet:othernet:x:eth0");
   }
   json conf = {{"cniVersion", "1.1.0"},
                {"name", "gcnet"},
@@ -269,7 +269,7 @@ TEST(NftDump, AnUnparsableRuleIsAnErrorWhateverErrnoHolds) {
           nat::detail::parse_rule_dump(chunk.data(), chunk.size(), 42, 0, "knet-nat", rules);
       ADD_FAILURE() << "a partial dump was accepted (step " << int(step) << ", " << rules.size()
                     << " rules) with errno " << stale;
-    } catch (const cni::Error& e) {
+    } catch (const knet::Error& e) {
       EXPECT_NE(
           std::string(e.what()).find("knet-nat: the kernel sent a rule libnftnl cannot parse"),
           std::string::npos)
@@ -298,7 +298,7 @@ TEST(NftDump, KernelAnswersAreReadFromTheMessages) {
   denied.error(EPERM);
   errno = ENOENT;
   EXPECT_THROW(nat::detail::parse_rule_dump(denied.data(), denied.size(), 9, 0, "knet-nat", rules),
-               cni::Error);
+               knet::Error);
 }
 
 // An exception thrown in a callback libmnl runs does not unwind through
@@ -310,7 +310,7 @@ TEST(NftDump, ACallbackThatThrowsStopsTheWalkAndIsRethrownAfter) {
   chunk.rule();
   chunk.done();
   struct Walk {
-    cni::CallbackError error;
+    knet::CallbackError error;
     int visited = 0;
   } walk;
   auto cb = [](const nlmsghdr*, void* data) -> int {

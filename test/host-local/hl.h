@@ -3,7 +3,7 @@
 // dataDir. host-local touches no network state, so it runs in the test's own
 // namespace; CNI_NETNS is any path (the plugins ignore it).
 
-#include <cni/ip.h>
+#include <base/ip.h>
 #include <sandbox.h>
 
 #include <filesystem>

@@ -142,7 +142,7 @@ TEST_F(HostLocal, GcReleasesEveryUnlistedAttachment) {
   ASSERT_EQ(g.code, 0) << describe(g);
   std::set<std::string> held;
   for (const auto& f : files(dir()))
-    if (cni::IP::parse(f)) held.insert(slurp(dir() + "/" + f));
+    if (knet::IP::parse(f)) held.insert(slurp(dir() + "/" + f));
   EXPECT_EQ(held, std::set<std::string>{"keep\r\neth0"});
   // The released addresses are free again.
   EXPECT_EQ(run(knet(), "ADD", single(), "new").code, 0);
@@ -171,7 +171,7 @@ TEST_F(HostLocal, LongContainerIdsKeepOneAddress) {
     ASSERT_EQ(g.code, 0) << describe(g).substr(0, 300);
     std::vector<std::string> held;
     for (const auto& f : files(dir()))
-      if (cni::IP::parse(f)) held.push_back(f);
+      if (knet::IP::parse(f)) held.push_back(f);
     EXPECT_EQ(held, std::vector<std::string>{ip_of(a)});
     EXPECT_TRUE(slurp(dir() + "/" + ip_of(a)) == cid + "\r\neth0") << "owner file changed";
     RunResult d = run(knet(), "DEL", single(), cid);
@@ -195,12 +195,12 @@ TEST_F(HostLocal, FailedLastReservedWriteKeepsNoAddress) {
     ASSERT_TRUE(r.json) << describe(r);
     EXPECT_EQ((*r.json)["code"], 5) << r.out;
     EXPECT_NE(r.out.find(blocked), std::string::npos) << r.out;
-    for (const auto& f : files(dir())) EXPECT_FALSE(cni::IP::parse(f)) << "left behind: " << f;
+    for (const auto& f : files(dir())) EXPECT_FALSE(knet::IP::parse(f)) << "left behind: " << f;
     // Once the path is writable again, the same ADD works and DEL frees it.
     std::filesystem::remove(dir() + "/" + blocked);
     ASSERT_EQ(run(knet(), "ADD", two).code, 0);
     ASSERT_EQ(run(knet(), "DEL", two).code, 0);
-    for (const auto& f : files(dir())) EXPECT_FALSE(cni::IP::parse(f)) << "left behind: " << f;
+    for (const auto& f : files(dir())) EXPECT_FALSE(knet::IP::parse(f)) << "left behind: " << f;
   }
 }
 
@@ -233,7 +233,7 @@ TEST_F(HostLocal, ResolvConfMustBeASmallRegularFile) {
     for (const std::string& part : {std::string("ipam.resolvConf"), path, why})
       EXPECT_NE(msg.find(part), std::string::npos) << msg;
   }
-  for (const auto& f : files(dir())) EXPECT_FALSE(cni::IP::parse(f)) << "left behind: " << f;
+  for (const auto& f : files(dir())) EXPECT_FALSE(knet::IP::parse(f)) << "left behind: " << f;
 }
 
 TEST_F(HostLocal, StatusFailsOnlyWhenARangeSetIsExhausted) {
@@ -291,7 +291,7 @@ TEST_F(HostLocal, FiftyParallelAddsGetFiftyAddresses) {
   }
   EXPECT_EQ(ips.size(), 50u);
   int held = 0;
-  for (const auto& f : files(dir())) held += cni::IP::parse(f).has_value();
+  for (const auto& f : files(dir())) held += knet::IP::parse(f).has_value();
   EXPECT_EQ(held, 50);
 }
 

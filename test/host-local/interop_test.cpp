@@ -112,14 +112,14 @@ TEST_F(Interop, ParallelAddsOfBothBinariesNeverCollide) {
   res = parallel(
       50, [&](int i) { return run(i % 2 ? knet() : kRef, "DEL", cf, "p" + std::to_string(i)); });
   for (const auto& r : res) EXPECT_EQ(r.code, 0) << describe(r);
-  for (const auto& f : files(dir())) EXPECT_FALSE(cni::IP::parse(f)) << "left behind: " << f;
+  for (const auto& f : files(dir())) EXPECT_FALSE(knet::IP::parse(f)) << "left behind: " << f;
 }
 
 // The reservations in `dir`: address -> file content.
 std::map<std::string, std::string> held(const std::string& dir) {
   std::map<std::string, std::string> out;
   for (const auto& f : files(dir))
-    if (cni::IP::parse(f)) out[f] = slurp(dir + "/" + f);
+    if (knet::IP::parse(f)) out[f] = slurp(dir + "/" + f);
   return out;
 }
 

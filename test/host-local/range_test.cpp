@@ -13,11 +13,11 @@ namespace {
 
 using cni::json;
 
-cni::IP ip(const char* s) { return *cni::IP::parse(s); }
+knet::IP ip(const char* s) { return *knet::IP::parse(s); }
 
 Range range(json obj) { return Range::parse(obj, "r"); }
 
-std::vector<std::string> walk(const RangeSet& set, std::optional<cni::IP> last, size_t max = 100) {
+std::vector<std::string> walk(const RangeSet& set, std::optional<knet::IP> last, size_t max = 100) {
   std::vector<std::string> out;
   RangeIter it(set, last);
   while (out.size() < max) {

@@ -21,7 +21,7 @@ namespace {
 using test::hl::files;
 using test::hl::slurp;
 
-cni::IP ip(const std::string& s) { return *cni::IP::parse(s); }
+knet::IP ip(const std::string& s) { return *knet::IP::parse(s); }
 
 TEST(Store, WritesTheReferenceFormat) {
   test::TempDir data;
@@ -177,12 +177,12 @@ TEST(Store, LongOwnersAreReadWhole) {
   std::filesystem::remove(dir + "/knet.index");  // rebuilt from the files
   {
     Store s(dir, false);
-    EXPECT_EQ(s.find(big), std::vector<cni::IP>{ip("10.1.0.2")});
+    EXPECT_EQ(s.find(big), std::vector<knet::IP>{ip("10.1.0.2")});
     EXPECT_TRUE(s.find(prefix).empty());
     auto all = s.scan();
     ASSERT_EQ(all.size(), 1u);
     EXPECT_EQ(all[0].owner, big);
-    EXPECT_EQ(s.release(big), std::vector<cni::IP>{ip("10.1.0.2")});
+    EXPECT_EQ(s.release(big), std::vector<knet::IP>{ip("10.1.0.2")});
   }
   EXPECT_FALSE(std::filesystem::exists(dir + "/10.1.0.2"));
 }
@@ -238,7 +238,7 @@ TEST(OwnerIndex, MatchesAModel) {
   for (int step = 0; step < 20000; ++step) {
     uint64_t owner = (rng() % 3000) * 1024 + 1 + (rng() % 2);  // many owners share a home slot
     uint32_t host = rng() % 4;
-    cni::IP a = cni::IP::from_v4(0x0a000000 + host);
+    knet::IP a = knet::IP::from_v4(0x0a000000 + host);
     auto range = model.equal_range(owner);
     auto it = std::find_if(range.first, range.second, [&](auto& p) { return p.second == host; });
     if (rng() % 3) {
@@ -254,7 +254,7 @@ TEST(OwnerIndex, MatchesAModel) {
     for (uint64_t o : {owner + 1, owner + 2}) {
       std::multiset<uint32_t> want, got;
       for (auto [b, e] = model.equal_range(o); b != e; ++b) want.insert(b->second);
-      for (const cni::IP& a : idx->lookup(o)) got.insert(a.bytes[3]);
+      for (const knet::IP& a : idx->lookup(o)) got.insert(a.bytes[3]);
       ASSERT_EQ(want, got) << "owner " << o;
     }
   }

@@ -2,7 +2,7 @@
 // veth `mst` in the sandbox host namespace; its peer `far` lives in a second
 // sandbox namespace `sw` (the "physical network" beyond the NIC).
 
-#include <cni/naming.h>
+#include <base/owner.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -315,7 +315,7 @@ TEST_F(MacvlanTest, StatusFailsWithoutTheMaster) {
 TEST_F(MacvlanTest, GcRemovesLeftoverTemporaryLinks) {
   std::vector<std::string> names;
   for (std::string cid : {"live", "dead"}) {
-    std::string tmp = cni::owner_ifname("mv", {"mvnet", cid, "eth0"});
+    std::string tmp = knet::owner_ifname("mv", {"mvnet", cid, "eth0"});
     names.push_back(tmp);
     ASSERT_TRUE(sb.exec_in(sb.host(), "ip link add " + tmp + " link mst type macvlan && " +
                                           "ip link set " + tmp + " alias knet:mvnet:" + cid +

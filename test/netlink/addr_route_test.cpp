@@ -22,8 +22,8 @@ class AddrRouteTest : public NetlinkTest {
     nlw::set_up(sock, eth0);
     sb.exec_in(peer_ns, "ip link set eth0 up");
   }
-  cni::IPNet net(const char* s) { return *cni::IPNet::parse(s); }
-  cni::IP ip(const char* s) { return *cni::IP::parse(s); }
+  knet::IPNet net(const char* s) { return *knet::IPNet::parse(s); }
+  knet::IP ip(const char* s) { return *knet::IP::parse(s); }
   std::string peer_ns;
   int eth0 = 0;
 };
@@ -75,7 +75,7 @@ TEST_F(AddrRouteTest, RoutesWithGatewayMetricTableAndOnlink) {
                  {.dst = net("10.3.0.0/16"), .gw = ip("192.168.9.1"), .oif = eth0, .onlink = true});
 
   auto main = nlw::list_routes(sock, AF_INET);
-  auto find = [](const std::vector<nlw::RouteSpec>& rs, const cni::IPNet& dst) {
+  auto find = [](const std::vector<nlw::RouteSpec>& rs, const knet::IPNet& dst) {
     auto it = std::find_if(rs.begin(), rs.end(), [&](const auto& r) { return r.dst == dst; });
     return it == rs.end() ? std::optional<nlw::RouteSpec>() : *it;
   };

@@ -2,11 +2,11 @@
 // A sandbox "host" namespace with an rtnetlink socket in it: the starting
 // point of every wrapper test.
 
-#include <cni/error.h>
 #include <gtest/gtest.h>
 
 #include <string>
 
+#include "nlw/error.h"
 #include "nlw/netns.h"
 #include "nlw/socket.h"
 #include "sandbox.h"
@@ -20,12 +20,12 @@ class NetlinkTest : public ::testing::Test {
   nlw::Socket sock = nlw::Socket::in(host);
 };
 
-// The message of the cni::Error `f` throws, or "" if it throws nothing.
+// The message of the knet::Error `f` throws, or "" if it throws nothing.
 template <class F>
 std::string error_of(F&& f) {
   try {
     f();
-  } catch (const cni::Error& e) {
+  } catch (const knet::Error& e) {
     return e.msg();
   }
   return "";

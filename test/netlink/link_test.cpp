@@ -122,8 +122,8 @@ TEST_F(LinkTest, VxlanParametersReadBack) {
   auto vx = nlw::create_vxlan(sock, "vxlan42",
                               {.vni = 42,
                                .port = 4790,
-                               .local = cni::IP::parse("10.0.0.1"),
-                               .group = cni::IP::parse("10.0.0.2"),
+                               .local = knet::IP::parse("10.0.0.1"),
+                               .group = knet::IP::parse("10.0.0.2"),
                                .learning = false,
                                .ttl = 5,
                                .mtu = 1400});
@@ -131,8 +131,8 @@ TEST_F(LinkTest, VxlanParametersReadBack) {
   ASSERT_TRUE(vx.vxlan);
   EXPECT_EQ(vx.vxlan->vni, 42u);
   EXPECT_EQ(vx.vxlan->port, 4790);
-  EXPECT_EQ(vx.vxlan->local, cni::IP::parse("10.0.0.1"));
-  EXPECT_EQ(vx.vxlan->group, cni::IP::parse("10.0.0.2"));
+  EXPECT_EQ(vx.vxlan->local, knet::IP::parse("10.0.0.1"));
+  EXPECT_EQ(vx.vxlan->group, knet::IP::parse("10.0.0.2"));
   EXPECT_FALSE(vx.vxlan->learning);
   EXPECT_EQ(vx.vxlan->ttl, 5);
   EXPECT_EQ(vx.mtu, 1400u);
@@ -143,9 +143,9 @@ TEST_F(LinkTest, VxlanParametersReadBack) {
 }
 
 TEST_F(LinkTest, VxlanWithIPv6Local) {
-  auto vx = nlw::create_vxlan(sock, "vx6", {.vni = 7, .local = cni::IP::parse("fd00::1")});
+  auto vx = nlw::create_vxlan(sock, "vx6", {.vni = 7, .local = knet::IP::parse("fd00::1")});
   ASSERT_TRUE(vx.vxlan);
-  EXPECT_EQ(vx.vxlan->local, cni::IP::parse("fd00::1"));
+  EXPECT_EQ(vx.vxlan->local, knet::IP::parse("fd00::1"));
   EXPECT_EQ(vx.vxlan->port, 4789);
   EXPECT_TRUE(vx.vxlan->learning);
 }

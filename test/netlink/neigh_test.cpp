@@ -16,7 +16,7 @@ TEST_F(NeighTest, PermanentNeighbourEntry) {
   auto peer = nlw::NetNS::open(sb.add_ns("peer"));
   int eth0 = nlw::create_veth(sock, "eth0", "eth0", peer).index;
   nlw::set_up(sock, eth0);
-  auto ip = *cni::IP::parse("10.1.0.9");
+  auto ip = *knet::IP::parse("10.1.0.9");
   nlw::add_neigh(sock, eth0, ip, "0a:00:00:00:00:09");
   nlw::add_neigh(sock, eth0, ip, "0a:00:00:00:00:0a");  // replaces
   auto ns = nlw::list_neighs(sock, eth0, AF_INET);
@@ -29,15 +29,15 @@ TEST_F(NeighTest, PermanentNeighbourEntry) {
 }
 
 TEST_F(NeighTest, VxlanFdbHeadEndReplication) {
-  auto vx = nlw::create_vxlan(sock, "vxlan1", {.vni = 1, .local = cni::IP::parse("10.0.0.1")});
+  auto vx = nlw::create_vxlan(sock, "vxlan1", {.vni = 1, .local = knet::IP::parse("10.0.0.1")});
   const std::string zero = "00:00:00:00:00:00";
-  auto r1 = *cni::IP::parse("10.0.0.2"), r2 = *cni::IP::parse("10.0.0.3");
+  auto r1 = *knet::IP::parse("10.0.0.2"), r2 = *knet::IP::parse("10.0.0.3");
   nlw::add_fdb(sock, vx.index, zero, r1);
   nlw::add_fdb(sock, vx.index, zero, r2, {.append = true});
   nlw::add_fdb(sock, vx.index, "0a:00:00:00:00:02", r1);
 
   auto fdb = nlw::list_fdb(sock, vx.index);
-  auto has = [&](const std::string& mac, const cni::IP& dst) {
+  auto has = [&](const std::string& mac, const knet::IP& dst) {
     return std::any_of(fdb.begin(), fdb.end(), [&](const nlw::FdbEntry& e) {
       return e.mac == mac && e.dst == dst && e.self && e.permanent;
     });
@@ -62,17 +62,17 @@ TEST_F(NeighTest, VxlanFdbHeadEndReplication) {
 // in their VNI (a libnl cache took them for one object and kept one), and
 // nothing of another device is.
 TEST_F(NeighTest, FdbListsEveryRemoteOfTheDeviceOnly) {
-  auto vx = nlw::create_vxlan(sock, "vxlan1", {.vni = 1, .local = cni::IP::parse("10.0.0.1")});
-  auto other = nlw::create_vxlan(sock, "vxlan2", {.vni = 2, .local = cni::IP::parse("10.0.0.1")});
+  auto vx = nlw::create_vxlan(sock, "vxlan1", {.vni = 1, .local = knet::IP::parse("10.0.0.1")});
+  auto other = nlw::create_vxlan(sock, "vxlan2", {.vni = 2, .local = knet::IP::parse("10.0.0.1")});
   const std::string zero = "00:00:00:00:00:00";
-  auto r1 = *cni::IP::parse("10.0.0.2");
+  auto r1 = *knet::IP::parse("10.0.0.2");
   for (int vni : {100, 200}) {
     ASSERT_TRUE(sb.exec_in(sb.host(), "bridge fdb append " + zero + " dev vxlan1 dst 10.0.0.2 vni " +
                                           std::to_string(vni) + " self permanent")
                     .ok());
   }
   for (int i = 0; i < 50; ++i) {
-    nlw::add_fdb(sock, other.index, zero, cni::IP::parse("10.1.0." + std::to_string(i + 1)),
+    nlw::add_fdb(sock, other.index, zero, knet::IP::parse("10.1.0." + std::to_string(i + 1)),
                  {.append = true});
   }
   auto fdb = nlw::list_fdb(sock, vx.index);
@@ -94,9 +94,9 @@ TEST_F(NeighTest, NeighboursOfOneLink) {
   int b = nlw::create_veth(sock, "b0", "b0", peer).index;
   nlw::set_up(sock, a);
   nlw::set_up(sock, b);
-  nlw::add_neigh(sock, a, *cni::IP::parse("10.1.0.9"), "0a:00:00:00:00:09");
-  nlw::add_neigh(sock, b, *cni::IP::parse("10.2.0.9"), "0a:00:00:00:00:0a");
-  nlw::add_neigh(sock, a, *cni::IP::parse("fd00::9"), "0a:00:00:00:00:0b");
+  nlw::add_neigh(sock, a, *knet::IP::parse("10.1.0.9"), "0a:00:00:00:00:09");
+  nlw::add_neigh(sock, b, *knet::IP::parse("10.2.0.9"), "0a:00:00:00:00:0a");
+  nlw::add_neigh(sock, a, *knet::IP::parse("fd00::9"), "0a:00:00:00:00:0b");
   auto ns = nlw::list_neighs(sock, a);
   ASSERT_EQ(ns.size(), 2u);
   for (const auto& n : ns) EXPECT_EQ(n.index, a);

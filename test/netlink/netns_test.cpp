@@ -25,8 +25,8 @@ TEST(NetNSTest, RegularFileIsNotANetworkNamespace) {
   try {
     nlw::NetNS::open(file);
     FAIL() << "no exception";
-  } catch (const cni::Error& e) {
-    EXPECT_EQ(e.code(), cni::kInvalidEnv);
+  } catch (const nlw::InvalidArgument& e) {
+    EXPECT_EQ(e.sys_errno(), ENOTTY);
     EXPECT_EQ(e.msg(), file + " is not a network namespace");
   }
 }

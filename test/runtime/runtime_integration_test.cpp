@@ -2,7 +2,7 @@
 // result against the reference plugin's, its ADD/CHECK/DEL on a real lo, and
 // cnitool's add/check/del/gc/status with a temporary NETCONFPATH and cache.
 
-#include <cni/sha512.h>
+#include <base/hash.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -138,7 +138,7 @@ class CnitoolTest : public ::testing::Test {
     return run_process(argv, env, "", sb.host(), std::chrono::seconds(20));
   }
   static std::string derived_id(const std::string& netns) {
-    return "cnitool-" + cni::sha512_hex(netns, 10);
+    return "cnitool-" + knet::sha512_hex(netns, 10);
   }
   Sandbox sb;
   TempDir dir;

@@ -6,7 +6,7 @@
 #include <cni/error.h>
 #include <cni/exec.h>
 #include <cni/runtime.h>
-#include <cni/sha512.h>
+#include <base/hash.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -67,7 +67,7 @@ int code_of(const std::function<void()>& f) {
 std::string message_of(const std::function<void()>& f) {
   try {
     f();
-  } catch (const cni::Error& e) {
+  } catch (const knet::Error& e) {
     return e.msg();
   }
   return "";
@@ -77,16 +77,16 @@ std::string message_of(const std::function<void()>& f) {
 
 TEST(Sha512, KnownVectors) {
   EXPECT_EQ(
-      cni::sha512_hex(""),
+      knet::sha512_hex(""),
       "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2"
       "877eec2f63b931bd47417a81a538327af927da3e");
-  EXPECT_EQ(cni::sha512_hex("abc"),
+  EXPECT_EQ(knet::sha512_hex("abc"),
             "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c"
             "23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
   // Padding boundaries: 111 bytes fit one block with the length, 112 need two.
-  EXPECT_EQ(cni::sha512_hex(std::string(111, 'a'), 8), "fa9121c7b32b9e01");
-  EXPECT_EQ(cni::sha512_hex(std::string(112, 'a'), 8), "c01d080efd492776");
-  EXPECT_EQ(cni::sha512_hex(std::string(239, 'a'), 8), "52c853cb8d907f3d");
+  EXPECT_EQ(knet::sha512_hex(std::string(111, 'a'), 8), "fa9121c7b32b9e01");
+  EXPECT_EQ(knet::sha512_hex(std::string(112, 'a'), 8), "c01d080efd492776");
+  EXPECT_EQ(knet::sha512_hex(std::string(239, 'a'), 8), "52c853cb8d907f3d");
 }
 
 // ---- conflist parsing ----
@@ -518,7 +518,7 @@ TEST(Exec, DeadlineAppliesWhenTheChildClosesItsOutput) {
   };
   auto before = open_fds();
   std::string msg =
-      message_of([&] { cni::exec_binary(p, {}, "", std::chrono::milliseconds(200)); });
+      message_of([&] { knet::exec_binary(p, {}, "", std::chrono::milliseconds(200)); });
   EXPECT_NE(msg.find(p + " did not finish within 200 ms"), std::string::npos) << msg;
   EXPECT_EQ(open_fds(), before) << "pipes or the pidfd were left open";
 }
@@ -539,7 +539,7 @@ TEST(Exec, ConcurrentExecsFromThreadsSurviveBrokenPipes) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < kRuns; ++i) {
-        cni::ExecOutput o = cni::exec_binary(p, {}, input);
+        knet::ExecOutput o = knet::exec_binary(p, {}, input);
         if (o.status == 0 && o.out == "{\"ok\":true}\n") ++answered;
       }
     });

@@ -1,12 +1,11 @@
 #include <gtest/gtest.h>
 
-#include "cni/error.h"
-#include "cni/ip.h"
+#include "base/ip.h"
 
 namespace {
 
-using cni::IP;
-using cni::IPNet;
+using knet::IP;
+using knet::IPNet;
 
 TEST(IP, ParseAndFormat) {
   EXPECT_EQ(IP::parse("10.1.2.3")->str(), "10.1.2.3");
@@ -16,7 +15,6 @@ TEST(IP, ParseAndFormat) {
   EXPECT_FALSE(IP::parse("010.1.2.3"));
   EXPECT_FALSE(IP::parse(""));
   EXPECT_FALSE(IP::parse("1.2.3.4/24"));
-  EXPECT_THROW(IP::parse_or_throw("x", "gw"), cni::Error);
 }
 
 TEST(IP, Arithmetic) {
@@ -25,8 +23,8 @@ TEST(IP, Arithmetic) {
   EXPECT_EQ(IP::parse("255.255.255.255")->next().str(), "0.0.0.0");
   EXPECT_EQ(IP::parse("2001:db8::ffff")->add(1).str(), "2001:db8::1:0");
   EXPECT_EQ(IP::parse("2001:db8::")->add(0x10000000000ull).str(), "2001:db8::100:0:0");
-  EXPECT_EQ(cni::distance(*IP::parse("10.0.0.1"), *IP::parse("10.0.0.10")), 10u);
-  EXPECT_EQ(cni::distance(*IP::parse("2001:db8::"), *IP::parse("2001:db8::ffff:ffff:ffff:ffff")), UINT64_MAX);
+  EXPECT_EQ(knet::distance(*IP::parse("10.0.0.1"), *IP::parse("10.0.0.10")), 10u);
+  EXPECT_EQ(knet::distance(*IP::parse("2001:db8::"), *IP::parse("2001:db8::ffff:ffff:ffff:ffff")), UINT64_MAX);
 }
 
 TEST(IPNet, ParseMaskContains) {

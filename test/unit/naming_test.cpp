@@ -8,40 +8,40 @@
 #include <filesystem>
 #include <string>
 
-#include "cni/error.h"
-#include "cni/naming.h"
+#include "base/owner.h"
+#include "base/run_lock.h"
 
 namespace {
 
 TEST(Naming, IfnamesAreStableShortAndDistinct) {
-  cni::Owner a{"net", "c1", "eth0"}, b{"net", "c1", "eth1"}, c{"net2", "c1", "eth0"};
-  std::string na = cni::owner_ifname("veth", a);
+  knet::Owner a{"net", "c1", "eth0"}, b{"net", "c1", "eth1"}, c{"net2", "c1", "eth0"};
+  std::string na = knet::owner_ifname("veth", a);
   EXPECT_EQ(na.size(), 15u);
   EXPECT_EQ(na.rfind("veth", 0), 0u);
-  EXPECT_EQ(na, cni::owner_ifname("veth", a));
-  EXPECT_NE(na, cni::owner_ifname("veth", b));
-  EXPECT_NE(na, cni::owner_ifname("veth", c));
+  EXPECT_EQ(na, knet::owner_ifname("veth", a));
+  EXPECT_NE(na, knet::owner_ifname("veth", b));
+  EXPECT_NE(na, knet::owner_ifname("veth", c));
   // Moving a character between fields must change the name.
-  EXPECT_NE(cni::owner_hash({"ab", "c", "x"}), cni::owner_hash({"a", "bc", "x"}));
+  EXPECT_NE(knet::owner_hash({"ab", "c", "x"}), knet::owner_hash({"a", "bc", "x"}));
 }
 
 TEST(Naming, TagsRoundTrip) {
-  cni::Owner o{"mynet", "0123abcd", "eth0"};
-  EXPECT_EQ(cni::owner_tag(o), "knet:mynet:0123abcd:eth0");
-  EXPECT_EQ(cni::parse_owner_tag(cni::owner_tag(o)), o);
-  EXPECT_FALSE(cni::parse_owner_tag("other:a:b:c"));
-  EXPECT_FALSE(cni::parse_owner_tag("knet:a:b"));
-  EXPECT_FALSE(cni::parse_owner_tag("knet:a:b:c:d"));
-  EXPECT_FALSE(cni::parse_owner_tag("knet::b:c"));
+  knet::Owner o{"mynet", "0123abcd", "eth0"};
+  EXPECT_EQ(knet::owner_tag(o), "knet:mynet:0123abcd:eth0");
+  EXPECT_EQ(knet::parse_owner_tag(knet::owner_tag(o)), o);
+  EXPECT_FALSE(knet::parse_owner_tag("other:a:b:c"));
+  EXPECT_FALSE(knet::parse_owner_tag("knet:a:b"));
+  EXPECT_FALSE(knet::parse_owner_tag("knet:a:b:c:d"));
+  EXPECT_FALSE(knet::parse_owner_tag("knet::b:c"));
 }
 
 TEST(Naming, OwnerIfnamesAreRecognised) {
-  std::string n = cni::owner_ifname("kbw", {"net", "c1", "eth0"});
-  EXPECT_TRUE(cni::is_owner_ifname("kbw", n));
-  EXPECT_FALSE(cni::is_owner_ifname("veth", n));
-  EXPECT_FALSE(cni::is_owner_ifname("kbw", n.substr(0, 14)));
-  EXPECT_FALSE(cni::is_owner_ifname("kbw", "kbw0123456789ag"));  // not hex
-  EXPECT_FALSE(cni::is_owner_ifname("veth", "vethA123456789a"));  // upper case
+  std::string n = knet::owner_ifname("kbw", {"net", "c1", "eth0"});
+  EXPECT_TRUE(knet::is_owner_ifname("kbw", n));
+  EXPECT_FALSE(knet::is_owner_ifname("veth", n));
+  EXPECT_FALSE(knet::is_owner_ifname("kbw", n.substr(0, 14)));
+  EXPECT_FALSE(knet::is_owner_ifname("kbw", "kbw0123456789ag"));  // not hex
+  EXPECT_FALSE(knet::is_owner_ifname("veth", "vethA123456789a"));  // upper case
 }
 
 // Tries an flock(2) on the lock file without waiting, through a file
@@ -60,40 +60,22 @@ TEST(UntaggedLinkLock, SharedHoldersExcludeGcAndGcExcludesThem) {
   std::string dir = tmpl, file = dir + "/untagged.lock";
   ASSERT_EQ(setenv("KNET_RUN_DIR", dir.c_str(), 1), 0);
   {
-    cni::UntaggedLinkLock a(cni::UntaggedLinkLock::kShared);
+    knet::UntaggedLinkLock a(knet::UntaggedLinkLock::kShared);
     ASSERT_TRUE(a.held());
     EXPECT_TRUE(can_lock(file, LOCK_SH)) << "two ADDs must not wait for each other";
     EXPECT_FALSE(can_lock(file, LOCK_EX)) << "GC must wait for an ADD in its window";
   }
   {
-    cni::UntaggedLinkLock gc(cni::UntaggedLinkLock::kExclusive);
+    knet::UntaggedLinkLock gc(knet::UntaggedLinkLock::kExclusive);
     ASSERT_TRUE(gc.held());
     EXPECT_FALSE(can_lock(file, LOCK_SH)) << "an ADD must wait for GC";
   }
   EXPECT_TRUE(can_lock(file, LOCK_EX)) << "released when the holder goes";
   // A directory that cannot be made: not held, so GC leaves untagged links alone.
   ASSERT_EQ(setenv("KNET_RUN_DIR", (file + "/sub").c_str(), 1), 0);
-  EXPECT_FALSE(cni::UntaggedLinkLock(cni::UntaggedLinkLock::kExclusive).held());
+  EXPECT_FALSE(knet::UntaggedLinkLock(knet::UntaggedLinkLock::kExclusive).held());
   unsetenv("KNET_RUN_DIR");
   std::filesystem::remove_all(dir);
-}
-
-// The tag must fit a link alias and an nftables comment; an ADD checks it
-// before creating anything.
-TEST(Owner, TagLengthIsCheckedUpFront) {
-  std::string net(cni::kMaxOwnerTagBytes - std::string("knet:::eth0").size() - 2, 'n');
-  cni::Owner fits{net, "c1", "eth0"};
-  EXPECT_EQ(cni::owner_tag(fits).size(), cni::kMaxOwnerTagBytes);
-  EXPECT_NO_THROW(cni::require_owner_tag_fits(fits));
-  cni::Owner over{net + "n", "c1", "eth0"};
-  try {
-    cni::require_owner_tag_fits(over);
-    ADD_FAILURE() << "a 254-byte tag passed";
-  } catch (const cni::Error& e) {
-    EXPECT_EQ(e.code(), cni::kInvalidNetworkConfig);
-    EXPECT_NE(e.msg().find("too long together"), std::string::npos) << e.msg();
-    EXPECT_NE(e.msg().find("would be 254"), std::string::npos) << e.msg();
-  }
 }
 
 }  // namespace

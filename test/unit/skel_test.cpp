@@ -32,7 +32,7 @@ struct Recorder {
       if (fail_add) throw cni::Error(cni::kTryAgainLater, "busy", "try later");
       cni::Result r;
       r.interfaces.push_back({e.ifname, "aa:bb:cc:dd:ee:ff", {}, e.netns, "", ""});
-      r.ips.push_back({*cni::IPNet::parse("10.9.0.2/24"), cni::IP::parse("10.9.0.1"), 0});
+      r.ips.push_back({*knet::IPNet::parse("10.9.0.2/24"), knet::IP::parse("10.9.0.1"), 0});
       r.dns = c.dns;
       return r;
     };

@@ -211,7 +211,7 @@ TEST(VxlanConfig, MergeOfLargeMemberships) {
 }
 
 TEST(VxlanConfig, VtepMacIsDeterministicLocalUnicast) {
-  cni::IP a = *cni::IP::parse("192.0.2.1"), b = *cni::IP::parse("192.0.2.2");
+  knet::IP a = *knet::IP::parse("192.0.2.1"), b = *knet::IP::parse("192.0.2.2");
   std::string m = vtep_mac(1, a);
   EXPECT_EQ(m, vtep_mac(1, a));
   EXPECT_NE(m, vtep_mac(2, a));
@@ -219,7 +219,7 @@ TEST(VxlanConfig, VtepMacIsDeterministicLocalUnicast) {
   EXPECT_EQ(m.size(), 17u);
   EXPECT_EQ(m.substr(0, 3), "02:");  // locally administered, unicast
   EXPECT_EQ(encap_overhead(a), 50u);
-  EXPECT_EQ(encap_overhead(*cni::IP::parse("2001:db8::1")), 70u);
+  EXPECT_EQ(encap_overhead(*knet::IP::parse("2001:db8::1")), 70u);
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ struct Config {
   std::vector<cni::Route> routes;  // "ipam.routes"
   std::string resolv_conf;         // "ipam.resolvConf"; "" when unset
   // Requested addresses: CNI_ARGS IP=, args.cni.ips, runtimeConfig.ips.
-  std::vector<cni::IP> requested;
+  std::vector<knet::IP> requested;
 
   // Reads and validates everything; throws cni::Error (7 for the config, 4 for
   // CNI_ARGS) naming the key. `args` is CNI_ARGS; only IP= is read from it.
@@ -36,7 +36,7 @@ struct Config {
   // set takes the first request it holds. Throws (code 7) for a request that
   // no set takes (outside every range, or a second one for a set) or that is
   // a gateway. Called by ADD only: DEL ignores requests, like the reference.
-  std::vector<std::optional<cni::IP>> requested_per_set() const;
+  std::vector<std::optional<knet::IP>> requested_per_set() const;
 
   // The network's directory: data_dir/network.
   std::string network_dir() const { return data_dir + "/" + network; }

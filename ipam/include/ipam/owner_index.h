@@ -9,8 +9,8 @@
 // it was left dirty (a writer died mid-update), or it belongs to another boot.
 // The reference plugin ignores it: it is one file whose content is no owner.
 
-#include <cni/fd.h>
-#include <cni/ip.h>
+#include <base/fd.h>
+#include <base/ip.h>
 
 #include <cstdint>
 #include <functional>
@@ -50,7 +50,7 @@ int64_t timestamp_tick_ns(int64_t mtime_ns);
 
 struct IndexEntry {
   uint64_t owner = 0;  // OwnerKey::hash()
-  cni::IP ip;
+  knet::IP ip;
 };
 
 class OwnerIndex {
@@ -66,10 +66,10 @@ class OwnerIndex {
   OwnerIndex& operator=(const OwnerIndex&) = delete;
 
   // Addresses recorded under `owner` (a superset when owners' hashes collide).
-  std::vector<cni::IP> lookup(uint64_t owner) const;
+  std::vector<knet::IP> lookup(uint64_t owner) const;
   // Both mark the file dirty first; insert ignores an entry already present.
-  void insert(uint64_t owner, const cni::IP& ip);
-  void erase(uint64_t owner, const cni::IP& ip);
+  void insert(uint64_t owner, const knet::IP& ip);
+  void erase(uint64_t owner, const knet::IP& ip);
   uint64_t size() const;
   // Marks the file dirty: call before changing the files it describes, so a
   // writer that dies in between leaves an index the next one rebuilds.
@@ -78,7 +78,7 @@ class OwnerIndex {
   void finish(const Stamp& stamp);
 
  private:
-  OwnerIndex(cni::Fd fd, uint64_t capacity);
+  OwnerIndex(knet::Fd fd, uint64_t capacity);
   struct Header;
   struct Slot;
   Header* header() const;
@@ -87,7 +87,7 @@ class OwnerIndex {
   void grow();
   void put(const IndexEntry& e);
 
-  cni::Fd fd_;
+  knet::Fd fd_;
   void* base_ = nullptr;
   size_t mapped_ = 0;
 };

@@ -4,7 +4,7 @@
 // Validation follows the reference plugin (Range.Canonicalize) and adds the
 // checks it lacks: the gateway inside its subnet, rangeStart <= rangeEnd.
 
-#include <cni/ip.h>
+#include <base/ip.h>
 #include <cni/json.h>
 
 #include <cstdint>
@@ -17,16 +17,16 @@
 namespace knet::ipam {
 
 struct Range {
-  cni::IPNet subnet;  // host bits clear
-  cni::IP start;      // default: network + 1
-  cni::IP end;        // default: broadcast - 1 (IPv4), last address (IPv6)
-  cni::IP gateway;    // default: network + 1
+  knet::IPNet subnet;  // host bits clear
+  knet::IP start;      // default: network + 1
+  knet::IP end;        // default: broadcast - 1 (IPv4), last address (IPv6)
+  knet::IP gateway;    // default: network + 1
 
   // Reads one range object ("subnet", "rangeStart", "rangeEnd", "gateway");
   // throws a config error naming `path` ("ipam.ranges[0][1]") and the key.
   static Range parse(const cni::json& obj, std::string_view path);
 
-  bool contains(const cni::IP& ip) const;  // start <= ip <= end
+  bool contains(const knet::IP& ip) const;  // start <= ip <= end
   bool overlaps(const Range& o) const;     // the [start, end] intervals share an address
   // Addresses ADD can hand out: [start, end] without the gateway; saturates at UINT64_MAX.
   uint64_t capacity() const;
@@ -41,8 +41,8 @@ struct RangeSet {
 
   int family() const { return ranges.front().start.family; }
   // The range holding `ip`, or nullptr.
-  const Range* find(const cni::IP& ip) const;
-  bool contains(const cni::IP& ip) const { return find(ip) != nullptr; }
+  const Range* find(const knet::IP& ip) const;
+  bool contains(const knet::IP& ip) const { return find(ip) != nullptr; }
   bool overlaps(const RangeSet& o) const;
   uint64_t capacity() const;  // saturating sum of the ranges' capacities
   std::string str() const;    // ranges joined by ","
@@ -50,7 +50,7 @@ struct RangeSet {
 
 // One candidate address and the range it came from.
 struct Candidate {
-  cni::IP ip;
+  knet::IP ip;
   const Range* range = nullptr;
 };
 
@@ -60,14 +60,14 @@ struct Candidate {
 // every address exactly once. Never enumerates more than it is asked for.
 class RangeIter {
  public:
-  RangeIter(const RangeSet& set, const std::optional<cni::IP>& last);
+  RangeIter(const RangeSet& set, const std::optional<knet::IP>& last);
   // The next candidate, or nullopt once the walk is back where it started.
   std::optional<Candidate> next();
 
  private:
   const RangeSet* set_;
   size_t idx_ = 0, start_idx_ = 0;
-  std::optional<cni::IP> cur_, start_ip_;
+  std::optional<knet::IP> cur_, start_ip_;
 };
 
 }  // namespace knet::ipam

@@ -7,8 +7,8 @@
 // plus knet's own owner index (knet.index, see owner_index.h), which the
 // reference ignores, and which is removed whenever no address is held.
 
-#include <cni/fd.h>
-#include <cni/ip.h>
+#include <base/fd.h>
+#include <base/ip.h>
 
 #include <memory>
 #include <optional>
@@ -32,7 +32,7 @@ struct OwnerKey {
 };
 
 struct Reservation {
-  cni::IP ip;
+  knet::IP ip;
   OwnerKey owner;
 };
 
@@ -50,20 +50,20 @@ class Store {
   bool exists() const { return static_cast<bool>(dirfd_); }
 
   // The addresses whose file names `owner` exactly.
-  std::vector<cni::IP> find(const OwnerKey& owner);
+  std::vector<knet::IP> find(const OwnerKey& owner);
   // Takes `ip` for `owner` if no file holds it yet, atomically with the file's
   // content, and records it as range set `set`'s last reserved address.
-  bool reserve(const cni::IP& ip, const OwnerKey& owner, size_t set);
+  bool reserve(const knet::IP& ip, const OwnerKey& owner, size_t set);
   // Removes `owner`'s files; when there are none, those of a legacy owner
   // with the same container ID, as the reference does. Returns what it freed.
-  std::vector<cni::IP> release(const OwnerKey& owner);
+  std::vector<knet::IP> release(const OwnerKey& owner);
   // Removes one reservation if `owner` still holds it.
-  void release(const cni::IP& ip, const OwnerKey& owner);
-  std::optional<cni::IP> last_reserved(size_t set) const;
+  void release(const knet::IP& ip, const OwnerKey& owner);
+  std::optional<knet::IP> last_reserved(size_t set) const;
   // Every reservation, read from the files themselves (and the index rebuilt from them).
   std::vector<Reservation> scan();
   // The addresses that have a file, from the directory listing alone.
-  std::set<cni::IP> reserved_names() const;
+  std::set<knet::IP> reserved_names() const;
 
  private:
   OwnerIndex& index();
@@ -73,11 +73,11 @@ class Store {
   // The stamp to record on close: never racy if the directory's mtime can be
   // moved out of the current tick (see Stamp::racy).
   Stamp confirmed_stamp() const;
-  void remove(const cni::IP& ip, const OwnerKey& owner);
+  void remove(const knet::IP& ip, const OwnerKey& owner);
 
   std::string dir_;
-  cni::Fd dirfd_;   // the network directory; unset when it does not exist
-  cni::Fd lockfd_;  // holds the flock
+  knet::Fd dirfd_;   // the network directory; unset when it does not exist
+  knet::Fd lockfd_;  // holds the flock
   std::unique_ptr<OwnerIndex> index_;
   bool staged_ = false;  // the staging file exists and holds staged_content_
   std::string staged_content_;

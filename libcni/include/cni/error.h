@@ -1,8 +1,12 @@
 #pragma once
-// The one exception type knet code throws for anything a CNI caller must see.
+// The exception for anything a CNI caller must see: knet::Error plus the
+// spec's error code. The plugin skeleton is the only place that turns it
+// into the spec's error JSON; a knet::Error without a code reaches the
+// caller as code 999 (internal).
 
-#include <stdexcept>
 #include <string>
+
+#include "base/error.h"
 
 namespace cni {
 
@@ -22,20 +26,18 @@ enum Code : int {
 };
 
 // A failure with the spec's error code, a message that names what failed
-// and on what, and optional details. The plugin skeleton is the only place
-// that turns it into the spec's error JSON.
-class Error : public std::runtime_error {
+// and on what, and optional details.
+class Error : public knet::Error {
  public:
   Error(int code, std::string msg, std::string details = {})
-      : std::runtime_error(msg), code_(code), msg_(std::move(msg)), details_(std::move(details)) {}
+      : knet::Error(std::move(msg), std::move(details)), code_(code) {}
+  // The same failure as `e` (message, details, errno), given CNI code `code`.
+  Error(int code, const knet::Error& e)
+      : knet::Error(e.msg(), e.details(), e.sys_errno()), code_(code) {}
   int code() const { return code_; }
-  const std::string& msg() const { return msg_; }
-  const std::string& details() const { return details_; }
 
  private:
   int code_;
-  std::string msg_;
-  std::string details_;
 };
 
 // Shorthand for the most common error: a bad network configuration value.

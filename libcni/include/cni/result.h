@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "cni/ip.h"
+#include "base/ip.h"
 #include "cni/json.h"
 
 namespace cni {
@@ -35,15 +35,15 @@ struct Interface {
 };
 
 struct IPConfig {
-  IPNet address;
-  std::optional<IP> gateway;
+  knet::IPNet address;
+  std::optional<knet::IP> gateway;
   std::optional<int> interface;  // index into Result::interfaces
   bool operator==(const IPConfig&) const = default;
 };
 
 struct Route {
-  IPNet dst;
-  std::optional<IP> gw;
+  knet::IPNet dst;
+  std::optional<knet::IP> gw;
   // Spec 1.1 fields; written only when set and the version has them.
   std::optional<int> mtu, advmss, priority, table, scope;
   static Route from_json(const json& j, std::string_view path);

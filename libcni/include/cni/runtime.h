@@ -152,7 +152,7 @@ class Runtime {
     bool rollback_failed_add = true;
     // A plugin still running after this long is killed and its verb fails
     // (code 5, naming the plugin and the deadline).
-    std::chrono::milliseconds plugin_timeout = kDefaultExecTimeout;
+    std::chrono::milliseconds plugin_timeout = knet::kDefaultExecTimeout;
   };
   explicit Runtime(Options opts);
 

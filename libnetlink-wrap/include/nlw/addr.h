@@ -1,7 +1,7 @@
 #pragma once
 // Interface addresses.
 
-#include <cni/ip.h>
+#include <base/ip.h>
 
 #include <chrono>
 #include <optional>
@@ -14,13 +14,13 @@ class Socket;
 struct AddrOptions {
   bool nodad = false;                  // IPv6: skip duplicate address detection
   bool noprefixroute = false;          // do not add the prefix route for the subnet
-  std::optional<cni::IP> broadcast{};  // IPv4; computed from the prefix when unset (< /31)
+  std::optional<knet::IP> broadcast{};  // IPv4; computed from the prefix when unset (< /31)
   std::optional<int> scope{};          // RT_SCOPE_*; kernel default (universe) when unset
 };
 
 // An address as the kernel reports it.
 struct AddrInfo {
-  cni::IPNet net{};  // with host bits, e.g. 10.1.0.5/24
+  knet::IPNet net{};  // with host bits, e.g. 10.1.0.5/24
   int index = 0;
   int scope = 0;
   bool tentative = false;  // IPv6 DAD still running
@@ -29,9 +29,9 @@ struct AddrInfo {
 };
 
 // Adds `addr` to link `index`. Throws nlw::Exists if it is already there.
-void add_address(Socket& sock, int index, const cni::IPNet& addr, const AddrOptions& opts = {});
+void add_address(Socket& sock, int index, const knet::IPNet& addr, const AddrOptions& opts = {});
 // Removes `addr` from link `index`; false if it was not there.
-bool del_address(Socket& sock, int index, const cni::IPNet& addr);
+bool del_address(Socket& sock, int index, const knet::IPNet& addr);
 // Addresses on link `index` (0 = every link) of `family` (AF_INET, AF_INET6,
 // 0 = both).
 std::vector<AddrInfo> list_addresses(Socket& sock, int index, int family = 0);

@@ -1,22 +1,37 @@
 #pragma once
-// Exceptions the wrapper throws. Both derive from cni::Error, so a caller that
-// does not care still reports a proper CNI error; DEL paths catch NotFound.
+// Exceptions the wrapper throws. They carry the errno behind the failure
+// (knet::Error::sys_errno) and the kernel's extended ack in the message;
+// what a failure means to a CNI caller is the plugin layer's decision
+// (plugins/common maps them to CNI codes). DEL paths catch NotFound.
 
-#include <cni/error.h>
+#include <base/error.h>
 
 namespace nlw {
 
-// The object (namespace path, link, address, route, neighbour) does not exist.
-class NotFound : public cni::Error {
+// A kernel or netlink request failed.
+class Error : public knet::Error {
  public:
-  using cni::Error::Error;
+  using knet::Error::Error;
+};
+
+// The object (namespace path, link, address, route, neighbour) does not exist.
+class NotFound : public Error {
+ public:
+  using Error::Error;
 };
 
 // The object to create already exists (EEXIST); callers that pick random
 // names retry on this.
-class Exists : public cni::Error {
+class Exists : public Error {
  public:
-  using cni::Error::Error;
+  using Error::Error;
+};
+
+// A value handed to the wrapper is malformed (a MAC address string, a sysctl
+// key): the caller's input, not the kernel, is at fault.
+class InvalidArgument : public Error {
+ public:
+  using Error::Error;
 };
 
 }  // namespace nlw

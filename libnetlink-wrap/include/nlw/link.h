@@ -3,7 +3,7 @@
 // vxlan, ifb), and the changes plugins make to them. Every function acts on
 // the namespace of the Socket it is given.
 
-#include <cni/ip.h>
+#include <base/ip.h>
 
 #include <cstdint>
 #include <optional>
@@ -25,8 +25,8 @@ const char* to_string(MacvlanMode m);
 struct VxlanInfo {
   uint32_t vni = 0;
   uint16_t port = 0;               // destination UDP port
-  std::optional<cni::IP> local{};  // source address, if set
-  std::optional<cni::IP> group{};  // multicast group or unicast remote, if set
+  std::optional<knet::IP> local{};  // source address, if set
+  std::optional<knet::IP> group{};  // multicast group or unicast remote, if set
   int underlay = 0;                // ifindex of the underlay device, 0 if none
   bool learning = false;
   int ttl = 0;  // 0 = inherit
@@ -72,7 +72,8 @@ struct VethOptions {
 // `peer_ns`, in one request (no window with both ends in one namespace).
 // The peer is down; the local end is up with opts.up. Throws nlw::Exists if
 // either name is taken. An alias is set by a second request (the kernel
-// ignores it at creation), under a shared cni::UntaggedLinkLock.
+// ignores it at creation); a link is deleted again if that second request
+// fails. Callers hold a shared knet::UntaggedLinkLock across the call.
 LinkInfo create_veth(Socket& sock, const std::string& name, const std::string& peer_name,
                      const NetNS& peer_ns, const VethOptions& opts = {});
 
@@ -105,8 +106,8 @@ LinkInfo create_macvlan(Socket& sock, const std::string& name, int master_index,
 struct VxlanOptions {
   uint32_t vni = 0;
   uint16_t port = 4789;            // destination UDP port (IANA; kernel default is 8472)
-  std::optional<cni::IP> local{};  // source address
-  std::optional<cni::IP> group{};  // multicast group or single unicast remote
+  std::optional<knet::IP> local{};  // source address
+  std::optional<knet::IP> group{};  // multicast group or single unicast remote
   int underlay = 0;                // ifindex of the underlay device, 0 = routing decides
   bool learning = true;
   int ttl = 0;  // 0 = inherit
@@ -131,7 +132,7 @@ LinkInfo create_ifb(Socket& sock, const std::string& name, unsigned mtu = 0,
 void set_up(Socket& sock, int index);
 void set_down(Socket& sock, int index);
 void set_mtu(Socket& sock, int index, unsigned mtu);
-// `mac` is "aa:bb:cc:dd:ee:ff"; throws cni::Error(kInvalidNetworkConfig) if malformed.
+// `mac` is "aa:bb:cc:dd:ee:ff"; throws nlw::InvalidArgument if malformed.
 void set_mac(Socket& sock, int index, const std::string& mac);
 // Enslaves the link to `master_index`; 0 releases it (nomaster).
 void set_master(Socket& sock, int index, int master_index);

@@ -1,7 +1,7 @@
 #pragma once
 // Neighbour (ARP/NDP) entries and bridge/vxlan forwarding-database entries.
 
-#include <cni/ip.h>
+#include <base/ip.h>
 
 #include <optional>
 #include <string>
@@ -13,16 +13,16 @@ class Socket;
 
 struct NeighInfo {
   int index = 0;
-  cni::IP ip{};
+  knet::IP ip{};
   std::string mac{};  // empty when the entry has no lladdr (FAILED, INCOMPLETE)
   int state = 0;      // NUD_*
   bool permanent() const;
 };
 
 // Adds (or replaces) a permanent neighbour entry ip -> mac on link `index`.
-void add_neigh(Socket& sock, int index, const cni::IP& ip, const std::string& mac);
+void add_neigh(Socket& sock, int index, const knet::IP& ip, const std::string& mac);
 // Deletes the neighbour entry for `ip` on link `index`; false if there was none.
-bool del_neigh(Socket& sock, int index, const cni::IP& ip);
+bool del_neigh(Socket& sock, int index, const knet::IP& ip);
 // Neighbour entries on link `index` (0 = all) of `family` (0 = both).
 std::vector<NeighInfo> list_neighs(Socket& sock, int index, int family = 0);
 
@@ -30,7 +30,7 @@ std::vector<NeighInfo> list_neighs(Socket& sock, int index, int family = 0);
 struct FdbEntry {
   int index = 0;
   std::string mac{};
-  std::optional<cni::IP> dst{};  // vxlan remote (NDA_DST)
+  std::optional<knet::IP> dst{};  // vxlan remote (NDA_DST)
   bool self = false;             // NTF_SELF: the device's own table (vxlan), not the bridge's
   bool permanent = false;
 };
@@ -47,12 +47,12 @@ struct FdbOptions {
 // remote VTEP for flooding). An existing entry for a unicast `mac` is
 // replaced; one for the all-zeros or a multicast MAC is kept (the kernel
 // cannot replace those): set `append` to add one more remote.
-void add_fdb(Socket& sock, int index, const std::string& mac, const std::optional<cni::IP>& dst,
+void add_fdb(Socket& sock, int index, const std::string& mac, const std::optional<knet::IP>& dst,
              const FdbOptions& opts = {});
 // Deletes the entry mac (-> dst, when given) on link `index`; false if there
 // is no entry for `mac` (vxlan reports success when `mac` exists but `dst` is
 // not one of its remotes).
-bool del_fdb(Socket& sock, int index, const std::string& mac, const std::optional<cni::IP>& dst,
+bool del_fdb(Socket& sock, int index, const std::string& mac, const std::optional<knet::IP>& dst,
              bool self = true);
 // FDB entries whose link is `index`.
 std::vector<FdbEntry> list_fdb(Socket& sock, int index);

@@ -2,7 +2,7 @@
 // Network namespace handles and the scoped guard for the little code that
 // must run inside a namespace (sysctls, raw sockets).
 
-#include <cni/fd.h>
+#include <base/fd.h>
 #include <sys/types.h>
 
 #include <string>
@@ -15,7 +15,7 @@ class NetNS {
  public:
   // Opens the namespace bound at `path` (e.g. /var/run/netns/x). Throws
   // nlw::NotFound (code kUnknownContainer) if the path does not exist and
-  // cni::Error(kInvalidEnv) if it is not a network namespace.
+  // nlw::InvalidArgument if it is not a network namespace.
   static NetNS open(const std::string& path);
   // The namespace of the calling thread.
   static NetNS current();
@@ -41,8 +41,8 @@ class NetNS {
   bool same_as(const NetNS& other) const;
 
  private:
-  NetNS(cni::Fd fd, std::string path, bool is_current);
-  cni::Fd fd_;
+  NetNS(knet::Fd fd, std::string path, bool is_current);
+  knet::Fd fd_;
   std::string path_;
   bool is_current_ = false;
   dev_t dev_ = 0;

@@ -1,7 +1,7 @@
 #pragma once
 // Routes in the main or any other table.
 
-#include <cni/ip.h>
+#include <base/ip.h>
 
 #include <cstdint>
 #include <optional>
@@ -15,15 +15,15 @@ class Socket;
 // One route. `dst` is masked to its network when sent; 0.0.0.0/0 or ::/0 is
 // the default route.
 struct RouteSpec {
-  cni::IPNet dst{};
-  std::optional<cni::IP> gw{};
+  knet::IPNet dst{};
+  std::optional<knet::IP> gw{};
   int oif = 0;                         // output ifindex, 0 = let the kernel pick via gw
   bool onlink = false;                 // gw is reachable on oif without a covering route
   std::optional<uint32_t> priority{};  // metric
   std::optional<uint32_t> table{};     // RT_TABLE_MAIN when unset
   std::optional<uint32_t> mtu{};       // RTAX_MTU
   std::optional<uint32_t> advmss{};    // RTAX_ADVMSS
-  std::optional<cni::IP> src{};        // preferred source address
+  std::optional<knet::IP> src{};        // preferred source address
   std::optional<int> scope{};          // link scope without gw, universe with gw when unset
   std::optional<int> protocol{};       // RTPROT_BOOT when unset
   int type = 1;                        // RTN_UNICAST

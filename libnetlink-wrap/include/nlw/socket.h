@@ -22,7 +22,7 @@ class Socket;
 
 class Socket {
  public:
-  // A socket talking to `ns`; throws cni::Error naming the namespace on failure.
+  // A socket talking to `ns`; throws nlw::Error naming the namespace on failure.
   static Socket in(const NetNS& ns);
   // A socket talking to the calling thread's current namespace.
   static Socket current();
@@ -58,7 +58,7 @@ class Socket {
 };
 
 // Throws the error for a failed request: nlw::NotFound for ENODEV/ENOENT/
-// ESRCH/EADDRNOTAVAIL, nlw::Exists for EEXIST, cni::Error(kInternal)
+// ESRCH/EADDRNOTAVAIL, nlw::Exists for EEXIST, nlw::Error
 // otherwise. `what` is "failed to <operation> <object>"; the namespace and
 // the kernel's reason are appended.
 [[noreturn]] void throw_nl(const Socket& sock, int nl_err, const std::string& what);

@@ -10,7 +10,7 @@
 // where CNI-<hash> is chain_name(network, container id) and <c> is
 // comment(network, container id), byte for byte as the reference writes them.
 
-#include <cni/ip.h>
+#include <base/ip.h>
 
 #include <string>
 #include <vector>
@@ -23,18 +23,18 @@ std::string chain_name(const std::string& network, const std::string& container_
 std::string comment(const std::string& network, const std::string& container_id);
 
 // Sets up masquerading of `addr`'s IP as shown above; idempotent (rules that
-// exist are not added twice). Throws cni::Error(kInternal) with iptables' own
+// exist are not added twice). Throws knet::Error with iptables' own
 // message when a command fails.
-void iptables_setup(const cni::IPNet& addr, const std::string& chain, const std::string& comment);
+void iptables_setup(const knet::IPNet& addr, const std::string& chain, const std::string& comment);
 // Removes what iptables_setup made for `addr`, then flushes and deletes the
 // chain. Missing rules and chains are not errors.
-void iptables_teardown(const cni::IPNet& addr, const std::string& chain,
+void iptables_teardown(const knet::IPNet& addr, const std::string& chain,
                        const std::string& comment);
 
 // A masquerade entry found in POSTROUTING: the source IP, the chain it jumps
 // to and its comment.
 struct IptablesMasq {
-  cni::IPNet source{};
+  knet::IPNet source{};
   std::string chain{};
   std::string comment{};
 };

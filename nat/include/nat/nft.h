@@ -1,10 +1,10 @@
 #pragma once
 // nftables rules knet programs for containers, sent over netlink (no `nft`
 // process). Every rule lives in a table knet owns and carries its owner's tag
-// (cni::owner_tag) as the rule comment, so DEL and GC find it after a crash
+// (knet::owner_tag) as the rule comment, so DEL and GC find it after a crash
 // without any state file. Nothing outside knet's tables is ever touched.
 
-#include <cni/ip.h>
+#include <base/ip.h>
 
 #include <cstddef>
 #include <functional>
@@ -36,7 +36,7 @@ inline constexpr const char* kSpoofTable = "knet-macspoof";
 // finishes the job.
 class Nft {
  public:
-  // Opens the socket; throws cni::Error(kInternal) if nf_tables is unavailable.
+  // Opens the socket; throws knet::Error if nf_tables is unavailable.
   Nft();
   ~Nft();
   Nft(Nft&&) noexcept;
@@ -45,9 +45,9 @@ class Nft {
   // Masquerades traffic from each address's IP to every destination outside
   // its subnet that is not multicast (the reference's ipMasq semantics), one
   // rule per address in the owner's chain, each commented `comment` (an
-  // owner tag, cni::owner_tag). Creates the tables when missing. One netlink
+  // owner tag, knet::owner_tag). Creates the tables when missing. One netlink
   // round trip when they exist.
-  void add_masquerade(const std::vector<cni::IPNet>& addrs, const std::string& comment);
+  void add_masquerade(const std::vector<knet::IPNet>& addrs, const std::string& comment);
 
   // Removes what add_masquerade made for `comment`; returns how many rules.
   // Nothing there is not an error. One dump of the owner's chain per family,

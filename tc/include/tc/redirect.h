@@ -33,7 +33,7 @@ bool redirects_to(nlw::Socket& sock, int ifindex, int ifb_index);
 // target ifindex -> the links redirecting to it. One qdisc dump, then one
 // filter dump per link with an ingress qdisc.
 std::map<int, std::vector<int>> redirects_by_target(nlw::Socket& sock);
-// Throws cni::Error naming `label` unless link `ifindex` has a filter on its
+// Throws knet::Error naming `label` unless link `ifindex` has a filter on its
 // ingress redirecting everything to `ifb_index`.
 void verify_redirect(nlw::Socket& sock, int ifindex, int ifb_index, const std::string& label);
 

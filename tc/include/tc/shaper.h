@@ -3,7 +3,7 @@
 // when only some subnets are (or are not) shaped, an HTB with a shaped and an
 // unshaped class and u32 filters that pick the class by address.
 
-#include <cni/ip.h>
+#include <base/ip.h>
 
 #include <vector>
 
@@ -24,7 +24,7 @@ struct ShaperSpec {
   Bucket bucket{};
   // Empty: every packet is shaped (TBF). Otherwise HTB, where `subnets` are the
   // only shaped ones (`only_subnets`) or the only unshaped ones (!only_subnets).
-  std::vector<cni::IPNet> subnets{};
+  std::vector<knet::IPNet> subnets{};
   bool only_subnets = true;
   Match match = Match::kDestination;
 };
@@ -50,7 +50,7 @@ void install_shaper(nlw::Socket& sock, int ifindex, const ShaperSpec& spec);
 // otherwise) and kind tbf or htb; false if there was none. The kernel drops
 // its classes and filters with it.
 bool remove_shaper(nlw::Socket& sock, int ifindex, uint32_t handle = kRootHandle);
-// Throws cni::Error naming `label` and the first difference if the root qdisc
+// Throws knet::Error naming `label` and the first difference if the root qdisc
 // of link `ifindex`, its classes or its filters do not implement `spec`.
 void verify_shaper(nlw::Socket& sock, int ifindex, const ShaperSpec& spec,
                    const std::string& label);

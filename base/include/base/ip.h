@@ -9,15 +9,13 @@
 #include <string>
 #include <string_view>
 
-namespace cni {
+namespace knet {
 
 struct IP {
   int family = 0;  // AF_INET, AF_INET6, or 0 for "no address"
   std::array<uint8_t, 16> bytes{};  // network order; v4 uses the first 4
 
   static std::optional<IP> parse(std::string_view s);
-  // Parses or throws a config error naming `what` ("ipam.gateway").
-  static IP parse_or_throw(std::string_view s, std::string_view what);
   static IP from_v4(uint32_t host_order);
 
   bool valid() const { return family != 0; }
@@ -40,7 +38,6 @@ struct IPNet {
   int prefix = 0;
 
   static std::optional<IPNet> parse(std::string_view cidr);
-  static IPNet parse_or_throw(std::string_view cidr, std::string_view what);
 
   std::string str() const;  // "10.1.0.5/24"
   IPNet network() const;    // host bits cleared
@@ -54,4 +51,4 @@ struct IPNet {
 // Number of addresses from a to b inclusive, saturating at UINT64_MAX.
 uint64_t distance(const IP& a, const IP& b);
 
-}  // namespace cni
+}  // namespace knet

@@ -1,15 +1,17 @@
-#include "nlw/attach.h"
+#include "common/attach.h"
+
+#include "common/check.h"
 
 #include <cni/error.h>
+#include <nlw/addr.h>
+#include <nlw/route.h>
 #include <sys/socket.h>
 
-#include "nlw/addr.h"
-#include "nlw/route.h"
-#include "nlw/socket.h"
+namespace knet::common {
 
-namespace nlw {
+using nlw::Socket;
 
-LinkInfo resolve_link_or_default(Socket& sock, const std::string& name, const std::string& key) {
+nlw::LinkInfo resolve_link_or_default(Socket& sock, const std::string& name, const std::string& key) {
   if (!name.empty()) {
     auto link = find_link(sock, name);
     if (!link) {
@@ -32,22 +34,7 @@ LinkInfo resolve_link_or_default(Socket& sock, const std::string& name, const st
   return *link;
 }
 
-LinkUndo::~LinkUndo() {
-  if (name_.empty()) return;
-  try {
-    delete_link_if_exists(sock_, name_);
-  } catch (...) {
-    // Best effort: the ADD is already failing with its own error.
-  }
-}
-
 void apply_ip_config(Socket& sock, int index, const cni::Result& ip) {
-  auto gateway_of_family = [&](int family) -> std::optional<cni::IP> {
-    for (const auto& c : ip.ips) {
-      if (c.gateway && c.gateway->family == family) return c.gateway;
-    }
-    return std::nullopt;
-  };
   bool v6 = false;
   for (const auto& c : ip.ips) {
     add_address(sock, index, c.address);
@@ -56,10 +43,10 @@ void apply_ip_config(Socket& sock, int index, const cni::Result& ip) {
   set_up(sock, index);
   if (v6) wait_ipv6_usable(sock, index);
   for (const auto& r : ip.routes) {
-    RouteSpec spec;
+    nlw::RouteSpec spec;
     spec.dst = r.dst;
     spec.oif = index;
-    spec.gw = r.gw ? r.gw : gateway_of_family(r.dst.ip.family);
+    spec.gw = r.gw ? r.gw : gateway_of_family(ip, r.dst.ip.family);
     if (r.mtu) spec.mtu = static_cast<uint32_t>(*r.mtu);
     if (r.advmss) spec.advmss = static_cast<uint32_t>(*r.advmss);
     if (r.priority) spec.priority = static_cast<uint32_t>(*r.priority);
@@ -69,4 +56,4 @@ void apply_ip_config(Socket& sock, int index, const cni::Result& ip) {
   }
 }
 
-}  // namespace nlw
+}  // namespace knet::common

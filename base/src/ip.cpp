@@ -1,4 +1,4 @@
-#include "cni/ip.h"
+#include "base/ip.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -6,9 +6,8 @@
 #include <algorithm>
 #include <charconv>
 
-#include "cni/error.h"
 
-namespace cni {
+namespace knet {
 
 std::optional<IP> IP::parse(std::string_view s) {
   if (s.empty() || s.size() > INET6_ADDRSTRLEN) return std::nullopt;
@@ -22,12 +21,6 @@ std::optional<IP> IP::parse(std::string_view s) {
   if (inet_pton(AF_INET6, z.c_str(), ip.bytes.data()) != 1) return std::nullopt;
   ip.family = AF_INET6;
   return ip;
-}
-
-IP IP::parse_or_throw(std::string_view s, std::string_view what) {
-  auto ip = parse(s);
-  if (!ip) config_error("invalid \"" + std::string(what) + "\": \"" + std::string(s) + "\" is not an IP address");
-  return *ip;
 }
 
 IP IP::from_v4(uint32_t h) {
@@ -86,12 +79,6 @@ std::optional<IPNet> IPNet::parse(std::string_view cidr) {
   return IPNet{*ip, prefix};
 }
 
-IPNet IPNet::parse_or_throw(std::string_view cidr, std::string_view what) {
-  auto n = parse(cidr);
-  if (!n) config_error("invalid \"" + std::string(what) + "\": \"" + std::string(cidr) + "\" is not a CIDR");
-  return *n;
-}
-
 std::string IPNet::str() const { return ip.str() + "/" + std::to_string(prefix); }
 
 IPNet IPNet::network() const {
@@ -144,4 +131,4 @@ uint64_t distance(const IP& a, const IP& b) {
   return lo + 1;
 }
 
-}  // namespace cni
+}  // namespace knet

@@ -9,7 +9,7 @@
 #include <exception>
 #include <utility>
 
-namespace cni {
+namespace knet {
 
 // The first exception thrown by the bodies of callbacks of one C call.
 class CallbackError {
@@ -38,4 +38,4 @@ class CallbackError {
   std::exception_ptr error_;
 };
 
-}  // namespace cni
+}  // namespace knet

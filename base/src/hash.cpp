@@ -1,6 +1,6 @@
-#include "cni/sha512.h"
+#include "base/hash.h"
 
-namespace cni {
+namespace knet {
 namespace {
 
 constexpr uint64_t kK[80] = {
@@ -91,4 +91,4 @@ std::string sha512_hex(std::string_view data, size_t bytes) {
   return s;
 }
 
-}  // namespace cni
+}  // namespace knet

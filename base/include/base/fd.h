@@ -6,7 +6,7 @@
 
 #include <utility>
 
-namespace cni {
+namespace knet {
 
 class Fd {
  public:
@@ -34,4 +34,4 @@ class Fd {
   int fd_;
 };
 
-}  // namespace cni
+}  // namespace knet

@@ -1,0 +1,1 @@
+/* no code: the targets only need a source */
