@@ -29,7 +29,7 @@ knet::ExecOutput run(int family, std::vector<std::string> args) {
   return knet::exec_argv(args, knet::environ_with({}), "");
 }
 
-void must(int family, const std::vector<std::string>& args, const std::string& what) {
+void run_or_throw(int family, const std::vector<std::string>& args, const std::string& what) {
   knet::ExecOutput o = run(family, args);
   if (o.status != 0) {
     std::string msg = o.err.empty() ? o.out : o.err;
@@ -52,7 +52,7 @@ void append_unique(int family, const std::string& chain, const std::vector<std::
   if (run(family, check).status == 0) return;
   std::vector<std::string> add = {"-A", chain};
   add.insert(add.end(), rule.begin(), rule.end());
-  must(family, add, "failed to append to iptables chain " + chain);
+  run_or_throw(family, add, "failed to append to iptables chain " + chain);
 }
 
 void remove_chain(int family, const std::string& chain) {
@@ -105,7 +105,7 @@ void iptables_setup(const knet::IPNet& addr, const std::string& chain, const std
   int family = family_of(addr);
   knet::ExecOutput o = run(family, {"-N", chain});
   if (o.status != 0 && o.err.find("exists") == std::string::npos) {
-    must(family, {"-N", chain}, "failed to create iptables chain " + chain);
+    run_or_throw(family, {"-N", chain}, "failed to create iptables chain " + chain);
   }
   append_unique(family, chain, with_comment({"-d", addr.network().str(), "-j", "ACCEPT"}, c));
   std::string multicast = family == AF_INET ? "224.0.0.0/4" : "ff00::/8";

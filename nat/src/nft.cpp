@@ -291,13 +291,13 @@ class Batch {
   Batch& operator=(const Batch&) = delete;
 
   // Starts the next message; the caller fills its payload, then calls next().
-  nlmsghdr* hdr(uint16_t type, uint16_t family, uint16_t flags) {
+  nlmsghdr* begin_message(uint16_t type, uint16_t family, uint16_t flags) {
     if (buf_.size() < used_ + kMaxMessage)
       buf_.resize(std::max(2 * buf_.size(), used_ + kMaxMessage));
     ++count_;
     return nftnl_nlmsg_build_hdr(buf_.data() + used_, type, family, flags | NLM_F_ACK, seq_++);
   }
-  // Ends the message hdr() started.
+  // Ends the message begin_message() started.
   void next() {
     const nlmsghdr* h = message_at(used_);
     if (h->nlmsg_len > kMaxMessage) {
@@ -320,26 +320,26 @@ class Batch {
     nftnl_table_set_u32(t.get(), NFTNL_TABLE_FAMILY, c.family);
     nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, c.table);
     nftnl_table_nlmsg_build_payload(
-        hdr(NFT_MSG_NEWTABLE, c.family, NLM_F_CREATE | (excl ? NLM_F_EXCL : 0)), t.get());
+        begin_message(NFT_MSG_NEWTABLE, c.family, NLM_F_CREATE | (excl ? NLM_F_EXCL : 0)), t.get());
     next();
     ChainPtr ch = chain_ref(c.family, c.table, c.chain);
     nftnl_chain_set_str(ch.get(), NFTNL_CHAIN_TYPE, c.type);
     nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_HOOKNUM, c.hook);
     nftnl_chain_set_s32(ch.get(), NFTNL_CHAIN_PRIO, c.prio);
     nftnl_chain_set_u32(ch.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
-    nftnl_chain_nlmsg_build_payload(hdr(NFT_MSG_NEWCHAIN, c.family, NLM_F_CREATE), ch.get());
+    nftnl_chain_nlmsg_build_payload(begin_message(NFT_MSG_NEWCHAIN, c.family, NLM_F_CREATE), ch.get());
     next();
   }
   // A regular chain (no hook) in `c.table`.
   void add_plain_chain(uint16_t family, const char* table, const std::string& name) {
     ChainPtr ch = chain_ref(family, table, name.c_str());
-    nftnl_chain_nlmsg_build_payload(hdr(NFT_MSG_NEWCHAIN, family, NLM_F_CREATE), ch.get());
+    nftnl_chain_nlmsg_build_payload(begin_message(NFT_MSG_NEWCHAIN, family, NLM_F_CREATE), ch.get());
     next();
   }
   // Deletes chain `name` and the rules in it.
   void del_chain(uint16_t family, const char* table, const std::string& name) {
     ChainPtr ch = chain_ref(family, table, name.c_str());
-    nftnl_chain_nlmsg_build_payload(hdr(NFT_MSG_DELCHAIN, family, 0), ch.get());
+    nftnl_chain_nlmsg_build_payload(begin_message(NFT_MSG_DELCHAIN, family, 0), ch.get());
     next();
   }
   // The masquerade map of `family`'s knet-nat table.
@@ -352,7 +352,7 @@ class Batch {
     nftnl_set_set_u32(m.get(), NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
     nftnl_set_set_u32(m.get(), NFTNL_SET_ID, kMasqMapId);
     uint16_t f = static_cast<uint16_t>(nftnl_set_get_u32(m.get(), NFTNL_SET_FAMILY));
-    nftnl_set_nlmsg_build_payload(hdr(NFT_MSG_NEWSET, f, NLM_F_CREATE), m.get());
+    nftnl_set_nlmsg_build_payload(begin_message(NFT_MSG_NEWSET, f, NLM_F_CREATE), m.get());
     next();
   }
   // Adds (`add`) or removes `ip` -> jump `chain` in the masquerade map.
@@ -368,12 +368,12 @@ class Batch {
     nftnl_set_elem_add(m.get(), e.release());  // the set owns it from here
     uint16_t f = static_cast<uint16_t>(nftnl_set_get_u32(m.get(), NFTNL_SET_FAMILY));
     nftnl_set_elems_nlmsg_build_payload(
-        hdr(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, f, add ? NLM_F_CREATE : 0), m.get());
+        begin_message(add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, f, add ? NLM_F_CREATE : 0), m.get());
     next();
   }
   void add_rule(nftnl_rule* r) {
     uint16_t family = static_cast<uint16_t>(nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY));
-    nftnl_rule_nlmsg_build_payload(hdr(NFT_MSG_NEWRULE, family, NLM_F_CREATE | NLM_F_APPEND), r);
+    nftnl_rule_nlmsg_build_payload(begin_message(NFT_MSG_NEWRULE, family, NLM_F_CREATE | NLM_F_APPEND), r);
     next();
   }
   // Deletes a dumped rule by its handle.
@@ -384,7 +384,7 @@ class Batch {
     nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, nftnl_rule_get_str(dumped, NFTNL_RULE_TABLE));
     nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, nftnl_rule_get_str(dumped, NFTNL_RULE_CHAIN));
     nftnl_rule_set_u64(r.get(), NFTNL_RULE_HANDLE, nftnl_rule_get_u64(dumped, NFTNL_RULE_HANDLE));
-    nftnl_rule_nlmsg_build_payload(hdr(NFT_MSG_DELRULE, family, 0), r.get());
+    nftnl_rule_nlmsg_build_payload(begin_message(NFT_MSG_DELRULE, family, 0), r.get());
     next();
   }
   size_t count() const { return count_; }
@@ -577,11 +577,11 @@ void Nft::add_masquerade(const std::vector<knet::IPNet>& addrs, const std::strin
   // missing table makes the transaction fail with ENOENT, then it is created.
   for (int attempt = 0;; ++attempt) {
     Batch b(s_->seq);
-    bool seen[2] = {false, false};
+    bool has_v4 = false, has_v6 = false;
     for (const auto& a : addrs) {
-      bool v4 = a.ip.is_v4();
-      if (!seen[v4]) b.add_plain_chain(nat_chain(family_of(a.ip)).family, kNatTable, chain);
-      seen[v4] = true;
+      bool& has_family = a.ip.is_v4() ? has_v4 : has_v6;
+      if (!has_family) b.add_plain_chain(nat_chain(family_of(a.ip)).family, kNatTable, chain);
+      has_family = true;
       b.add_rule(masquerade_rule(a, chain, comment).get());
       b.masq_element(a.ip, chain, true);
     }
@@ -592,8 +592,8 @@ void Nft::add_masquerade(const std::vector<knet::IPNet>& addrs, const std::strin
                comment,
            err);
     }
-    if (seen[1]) bootstrap_nat(*s_, AF_INET);
-    if (seen[0]) bootstrap_nat(*s_, AF_INET6);
+    if (has_v4) bootstrap_nat(*s_, AF_INET);
+    if (has_v6) bootstrap_nat(*s_, AF_INET6);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <base/owner.h>
 #include <cni/skel.h>
 #include <common/attach.h>
+#include <common/check.h>
 #include <common/undo.h>
 #include <nlw/error.h>
 #include <nlw/link.h>
@@ -114,20 +115,11 @@ void del(const cni::Env& env, const cni::NetConf& conf) {
 void check(const cni::Env& env, const cni::NetConf& conf) {
   env.args.require_known({"MAC"});
   br::Config cfg = br::Config::parse(conf, env.args);
-  if (!conf.prev_result) cni::config_error("required \"prevResult\" missing");
-  if (cfg.has_ipam) cni::ipam_check(env, conf);
-  const cni::Interface* iface = nullptr;
-  for (const auto& i : conf.prev_result->interfaces) {
-    if (i.name == env.ifname && i.sandbox == env.netns) iface = &i;
-  }
-  if (!iface) {
-    throw cni::Error(cni::kInternal,
-                     "prevResult has no interface " + env.ifname + " in sandbox " + env.netns);
-  }
+  const cni::Interface& iface = common::check_prologue(env, conf, cfg.has_ipam);
   nlw::NetNS cont = common::open_container_netns(env.netns);
   nlw::Socket cont_sock = nlw::Socket::in(cont);
   nlw::Socket host = nlw::Socket::current();
-  br::verify(host, cont_sock, *conf.prev_result, *iface, cfg);
+  br::verify(host, cont_sock, *conf.prev_result, iface, cfg);
 }
 
 void gc(const cni::Env& env, const cni::NetConf& conf, const std::vector<cni::Attachment>& valid) {

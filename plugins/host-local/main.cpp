@@ -8,16 +8,16 @@
 #include <ipam/config.h>
 #include <ipam/host_local.h>
 
-namespace hl = knet::ipam;
+namespace ipam = knet::ipam;
 
 namespace {
 
-hl::Config config(const cni::Env& env, const cni::NetConf& conf) {
+ipam::Config config(const cni::Env& env, const cni::NetConf& conf) {
   env.args.require_known({"IP"});
-  return hl::Config::parse(conf, env.args);
+  return ipam::Config::parse(conf, env.args);
 }
 
-hl::OwnerKey owner(const cni::Env& env) { return {env.container_id, env.ifname}; }
+ipam::OwnerKey owner(const cni::Env& env) { return {env.container_id, env.ifname}; }
 
 }  // namespace
 
@@ -25,15 +25,15 @@ int main() {
   return cni::plugin_main(cni::Plugin{
       "knet host-local: IP addresses from ranges, recorded on disk",
       [](const cni::Env& env, const cni::NetConf& conf) {
-        return hl::add(config(env, conf), owner(env));
+        return ipam::add(config(env, conf), owner(env));
       },
-      [](const cni::Env& env, const cni::NetConf& conf) { hl::del(config(env, conf), owner(env)); },
+      [](const cni::Env& env, const cni::NetConf& conf) { ipam::del(config(env, conf), owner(env)); },
       [](const cni::Env& env, const cni::NetConf& conf) {
-        hl::check(config(env, conf), owner(env), conf.prev_result);
+        ipam::check(config(env, conf), owner(env), conf.prev_result);
       },
       [](const cni::Env& env, const cni::NetConf& conf, const std::vector<cni::Attachment>& valid) {
-        hl::gc(config(env, conf), valid);
+        ipam::gc(config(env, conf), valid);
       },
-      [](const cni::Env& env, const cni::NetConf& conf) { hl::status(config(env, conf)); },
+      [](const cni::Env& env, const cni::NetConf& conf) { ipam::status(config(env, conf)); },
   });
 }

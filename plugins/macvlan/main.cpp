@@ -8,6 +8,7 @@
 #include <base/owner.h>
 #include <cni/skel.h>
 #include <common/attach.h>
+#include <common/check.h>
 #include <nlw/error.h>
 #include <nlw/link.h>
 #include <nlw/netns.h>
@@ -80,21 +81,12 @@ void del(const cni::Env& env, const cni::NetConf& conf) {
 void check(const cni::Env& env, const cni::NetConf& conf) {
   env.args.require_known({"MAC"});
   mv::Config cfg = mv::Config::parse(conf, env.args);
-  if (!conf.prev_result) cni::config_error("required \"prevResult\" missing");
-  if (cfg.has_ipam) cni::ipam_check(env, conf);
-  const cni::Interface* iface = nullptr;
-  for (const auto& i : conf.prev_result->interfaces) {
-    if (i.name == env.ifname && i.sandbox == env.netns) iface = &i;
-  }
-  if (!iface) {
-    throw cni::Error(cni::kInternal,
-                     "prevResult has no interface " + env.ifname + " in sandbox " + env.netns);
-  }
+  const cni::Interface& iface = common::check_prologue(env, conf, cfg.has_ipam);
   nlw::NetNS cont = common::open_container_netns(env.netns);
   nlw::Socket cont_sock = nlw::Socket::in(cont);
   nlw::Socket host_sock = nlw::Socket::current();
   nlw::LinkInfo master = mv::resolve_master(cfg.link_in_container ? cont_sock : host_sock, cfg);
-  mv::verify(cont_sock, *iface, master, cfg.link_in_container, cfg, *conf.prev_result);
+  mv::verify(cont_sock, iface, master, cfg.link_in_container, cfg, *conf.prev_result);
 }
 
 void gc(const cni::Env& env, const cni::NetConf& conf, const std::vector<cni::Attachment>& valid) {

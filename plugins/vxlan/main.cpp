@@ -13,6 +13,7 @@
 #include <nlw/netns.h>
 #include <nlw/socket.h>
 #include <common/attach.h>
+#include <common/check.h>
 
 #include <optional>
 
@@ -120,14 +121,14 @@ void del(const cni::Env& env, const cni::NetConf& conf) {
 
 void check(const cni::Env& env, const cni::NetConf& conf) {
   vx::Config cfg = vx::Config::parse(conf);
-  if (!conf.prev_result) cni::config_error("required \"prevResult\" missing");
+  const cni::Result& prev = common::require_prev_result(conf);
   nlw::Socket host = nlw::Socket::current();
   ThisNode node = resolve(host, cfg);
   if (cfg.has_ipam) cni::ipam_check(env, vx::ipam_conf(conf, cfg, self_subnet(node.view)));
   vx::verify_host(host, cfg, conf.name, node.underlay, node.mtu, node.view);
   nlw::NetNS cont = common::open_container_netns(env.netns);
   nlw::Socket cont_sock = nlw::Socket::in(cont);
-  vx::verify_container(host, cont_sock, cfg, common::owner_of(env, conf), node.mtu, *conf.prev_result);
+  vx::verify_container(host, cont_sock, cfg, common::owner_of(env, conf), node.mtu, prev);
 }
 
 void gc(const cni::Env& env, const cni::NetConf& conf, const std::vector<cni::Attachment>& valid) {
@@ -135,7 +136,7 @@ void gc(const cni::Env& env, const cni::NetConf& conf, const std::vector<cni::At
   nlw::Socket host = nlw::Socket::current();
   {
     knet::RunDirLock lock(vx::network_lock_file(conf.name));
-    vx::collect(host, cfg, conf.name, valid, lock.held());
+    vx::remove_stale(host, cfg, conf.name, valid, lock.held());
   }
   if (cfg.has_ipam) cni::ipam_gc(env, vx::ipam_conf(conf, cfg, std::nullopt));
 }

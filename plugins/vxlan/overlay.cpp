@@ -465,7 +465,7 @@ void verify_container(nlw::Socket& host, nlw::Socket& cont_sock, const Config& c
   common::verify_ip_config(cont_sock, link, prev);
 }
 
-void collect(nlw::Socket& host, const Config& cfg, const std::string& network,
+void remove_stale(nlw::Socket& host, const Config& cfg, const std::string& network,
              const std::vector<cni::Attachment>& valid, bool locked) {
   auto br = nlw::find_link(host, cfg.bridge);
   std::string tag = network_tag(network);

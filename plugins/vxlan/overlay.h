@@ -136,7 +136,7 @@ void verify_container(nlw::Socket& host, nlw::Socket& cont_sock, const Config& c
 // an ADD killed before tagging them left them untagged. Those go only when
 // `locked`: the caller holds the network's lock, so no ADD is between
 // creating the device and creating its veth.
-void collect(nlw::Socket& host, const Config& cfg, const std::string& network,
+void remove_stale(nlw::Socket& host, const Config& cfg, const std::string& network,
              const std::vector<cni::Attachment>& valid, bool locked);
 
 }  // namespace knet::vxlan

@@ -17,7 +17,7 @@ namespace {
 
 // The child's work: an ifb with a TBF, then an HTB with a filter, then a
 // redirect to it. Returns "" or the error.
-std::string try_everything() {
+std::string exercise_every_kind() {
   try {
     if (unshare(CLONE_NEWNET) != 0) {
       return std::string("cannot create a network namespace to probe in: ") + strerror(errno);
@@ -51,7 +51,7 @@ std::string probe_missing_support() {
   if (pid == 0) {
     close(fds[0]);
     alarm(10);  // a wedged netlink request must not hang STATUS
-    std::string err = try_everything();
+    std::string err = exercise_every_kind();
     ssize_t n = write(fds[1], err.data(), err.size());
     _exit(n == static_cast<ssize_t>(err.size()) ? 0 : 1);
   }

@@ -22,13 +22,19 @@ namespace {
 using namespace detail;  // NOLINT(google-build-using-namespace): a .cpp of the same library
 
 // One u32 key word: value and mask in network order at a byte offset of the IP header.
-using Key = std::tuple<uint32_t, uint32_t, int>;
+struct U32Key {
+  uint32_t value = 0;
+  uint32_t mask = 0;
+  int offset = 0;
+  bool operator==(const U32Key&) const = default;
+  auto operator<=>(const U32Key&) const = default;
+};
 
 // A u32 filter as knet writes it: protocol, target class, keys.
 struct Filter {
   uint16_t protocol = 0;
   uint32_t classid = 0;
-  std::vector<Key> keys;
+  std::vector<U32Key> keys;
   bool operator==(const Filter&) const = default;
   auto operator<=>(const Filter&) const = default;
 };
@@ -43,17 +49,17 @@ int address_offset(bool v4, Match m) {
 
 // The key words matching `net`: one per 32 bits of address (1 for IPv4, 4
 // for IPv6), masked by the prefix; a /0 is one word with an empty mask.
-std::vector<Key> subnet_keys(const knet::IPNet& net, Match m) {
+std::vector<U32Key> subnet_keys(const knet::IPNet& net, Match m) {
   knet::IPNet n = net.network();
   int off = address_offset(n.ip.is_v4(), m);
-  std::vector<Key> keys;
+  std::vector<U32Key> keys;
   for (int word = 0; word * 32 < n.ip.bits(); ++word) {
     int bits = std::clamp(n.prefix - word * 32, 0, 32);
     if (bits == 0 && !keys.empty()) break;
     uint32_t val;
     std::memcpy(&val, n.ip.bytes.data() + word * 4, 4);
     uint32_t mask = bits == 0 ? 0 : htonl(~uint32_t{0} << (32 - bits));
-    keys.emplace_back(val & mask, mask, off + word * 4);
+    keys.push_back({val & mask, mask, off + word * 4});
     if (bits < 32) break;
   }
   return keys;
@@ -116,7 +122,7 @@ void add_htb_class(nlw::Socket& sock, int ifindex, uint32_t handle, uint64_t rat
 void add_filter(nlw::Socket& sock, int ifindex, const Filter& f, const LinkLabel& label) {
   ClsPtr c =
       new_filter(ifindex, kRootHandle, filter_prio(f.protocol == ETH_P_IP), f.protocol, "u32");
-  for (const auto& [val, mask, off] : f.keys) rtnl_u32_add_key(c.get(), val, mask, off, 0);
+  for (const U32Key& k : f.keys) rtnl_u32_add_key(c.get(), k.value, k.mask, k.offset, 0);
   rtnl_u32_set_classid(c.get(), f.classid);
   rtnl_u32_set_cls_terminal(c.get());
   request(sock, [&] { return "add u32 filter to " + label.str(); },

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-namespace knet::test::hl {
+namespace knet::test::host_local {
 
 using nlohmann::json;
 
@@ -77,4 +77,4 @@ inline std::string slurp(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), {}};
 }
 
-}  // namespace knet::test::hl
+}  // namespace knet::test::host_local

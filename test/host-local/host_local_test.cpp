@@ -7,7 +7,7 @@
 
 #include "hl.h"
 
-namespace knet::test::hl {
+namespace knet::test::host_local {
 namespace {
 
 class HostLocal : public ::testing::Test {
@@ -309,4 +309,4 @@ TEST_F(HostLocal, LargeV6RangesAllocateWithoutEnumerating) {
 }
 
 }  // namespace
-}  // namespace knet::test::hl
+}  // namespace knet::test::host_local

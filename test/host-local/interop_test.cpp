@@ -15,7 +15,7 @@
 
 #include "hl.h"
 
-namespace knet::test::hl {
+namespace knet::test::host_local {
 namespace {
 
 class Interop : public ::testing::Test {
@@ -195,4 +195,4 @@ TEST_F(Interop, SameTickWritesOfTheReferenceAreSeen) {
 }
 
 }  // namespace
-}  // namespace knet::test::hl
+}  // namespace knet::test::host_local

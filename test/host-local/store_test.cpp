@@ -18,8 +18,8 @@
 namespace knet::ipam {
 namespace {
 
-using test::hl::files;
-using test::hl::slurp;
+using test::host_local::files;
+using test::host_local::slurp;
 
 knet::IP ip(const std::string& s) { return *knet::IP::parse(s); }
 

@@ -207,23 +207,23 @@ TEST_F(MixedChain, ReferenceBridgeThenKnetBandwidth) {
 }
 
 TEST_F(MixedChain, HostLocalBothWaysOnOneDataDir) {
-  if (!fs::exists(hl::kRef)) GTEST_SKIP() << hl::kRef << " missing (containernetworking-plugins)";
-  json conf = hl::conf(data(), {{"subnet", "10.94.0.0/24"}}, "mixed", "1.0.0");
-  auto impl = [](int i) { return i % 2 == 0 ? hl::kRef : hl::knet(); };
+  if (!fs::exists(host_local::kRef)) GTEST_SKIP() << host_local::kRef << " missing (containernetworking-plugins)";
+  json conf = host_local::conf(data(), {{"subnet", "10.94.0.0/24"}}, "mixed", "1.0.0");
+  auto impl = [](int i) { return i % 2 == 0 ? host_local::kRef : host_local::knet(); };
   std::vector<std::string> ips;
   for (int i = 0; i < 8; ++i) {  // 4 each, alternating
-    RunResult r = hl::run(impl(i), "ADD", conf, "c" + std::to_string(i));
-    ASSERT_EQ(r.code, 0) << impl(i) << ": " << hl::describe(r);
-    ips.push_back(hl::ip_of(r));
+    RunResult r = host_local::run(impl(i), "ADD", conf, "c" + std::to_string(i));
+    ASSERT_EQ(r.code, 0) << impl(i) << ": " << host_local::describe(r);
+    ips.push_back(host_local::ip_of(r));
     EXPECT_TRUE(fs::exists(reservation(ips.back()))) << ips.back();
   }
   EXPECT_EQ(std::set<std::string>(ips.begin(), ips.end()).size(), ips.size());
   for (int i = 0; i < 8; ++i) {  // each released by the other implementation
-    RunResult r = hl::run(impl(i + 1), "DEL", conf, "c" + std::to_string(i));
-    EXPECT_EQ(r.code, 0) << impl(i + 1) << ": " << hl::describe(r);
+    RunResult r = host_local::run(impl(i + 1), "DEL", conf, "c" + std::to_string(i));
+    EXPECT_EQ(r.code, 0) << impl(i + 1) << ": " << host_local::describe(r);
     EXPECT_FALSE(fs::exists(reservation(ips[i]))) << ips[i] << " after DEL by " << impl(i + 1);
   }
-  for (const auto& f : hl::files(data() + "/mixed"))
+  for (const auto& f : host_local::files(data() + "/mixed"))
     EXPECT_TRUE(f == "lock" || f == "knet.index" || f.starts_with("last_reserved_ip"))
         << f << " left";
 }
