@@ -13,10 +13,7 @@
 namespace nlw {
 namespace {
 
-struct RtAddrDeleter {
-  void operator()(rtnl_addr* a) const { rtnl_addr_put(a); }
-};
-using RtAddrPtr = std::unique_ptr<rtnl_addr, RtAddrDeleter>;
+using RtAddrPtr = knet::CPtr<rtnl_addr, rtnl_addr_put>;
 
 RtAddrPtr make_addr(int index, const knet::IPNet& net) {
   RtAddrPtr a(rtnl_addr_alloc());

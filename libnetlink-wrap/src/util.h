@@ -2,6 +2,7 @@
 // Internal helpers shared by the wrapper's sources: owning pointers for libnl
 // objects and conversions between libnl and knet value types.
 
+#include <base/c_ptr.h>
 #include <base/ip.h>
 #include <netlink/addr.h>
 #include <netlink/cache.h>
@@ -16,22 +17,10 @@
 
 namespace nlw::detail {
 
-struct LinkDeleter {
-  void operator()(rtnl_link* l) const { rtnl_link_put(l); }
-};
-struct AddrDeleter {
-  void operator()(nl_addr* a) const { nl_addr_put(a); }
-};
-struct CacheDeleter {
-  void operator()(nl_cache* c) const { nl_cache_free(c); }
-};
-struct MsgDeleter {
-  void operator()(nl_msg* m) const { nlmsg_free(m); }
-};
-using LinkPtr = std::unique_ptr<rtnl_link, LinkDeleter>;
-using AddrPtr = std::unique_ptr<nl_addr, AddrDeleter>;
-using CachePtr = std::unique_ptr<nl_cache, CacheDeleter>;
-using MsgPtr = std::unique_ptr<nl_msg, MsgDeleter>;
+using LinkPtr = knet::CPtr<rtnl_link, rtnl_link_put>;
+using AddrPtr = knet::CPtr<nl_addr, nl_addr_put>;
+using CachePtr = knet::CPtr<nl_cache, nl_cache_free>;
+using MsgPtr = knet::CPtr<nl_msg, nlmsg_free>;
 
 // A libnl address holding `ip` (and `prefix`, default the full length).
 AddrPtr to_nl(const knet::IP& ip, std::optional<int> prefix = std::nullopt);

@@ -260,7 +260,7 @@ std::string rule_comment(nftnl_rule* r) {
 }  // namespace
 
 struct Nft::State {
-  std::unique_ptr<mnl_socket, Deleter<mnl_socket_close>> sock;
+  knet::CPtr<mnl_socket, mnl_socket_close> sock;
   uint32_t portid = 0;
   uint32_t seq = static_cast<uint32_t>(time(nullptr));
   int fd() const { return mnl_socket_get_fd(sock.get()); }

@@ -2,6 +2,7 @@
 // Internal to knet_nat (and its tests): owning pointers for libnftnl objects
 // and the parser of one received chunk of an nftables rule dump.
 
+#include <base/c_ptr.h>
 #include <base/error.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
@@ -18,22 +19,14 @@
 
 namespace knet::nat::detail {
 
-// unique_ptr deleter calling libnftnl's free function for the type.
-template <auto Free>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using RulePtr = std::unique_ptr<nftnl_rule, Deleter<nftnl_rule_free>>;
-using ChainPtr = std::unique_ptr<nftnl_chain, Deleter<nftnl_chain_free>>;
-using TablePtr = std::unique_ptr<nftnl_table, Deleter<nftnl_table_free>>;
-using SetPtr = std::unique_ptr<nftnl_set, Deleter<nftnl_set_free>>;
-using SetElemPtr = std::unique_ptr<nftnl_set_elem, Deleter<nftnl_set_elem_free>>;
-using ExprPtr = std::unique_ptr<nftnl_expr, Deleter<nftnl_expr_free>>;
-using ExprIterPtr = std::unique_ptr<nftnl_expr_iter, Deleter<nftnl_expr_iter_destroy>>;
-using UdataPtr = std::unique_ptr<nftnl_udata_buf, Deleter<nftnl_udata_buf_free>>;
+using RulePtr = knet::CPtr<nftnl_rule, nftnl_rule_free>;
+using ChainPtr = knet::CPtr<nftnl_chain, nftnl_chain_free>;
+using TablePtr = knet::CPtr<nftnl_table, nftnl_table_free>;
+using SetPtr = knet::CPtr<nftnl_set, nftnl_set_free>;
+using SetElemPtr = knet::CPtr<nftnl_set_elem, nftnl_set_elem_free>;
+using ExprPtr = knet::CPtr<nftnl_expr, nftnl_expr_free>;
+using ExprIterPtr = knet::CPtr<nftnl_expr_iter, nftnl_expr_iter_destroy>;
+using UdataPtr = knet::CPtr<nftnl_udata_buf, nftnl_udata_buf_free>;
 
 // Throws knet::Error "out of memory allocating an nftables <what>"
 // when a libnftnl allocation returned null (their only failure); else `p`.

@@ -2,6 +2,7 @@
 // Owning pointers for the libnl traffic-control objects knet_tc uses, and the
 // one way it sends a request and turns a failure into a knet::Error.
 
+#include <base/c_ptr.h>
 #include <base/error.h>
 #include <netlink/cache.h>
 #include <netlink/route/action.h>
@@ -19,26 +20,11 @@
 
 namespace knet::tc::detail {
 
-struct QdiscDeleter {
-  void operator()(rtnl_qdisc* q) const { rtnl_qdisc_put(q); }
-};
-struct ClassDeleter {
-  void operator()(rtnl_class* c) const { rtnl_class_put(c); }
-};
-struct ClsDeleter {
-  void operator()(rtnl_cls* c) const { rtnl_cls_put(c); }
-};
-struct ActDeleter {
-  void operator()(rtnl_act* a) const { rtnl_act_put(a); }
-};
-struct CacheDeleter {
-  void operator()(nl_cache* c) const { nl_cache_free(c); }
-};
-using QdiscPtr = std::unique_ptr<rtnl_qdisc, QdiscDeleter>;
-using ClassPtr = std::unique_ptr<rtnl_class, ClassDeleter>;
-using ClsPtr = std::unique_ptr<rtnl_cls, ClsDeleter>;
-using ActPtr = std::unique_ptr<rtnl_act, ActDeleter>;
-using CachePtr = std::unique_ptr<nl_cache, CacheDeleter>;
+using QdiscPtr = knet::CPtr<rtnl_qdisc, rtnl_qdisc_put>;
+using ClassPtr = knet::CPtr<rtnl_class, rtnl_class_put>;
+using ClsPtr = knet::CPtr<rtnl_cls, rtnl_cls_put>;
+using ActPtr = knet::CPtr<rtnl_act, rtnl_act_put>;
+using CachePtr = knet::CPtr<nl_cache, nl_cache_free>;
 
 // Fresh objects of `kind` ("tbf", "htb", "u32", "mirred", "ingress"), or throw
 // when libnl is out of memory or does not know the kind.
