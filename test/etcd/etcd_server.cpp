@@ -125,14 +125,16 @@ std::string EtcdServer::log_tail() const {
 void EtcdServer::start() {
   if (pid_ > 0) throw std::logic_error("etcd already runs");
   const std::string scheme = pki_ ? "https" : "http";
-  std::vector<std::string> args{kEtcd, "--name", "t", "--data-dir", dir_ + "/data",
-                                "--listen-client-urls", endpoint(), "--advertise-client-urls",
-                                endpoint(), "--listen-peer-urls", "http://127.0.0.1:2380",
-                                "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
-                                "--initial-cluster", "t=http://127.0.0.1:2380",
-                                // A one-member cluster elects itself in ~0.1 s instead of ~1 s.
-                                "--heartbeat-interval", "10", "--election-timeout", "100",
-                                "--logger", "zap", "--log-outputs", "stderr"};
+  std::vector<std::string> args{
+      kEtcd, "--name", "t", "--data-dir", dir_ + "/data", "--listen-client-urls", endpoint(),
+      "--advertise-client-urls", endpoint(), "--listen-peer-urls", "http://127.0.0.1:2380",
+      "--initial-advertise-peer-urls", "http://127.0.0.1:2380", "--initial-cluster",
+      "t=http://127.0.0.1:2380",
+      // A one-member cluster elects itself in ~0.1 s instead of ~1 s.
+      "--heartbeat-interval", "10", "--election-timeout", "100",
+      // Progress notifications every 10 minutes would never be seen in a test.
+      "--experimental-watch-progress-notify-interval", "300ms", "--logger", "zap", "--log-outputs",
+      "stderr"};
   if (pki_) {
     args.insert(args.end(), {"--cert-file", pki_->server_cert, "--key-file", pki_->server_key,
                              "--trusted-ca-file", pki_->ca, "--client-cert-auth"});

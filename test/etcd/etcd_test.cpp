@@ -2,8 +2,14 @@
 // sandbox namespace (127.0.0.1 there), with the test thread entered into the
 // same namespace. Each test uses its own key prefix on the suite's server.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -74,6 +80,71 @@ class Updates {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<etcd::WatchUpdate> all_;
+};
+
+// An HTTP server on 127.0.0.1:<port> of the current namespace that answers
+// every request with `status` and etcd's error body for `message`, as the
+// gateway does when etcd has no leader. Counts what it was asked.
+class FailingGateway {
+ public:
+  FailingGateway(int port, int status, std::string message) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd_, 16) != 0)
+      throw std::runtime_error("FailingGateway cannot listen on port " + std::to_string(port));
+    std::string body = R"({"error":")" + message + R"(","message":")" + message + R"(","code":14})";
+    reply_ =
+        "HTTP/1.1 " + std::to_string(status) + " Failing\r\nContent-Type: application/json\r\n" +
+        "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FailingGateway() {
+    stop_ = true;
+    thread_.join();
+    close(fd_);
+  }
+  int requests() const { return requests_.load(); }
+
+ private:
+  void serve() {
+    // Bounded by stop_: each poll waits at most 50 ms.
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) continue;
+      // Reads the request until its body is in (bounded: 64 KiB, 2 s).
+      std::string req;
+      char buf[4096];
+      const auto deadline = Clock::now() + std::chrono::seconds(2);
+      while (req.size() < 65536 && Clock::now() < deadline) {
+        auto head = req.find("\r\n\r\n");
+        if (head != std::string::npos) {
+          auto cl = req.find("Content-Length: ");
+          size_t len = cl == std::string::npos ? 0 : std::stoul(req.substr(cl + 16));
+          if (req.size() >= head + 4 + len) break;
+        }
+        pollfd q{c, POLLIN, 0};
+        if (poll(&q, 1, 100) <= 0) continue;
+        ssize_t n = read(c, buf, sizeof buf);
+        if (n <= 0) break;
+        req.append(buf, static_cast<size_t>(n));
+      }
+      ++requests_;
+      (void)!write(c, reply_.data(), reply_.size());
+      close(c);
+    }
+  }
+  int fd_ = -1;
+  std::string reply_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> requests_{0};
+  std::thread thread_;
 };
 
 class Etcd : public ::testing::Test {
@@ -424,6 +495,79 @@ TEST_F(Etcd, ServerErrorsCarryTheirCodeAndMessage) {
   EXPECT_TRUE(c.lease_keepalive(424242).expired());
   EXPECT_TRUE(c.lease_timetolive(424242).expired());
   EXPECT_NO_THROW(c.lease_revoke(424242));
+}
+
+TEST_F(Etcd, ReadsFailOverPastA5xxButATxnDoesNot) {
+  FailingGateway sick(2400, 503, "etcdserver: no leader");
+  etcd::ClientConfig cfg = config();
+  cfg.endpoints.insert(cfg.endpoints.begin(), "http://127.0.0.1:2400");
+  const std::string key = prefix() + "k";
+  {
+    etcd::Client c(cfg);
+    EXPECT_FALSE(c.get(key));  // the sick gateway first, then the real one
+    EXPECT_EQ(sick.requests(), 1);
+  }
+  // A txn that reached a server may have been applied there: not repeated.
+  etcd::Client c(cfg);
+  etcd::TxnRequest create;
+  create.compare.push_back(etcd::Compare::version(key, etcd::Compare::Op::kEqual, 0));
+  create.success.push_back(etcd::PutRequest{.key = key, .value = "v"});
+  try {
+    c.txn(create);
+    ADD_FAILURE() << "the txn was sent on after a 503";
+  } catch (const etcd::Error& e) {
+    EXPECT_EQ(e.cause(), etcd::Cause::kIndeterminate) << e.what();
+    EXPECT_EQ(e.endpoint(), "http://127.0.0.1:2400");
+    EXPECT_EQ(e.http_status(), 503);
+    EXPECT_EQ(e.grpc_code(), etcd::kGrpcUnavailable);
+    EXPECT_NE(e.reason().find("no leader"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(sick.requests(), 2);
+  EXPECT_FALSE(c.get(key));  // asks the sick one first (3), then the real one
+
+  // Only 5xx everywhere: the call gives up after its rounds, saying why.
+  etcd::ClientConfig only_sick = config();
+  only_sick.endpoints = {"http://127.0.0.1:2400"};
+  only_sick.max_rounds = 2;
+  etcd::Client hopeless(only_sick);
+  try {
+    hopeless.get(key);
+    ADD_FAILURE() << "a 503 was taken for an answer";
+  } catch (const etcd::Error& e) {
+    EXPECT_EQ(e.cause(), etcd::Cause::kUnavailable);
+    EXPECT_NE(std::string(e.what()).find("HTTP 503: etcdserver: no leader"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(sick.requests(), 5);
+}
+
+TEST_F(Etcd, AnAnswerOverTheSizeCapIsRefused) {
+  etcd::Client c(config());
+  c.put({.key = prefix() + "big", .value = std::string(4096, 'x')});
+  etcd::ClientConfig small = config();
+  small.max_response_bytes = 1024;
+  etcd::Client capped(small);
+  try {
+    capped.get(prefix() + "big");
+    ADD_FAILURE() << "a 5.5 KB answer passed a 1 KB cap";
+  } catch (const etcd::Error& e) {
+    EXPECT_EQ(e.cause(), etcd::Cause::kRejected);
+    EXPECT_NE(std::string(e.what()).find("max_response_bytes"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(c.get(prefix() + "big")->value.size(), 4096u);
+}
+
+TEST_F(Etcd, AnIdleWatchGetsProgressNotifications) {
+  etcd::Client c(config());
+  int64_t rev = c.put({.key = prefix() + "k", .value = "v"}).revision;
+  Updates updates;
+  auto request = etcd::WatchRequest::prefix(prefix(), rev + 1);
+  request.progress_notify = true;
+  etcd::Watcher w(config(), request, updates.callback());
+  // The test server sends them every 300 ms.
+  ASSERT_TRUE(updates.wait_for(Kind::kProgress, 1, milliseconds(3000)));
+  EXPECT_GE(w.next_revision(), rev + 1);
+  EXPECT_TRUE(updates.events().empty());
 }
 
 // TLS with client certificates, as a production etcd is run: its own server.
