@@ -45,18 +45,8 @@ Attempt exchange(CURL* h, const ClientConfig& config, const std::string& url,
   Attempt a;
   char errbuf[CURL_ERROR_SIZE] = "";
   Sink sink{&a.body, config.max_response_bytes, &a.too_large};
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  // No "Expect: 100-continue" for bodies over 1 KiB: it costs a round trip.
-  headers = curl_slist_append(headers, "Expect:");
-  configure_handle(h, config);
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload.c_str());
-  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(payload.size()));
+  HeaderList headers = prepare_post(h, config, url, payload, on_body, &sink, errbuf);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<int64_t>(1, timeout.count())));
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
   a.code = curl_easy_perform(h);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a.status);
   long request_size = 0;
@@ -66,9 +56,10 @@ Attempt exchange(CURL* h, const ClientConfig& config, const std::string& url,
   if (a.too_large)
     a.curl_error =
         "the answer exceeds max_response_bytes (" + std::to_string(config.max_response_bytes) + ")";
+  // The handle goes back to the pool: nothing of this call may stay on it.
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, nullptr);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, nullptr);
-  curl_slist_free_all(headers);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, nullptr);
   return a;
 }
 
@@ -92,7 +83,13 @@ void ensure_curl_initialized() {
     throw Error(Cause::kConfig, "libcurl initialization", "", curl_easy_strerror(rc));
 }
 
-void configure_handle(CURL* h, const ClientConfig& config) {
+HeaderList prepare_post(CURL* h, const ClientConfig& config, const std::string& url,
+                        const std::string& body, curl_write_callback write, void* sink,
+                        char* errbuf) {
+  HeaderList headers(curl_slist_append(nullptr, "Content-Type: application/json"),
+                     curl_slist_free_all);
+  // No "Expect: 100-continue" for bodies over 1 KiB: it costs a round trip.
+  curl_slist_append(headers.get(), "Expect:");
   // Signals for DNS timeouts are not thread-safe; the threaded resolver needs none.
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -104,6 +101,14 @@ void configure_handle(CURL* h, const ClientConfig& config) {
   if (!config.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, config.ca_file.c_str());
   if (!config.cert_file.empty()) curl_easy_setopt(h, CURLOPT_SSLCERT, config.cert_file.c_str());
   if (!config.key_file.empty()) curl_easy_setopt(h, CURLOPT_SSLKEY, config.key_file.c_str());
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  return headers;
 }
 
 Transport::Transport(ClientConfig config) : config_(std::move(config)) {

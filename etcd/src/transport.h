@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -27,9 +28,16 @@ struct Reply {
   std::string endpoint;
 };
 
-// Sets the TLS files and timeouts of `config` on an easy handle; shared by
-// the request path and the watch stream.
-void configure_handle(CURL* h, const ClientConfig& config);
+// The request headers of a POST; they must outlive its transfer.
+using HeaderList = std::unique_ptr<curl_slist, void (*)(curl_slist*)>;
+
+// Sets `h` up to POST the JSON `body` to `url` with the TLS files and
+// timeouts of `config`, handing the answer to `write(..., sink)` and curl's
+// error text to `errbuf` (CURL_ERROR_SIZE bytes). `body` must outlive the
+// transfer. Shared by the request path and the watch stream.
+HeaderList prepare_post(CURL* h, const ClientConfig& config, const std::string& url,
+                        const std::string& body, curl_write_callback write, void* sink,
+                        char* errbuf);
 
 // Initializes libcurl once per process (curl_global_init is not safe to run
 // concurrently with other libcurl calls).

@@ -97,16 +97,7 @@ std::string Watcher::stream(const std::string& endpoint, bool* created) {
   if (!h) return "curl_easy_init failed";
   WatchSink sink{this, h, created, &error};
   char errbuf[CURL_ERROR_SIZE] = "";
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  headers = curl_slist_append(headers, "Expect:");
-  configure_handle(h, config_);
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WatchSink::write);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  HeaderList headers = prepare_post(h, config_, url, body, WatchSink::write, &sink, errbuf);
 
   auto* multi = static_cast<CURLM*>(multi_);
   curl_multi_add_handle(multi, h);
@@ -136,7 +127,6 @@ std::string Watcher::stream(const std::string& endpoint, bool* created) {
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   curl_multi_remove_handle(multi, h);
   curl_easy_cleanup(h);
-  curl_slist_free_all(headers);
 
   if (stop_ || finished_) return "";
   if (!error.empty()) return error;

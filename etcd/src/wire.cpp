@@ -51,35 +51,9 @@ void require_object(const json& j, const char* what) {
   if (!j.is_object()) malformed(std::string(what) + " is not a JSON object");
 }
 
-const char* target_name(Compare::Target t) {
-  switch (t) {
-    case Compare::Target::kVersion:
-      return "VERSION";
-    case Compare::Target::kCreateRevision:
-      return "CREATE";
-    case Compare::Target::kModRevision:
-      return "MOD";
-    case Compare::Target::kValue:
-      return "VALUE";
-    case Compare::Target::kLease:
-      return "LEASE";
-  }
-  return "VERSION";
-}
-
-const char* op_name(Compare::Op op) {
-  switch (op) {
-    case Compare::Op::kEqual:
-      return "EQUAL";
-    case Compare::Op::kGreater:
-      return "GREATER";
-    case Compare::Op::kLess:
-      return "LESS";
-    case Compare::Op::kNotEqual:
-      return "NOT_EQUAL";
-  }
-  return "EQUAL";
-}
+// Indexed by the enums' values, which follow etcd's protobuf order.
+constexpr const char* kTargetNames[] = {"VERSION", "CREATE", "MOD", "VALUE", "LEASE"};
+constexpr const char* kOpNames[] = {"EQUAL", "GREATER", "LESS", "NOT_EQUAL"};
 
 json encode_op(const TxnOp& op) {
   struct {
@@ -131,8 +105,9 @@ json encode(const DeleteRequest& r) {
 }
 
 json encode(const Compare& c) {
-  json j = {
-      {"key", base64_encode(c.key)}, {"target", target_name(c.target)}, {"result", op_name(c.op)}};
+  json j = {{"key", base64_encode(c.key)},
+            {"target", kTargetNames[static_cast<int>(c.target)]},
+            {"result", kOpNames[static_cast<int>(c.op)]}};
   switch (c.target) {
     case Compare::Target::kVersion:
       j["version"] = i64(c.number);
