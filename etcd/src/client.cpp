@@ -7,13 +7,13 @@ namespace etcd {
 namespace {
 
 // Runs a decoder on the gateway's answer, naming the call and the endpoint
-// when the answer does not decode.
+// when the answer does not decode or is a stream error.
 template <typename Decode>
 auto decode(const std::string& op, const Reply& reply, Decode decoder) {
   try {
     return decoder(reply.body);
   } catch (const Error& e) {
-    throw Error(Cause::kMalformed, op, reply.endpoint, e.reason());
+    throw Error(e.cause(), op, reply.endpoint, e.reason(), e.http_status(), e.grpc_code());
   }
 }
 

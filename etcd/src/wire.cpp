@@ -78,6 +78,21 @@ std::optional<KeyValue> optional_kv(const json& j, const char* field) {
   return decode_kv(*it);
 }
 
+// grpc-gateway ends a stream that failed on the server side with one
+// {"error": {"grpc_code", "http_code", "message", "http_status"}} object,
+// under HTTP 200: that is an error, never an answer with fields absent.
+void throw_stream_error(const json& j) {
+  auto it = j.find("error");
+  if (it == j.end() || it->is_null()) return;
+  const json& e = it->is_object() ? *it : json::object();
+  std::string msg = it->is_string() ? it->get<std::string>() : get_string(e, "message");
+  int code = e.contains("grpc_code") ? static_cast<int>(get_int64(e, "grpc_code")) : -1;
+  // Unavailable (no leader, shutting down) is the store being away, not a refusal.
+  throw Error(code == kGrpcUnavailable ? Cause::kUnavailable : Cause::kRejected, "stream", "",
+              msg.empty() ? "stream error" : msg, static_cast<long>(get_int64(e, "http_code")),
+              code);
+}
+
 }  // namespace
 
 json encode(const RangeRequest& r) {
@@ -223,6 +238,7 @@ LeaseGrant decode_lease_grant(const json& j) {
 
 LeaseKeepAlive decode_lease_keepalive(const json& j) {
   require_object(j, "a keepalive answer");
+  throw_stream_error(j);
   const json& r = j.contains("result") ? object_or_empty(j, "result") : j;
   return {get_int64(r, "ID"), get_int64(r, "TTL")};
 }
@@ -244,14 +260,7 @@ LeaseTimeToLive decode_lease_timetolive(const json& j) {
 
 WatchResponse decode_watch(const json& j) {
   require_object(j, "a watch answer");
-  if (auto it = j.find("error"); it != j.end() && !it->is_null()) {
-    // grpc-gateway's stream error: {"error": {"grpc_code", "http_code", "message", ...}}
-    const json& e = it->is_object() ? *it : json::object();
-    std::string msg = it->is_string() ? it->get<std::string>() : get_string(e, "message");
-    throw Error(Cause::kRejected, "watch", "", msg.empty() ? "stream error" : msg,
-                static_cast<long>(get_int64(e, "http_code")),
-                static_cast<int>(get_int64(e, "grpc_code")));
-  }
+  throw_stream_error(j);
   const json& r = object_or_empty(j, "result");
   WatchResponse w;
   w.revision = header_revision(r);

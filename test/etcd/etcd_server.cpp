@@ -124,6 +124,9 @@ std::string EtcdServer::log_tail() const {
 
 void EtcdServer::start() {
   if (pid_ > 0) throw std::logic_error("etcd already runs");
+  if (access(kEtcd, X_OK) != 0)
+    throw std::runtime_error(std::string(kEtcd) +
+                             " is not installed (scripts/install-deps.sh installs etcd-server)");
   const std::string scheme = pki_ ? "https" : "http";
   std::vector<std::string> args{
       kEtcd, "--name", "t", "--data-dir", dir_ + "/data", "--listen-client-urls", endpoint(),

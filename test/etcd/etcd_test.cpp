@@ -150,12 +150,12 @@ class FailingGateway {
 class Etcd : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    sandbox_ = std::make_unique<Sandbox>();
-    dir_ = std::make_unique<TempDir>();
-    std::string ns = sandbox_->add_ns("etcd");
-    inside_ = std::make_unique<EnterNetns>(ns);
-    server_ = std::make_unique<EtcdServer>(ns, dir_->path());
     try {
+      sandbox_ = std::make_unique<Sandbox>();
+      dir_ = std::make_unique<TempDir>();
+      std::string ns = sandbox_->add_ns("etcd");
+      inside_ = std::make_unique<EnterNetns>(ns);
+      server_ = std::make_unique<EtcdServer>(ns, dir_->path());
       server_->start();
     } catch (const std::exception& e) {
       start_error_ = e.what();

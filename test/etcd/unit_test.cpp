@@ -84,6 +84,14 @@ TEST(Wire, AbsentFieldsReadAsZero) {
       etcd::wire::decode_lease_keepalive(json::parse(R"({"result":{"ID":"5","TTL":"3"}})")).ttl, 3);
   EXPECT_TRUE(
       etcd::wire::decode_lease_timetolive(json::parse(R"({"ID":"5","TTL":"-1"})")).expired());
+  // A stream error is not an expired lease.
+  try {
+    etcd::wire::decode_lease_keepalive(json::parse(
+        R"({"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader"}})"));
+    ADD_FAILURE() << "a stream error read as an answer";
+  } catch (const etcd::Error& e) {
+    EXPECT_EQ(e.cause(), etcd::Cause::kUnavailable);
+  }
 }
 
 TEST(Wire, Int64sAreStringsOrIntegersAndNothingElse) {

@@ -34,11 +34,13 @@ PutResult decode_put(const nlohmann::json& j);
 DeleteResult decode_delete(const nlohmann::json& j);
 TxnResult decode_txn(const nlohmann::json& j);
 LeaseGrant decode_lease_grant(const nlohmann::json& j);
-// The keepalive's stream answer, with or without its {"result": ...} wrapper.
+// The keepalive's stream answer, with or without its {"result": ...} wrapper;
+// a stream error ({"error": {...}}) throws as decode_watch does.
 LeaseKeepAlive decode_lease_keepalive(const nlohmann::json& j);
 LeaseTimeToLive decode_lease_timetolive(const nlohmann::json& j);
 // One line of the watch stream: {"result": {...}}. A stream error
-// ({"error": {...}}) throws Error(kRejected) with its gRPC code and message.
+// ({"error": {...}}) throws Error with its gRPC code and message: kUnavailable
+// for gRPC Unavailable, kRejected otherwise.
 WatchResponse decode_watch(const nlohmann::json& j);
 // The revision in {"header": {"revision": ...}}; 0 if absent.
 int64_t header_revision(const nlohmann::json& j);
