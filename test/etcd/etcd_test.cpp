@@ -479,6 +479,23 @@ TEST_F(Etcd, FailsOverPastADeadEndpoint) {
   EXPECT_LT(Clock::now() - t0, milliseconds(2000));
 }
 
+TEST_F(Etcd, AWatcherWithoutServerKeepsTryingAndStopsAtOnce) {
+  etcd::ClientConfig dead = config();
+  dead.endpoints = {"http://127.0.0.1:1"};
+  dead.backoff = {.initial = milliseconds(500), .max = milliseconds(5000)};
+  Updates updates;
+  etcd::Watcher w(dead, etcd::WatchRequest::prefix(prefix(), 42), updates.callback());
+  ASSERT_TRUE(updates.wait_for(Kind::kDisconnected, 2, milliseconds(3000)));
+  EXPECT_NE(updates.all()[0].error.find("http://127.0.0.1:1"), std::string::npos)
+      << updates.all()[0].error;
+  EXPECT_EQ(w.next_revision(), 42);
+  EXPECT_FALSE(w.finished());
+  // Now in a backoff sleep of 0.8-1 s: stop() cuts it short.
+  auto t0 = Clock::now();
+  w.stop();
+  EXPECT_LT(Clock::now() - t0, milliseconds(300));
+}
+
 TEST_F(Etcd, ServerErrorsCarryTheirCodeAndMessage) {
   etcd::Client c(config());
   auto future = etcd::RangeRequest::single(prefix());

@@ -18,8 +18,9 @@
 //   peer that vanished without closing it is noticed by TCP keepalive (idle
 //   10 s, then probes every 5 s: about a minute). Ask for progress_notify to
 //   learn the revision while idle (etcd 3.4 sends it every 10 minutes).
-// - stop() returns promptly (the transfer loop waits on a curl multi handle
-//   that stop() wakes up), never after more than one callback in progress.
+// - stop() returns promptly: the transfer loop waits on a curl multi handle
+//   that stop() wakes up, and the backoff sleep on a condition variable it
+//   signals. It waits only for a callback already running to return.
 
 #include <atomic>
 #include <condition_variable>
