@@ -11,6 +11,7 @@ pkgs=(
   containernetworking-plugins golang-go golang-github-appc-cni-dev
   golang-github-containerd-go-cni-dev
   podman containerd crun runc busybox-static
+  libcurl4-openssl-dev libssl-dev etcd-server etcd-client openssl
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -19,4 +20,12 @@ done
 if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# etcd-server's package starts a host-wide etcd (systemd unit or init script)
+# where the machine lets packages start services; the tests start their own
+# inside sandbox namespaces and want none on the host.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
+  systemctl disable --now etcd
+elif [[ -x /etc/init.d/etcd ]] && /etc/init.d/etcd status >/dev/null 2>&1; then
+  /etc/init.d/etcd stop
 fi

@@ -1,0 +1,66 @@
+#pragma once
+// A real etcd for tests: one member, run inside a sandbox network namespace
+// on 127.0.0.1 there, data in a temporary directory. The test thread enters
+// the same namespace (EnterNetns) to reach it; nothing listens on the
+// machine's own addresses.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+
+#include "etcd/config.h"
+#include "sandbox.h"
+
+namespace knet::test {
+
+// Moves the calling thread (and threads it starts later) into the network
+// namespace at `path`; moves it back on destruction.
+class EnterNetns {
+ public:
+  explicit EnterNetns(const std::string& path);
+  ~EnterNetns();
+  EnterNetns(const EnterNetns&) = delete;
+  EnterNetns& operator=(const EnterNetns&) = delete;
+
+ private:
+  int home_ = -1;
+};
+
+// Certificates made with openssl for a TLS etcd: a CA, a server certificate
+// for IP 127.0.0.1, and a client certificate, all under `dir`.
+struct TestPki {
+  std::string ca, server_cert, server_key, client_cert, client_key;
+};
+TestPki make_test_pki(const std::string& dir);
+
+class EtcdServer {
+ public:
+  // Does not start it. With `pki`, the client URL is https:// and client
+  // certificates are required.
+  EtcdServer(std::string ns_path, std::string dir, const TestPki* pki = nullptr);
+  // Kills etcd if it still runs.
+  ~EtcdServer();
+  EtcdServer(const EtcdServer&) = delete;
+  EtcdServer& operator=(const EtcdServer&) = delete;
+
+  // Starts etcd and waits (at most 20 s) until it serves a read; throws with
+  // the tail of its log otherwise. Must be called with the thread in the
+  // server's namespace.
+  void start();
+  // SIGTERM, then SIGKILL after 5 s; waits for it.
+  void stop();
+
+  std::string endpoint() const;
+  // A client config for this server, with short timeouts for tests.
+  etcd::ClientConfig client_config() const;
+  std::string log_tail() const;
+
+ private:
+  std::string ns_path_;
+  std::string dir_;
+  const TestPki* pki_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace knet::test
