@@ -13,10 +13,15 @@ set(KNET_LAYERS
   "knet_nat=knet_base,PkgConfig::LIBNFT"
   "knet_cni=knet_base,nlohmann_json::nlohmann_json"
   "knet_ipam=knet_base,knet_cni"
-  "knet_plugin_common=knet_base,knet_cni,knet_nlw")
+  "knet_plugin_common=knet_base,knet_cni,knet_nlw"
+  "knet_etcd=knet_base,nlohmann_json::nlohmann_json,CURL::libcurl,OpenSSL::Crypto")
 # knet's own library targets: only these are subject to the allow lists
 # (a system library a layer names is covered by its entry).
-set(KNET_LAYER_TARGETS knet_base knet_nlw knet_tc knet_nat knet_cni knet_ipam knet_plugin_common)
+set(KNET_LAYER_TARGETS knet_base knet_nlw knet_tc knet_nat knet_cni knet_ipam knet_plugin_common
+    knet_etcd)
+# What the plugins' executable `knet` must never link, even indirectly: every
+# plugin exec would load it (libcurl and OpenSSL cost milliseconds per exec).
+set(KNET_NOT_IN_PLUGINS knet_etcd CURL::libcurl OpenSSL::Crypto OpenSSL::SSL)
 
 # Fails the configure when a target of KNET_LAYERS uses something outside
 # its allow list: in LINK_LIBRARIES / INTERFACE_LINK_LIBRARIES, or an include
@@ -75,6 +80,47 @@ function(knet_check_layers)
                               "docs/architecture.md, \"Layers\"")
         endif()
       endforeach()
+    endif()
+  endforeach()
+endfunction()
+
+# The targets `target` links, directly or through other targets (generator
+# expressions unwrapped), into the variable `out`.
+function(knet_link_closure target out)
+  set(seen "")
+  set(todo ${target})
+  while(todo)
+    list(POP_FRONT todo t)
+    if(t IN_LIST seen)
+      continue()
+    endif()
+    list(APPEND seen ${t})
+    if(NOT TARGET ${t})
+      continue()
+    endif()
+    foreach(prop LINK_LIBRARIES INTERFACE_LINK_LIBRARIES)
+      get_target_property(libs ${t} ${prop})
+      if(libs)
+        foreach(lib ${libs})
+          string(REGEX REPLACE "^\\$<LINK_ONLY:(.*)>$" "\\1" lib "${lib}")
+          list(APPEND todo ${lib})
+        endforeach()
+      endif()
+    endforeach()
+  endwhile()
+  set(${out} ${seen} PARENT_SCOPE)
+endfunction()
+
+# Fails the configure when `executable` links anything of KNET_NOT_IN_PLUGINS.
+function(knet_check_plugin_executable executable)
+  if(NOT TARGET ${executable})
+    return()
+  endif()
+  knet_link_closure(${executable} closure)
+  foreach(lib ${KNET_NOT_IN_PLUGINS})
+    if(lib IN_LIST closure)
+      message(FATAL_ERROR "layering: the plugins' executable ${executable} links ${lib}; "
+                          "every plugin exec would load it (see docs/architecture.md, \"Layers\")")
     endif()
   endforeach()
 endfunction()

@@ -1,1 +1,1 @@
-/* no code: the targets only need a source */
+int main(void) { return 0; }
