@@ -158,8 +158,10 @@ void Runtime::gc(const NetworkConfigList& list,
                  const std::optional<std::vector<Attachment>>& valid) const {
   if (list.disable_gc) return;
   std::vector<Error> errs;
+  std::optional<std::vector<Attachment>> keep = valid;
+  if (keep) sort_attachments(*keep);
   for (const auto& a : cache_.list(list.name)) {
-    if (valid && contains_attachment(*valid, a.container_id, a.ifname)) continue;
+    if (keep && contains_attachment(*keep, a.container_id, a.ifname)) continue;
     RuntimeConf rt{a.container_id, a.netns, a.ifname, a.cni_args, a.capability_args};
     try {
       del(list, rt);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -34,14 +35,31 @@ std::vector<Attachment> gc_attachments(const json& config) {
     if (a.container_id.empty()) config_error("invalid \"" + p + "\": missing containerID");
     out.push_back(std::move(a));
   }
+  sort_attachments(out);
   return out;
+}
+
+void sort_attachments(std::vector<Attachment>& list) {
+  std::sort(list.begin(), list.end());
+  list.erase(std::unique(list.begin(), list.end()), list.end());
 }
 
 bool contains_attachment(const std::vector<Attachment>& list, std::string_view container_id,
                          std::string_view ifname) {
-  for (const auto& a : list)
-    if (a.container_id == container_id && a.ifname == ifname) return true;
-  return false;
+  auto it = std::lower_bound(list.begin(), list.end(), std::pair(container_id, ifname),
+                             [](const Attachment& a, const auto& key) {
+                               return std::pair<std::string_view, std::string_view>(
+                                          a.container_id, a.ifname) < key;
+                             });
+  return it != list.end() && it->container_id == container_id && it->ifname == ifname;
+}
+
+bool contains_container(const std::vector<Attachment>& list, std::string_view container_id) {
+  auto it = std::lower_bound(list.begin(), list.end(), container_id,
+                             [](const Attachment& a, std::string_view id) {
+                               return std::string_view(a.container_id) < id;
+                             });
+  return it != list.end() && it->container_id == container_id;
 }
 
 json error_json(const Error& e, std::string_view version) {

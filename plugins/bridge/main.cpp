@@ -129,12 +129,7 @@ void gc(const cni::Env& env, const cni::NetConf& conf, const std::vector<cni::At
     if (o.ifname == "gw" && o.container_id.rfind(cfg.bridge + ".", 0) == 0) return true;
     return cni::contains_attachment(valid, o.container_id, o.ifname);
   };
-  auto keep_container = [&](const std::string& id) {
-    for (const auto& a : valid) {
-      if (a.container_id == id) return true;
-    }
-    return false;
-  };
+  auto keep_container = [&](const std::string& id) { return cni::contains_container(valid, id); };
   nlw::Socket host = nlw::Socket::current();
   auto bridge = nlw::find_link(host, cfg.bridge);
   br::delete_stale_ports(host, conf.name, bridge && bridge->kind == "bridge" ? bridge->index : 0,

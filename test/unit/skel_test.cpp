@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -167,6 +168,34 @@ TEST(Skel, GcReadsBothAttachmentKeys) {
     EXPECT_TRUE(cni::contains_attachment(r.gc_list, "b", "net1"));
     EXPECT_FALSE(cni::contains_attachment(r.gc_list, "b", "eth0"));
   }
+}
+
+// GC looks up every object it owns in the valid list: the list comes sorted
+// and without duplicates, and lookups are binary searches that still find
+// every entry (10,000 attachments, given in reverse order, twice).
+TEST(Skel, GcAttachmentListIsSortedForLookups) {
+  std::string list;
+  for (int i = 9999; i >= 0; --i) {
+    for (int copy = 0; copy < 2; ++copy) {
+      list += std::string(list.empty() ? "" : ",") + R"({"containerID":"c)" + std::to_string(i) +
+              R"(","ifname":"eth)" + std::to_string(i % 3) + R"("})";
+    }
+  }
+  cni::json config = cni::json::parse(R"({"cni.dev/valid-attachments":[)" + list + "]}");
+  std::vector<cni::Attachment> valid = cni::gc_attachments(config);
+  ASSERT_EQ(valid.size(), 10000u);
+  EXPECT_TRUE(std::is_sorted(valid.begin(), valid.end()));
+  for (int i = 0; i < 10000; ++i) {
+    std::string id = "c" + std::to_string(i);
+    ASSERT_TRUE(cni::contains_attachment(valid, id, "eth" + std::to_string(i % 3))) << id;
+    ASSERT_FALSE(cni::contains_attachment(valid, id, "eth" + std::to_string((i + 1) % 3))) << id;
+    ASSERT_TRUE(cni::contains_container(valid, id)) << id;
+  }
+  EXPECT_FALSE(cni::contains_container(valid, "c10000"));
+  EXPECT_FALSE(cni::contains_container(valid, "c"));
+  std::vector<cni::Attachment> unsorted = {{"b", "eth0"}, {"a", "eth1"}, {"b", "eth0"}};
+  cni::sort_attachments(unsorted);
+  EXPECT_EQ(unsorted, (std::vector<cni::Attachment>{{"a", "eth1"}, {"b", "eth0"}}));
 }
 
 TEST(Skel, PrevResultInAnyVersion) {

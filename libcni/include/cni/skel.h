@@ -20,13 +20,21 @@ struct Attachment {
   std::string container_id;
   std::string ifname;
   bool operator==(const Attachment&) const = default;
+  auto operator<=>(const Attachment&) const = default;
 };
 
 // Reads the GC attachment list from a config (valid-attachments, or the older
-// cni.dev/attachments key); throws code 7 if it is present but malformed.
+// cni.dev/attachments key), sorted and without duplicates, as the lookups
+// below need it; throws code 7 if it is present but malformed.
 std::vector<Attachment> gc_attachments(const json& config);
+// Sorts `list` and drops duplicates: what contains_* expect.
+void sort_attachments(std::vector<Attachment>& list);
+// Lookups in a sorted list (gc_attachments, sort_attachments): O(log n) each,
+// so a GC that checks every object it owns stays O(n log n).
 bool contains_attachment(const std::vector<Attachment>& list, std::string_view container_id,
                          std::string_view ifname);
+// True if any attachment of `container_id` (any ifname) is in the sorted list.
+bool contains_container(const std::vector<Attachment>& list, std::string_view container_id);
 
 struct Plugin {
   std::string about;  // printed on stderr when run without CNI_COMMAND
