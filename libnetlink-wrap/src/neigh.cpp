@@ -3,6 +3,7 @@
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
+#include <netlink/errno.h>
 #include <netlink/route/neighbour.h>
 
 #include <cstring>
@@ -43,6 +44,83 @@ NeighPtr fdb_neigh(int index, const std::string& mac, const std::optional<cni::I
 
 std::string fdb_label(const std::string& mac, const std::optional<cni::IP>& dst) {
   return "FDB entry " + mac + (dst ? " dst " + dst->str() : std::string());
+}
+
+// A permanent neighbour entry ip -> mac on `index`, and the key a delete needs.
+NeighPtr neigh_entry(int index, const cni::IP& ip, const std::string& mac) {
+  NeighPtr n = alloc_neigh(index);
+  rtnl_neigh_set_dst(n.get(), detail::to_nl(ip).get());
+  rtnl_neigh_set_lladdr(n.get(), detail::mac_to_nl(mac).get());
+  rtnl_neigh_set_state(n.get(), NUD_PERMANENT);
+  return n;
+}
+
+NeighPtr neigh_key(int index, const cni::IP& ip) {
+  NeighPtr n = alloc_neigh(index);
+  rtnl_neigh_set_dst(n.get(), detail::to_nl(ip).get());
+  return n;
+}
+
+constexpr int kNeighAddFlags = NLM_F_CREATE | NLM_F_REPLACE;
+
+// The FDB entry add_fdb sends, and in `flags` how: vxlan refuses
+// NLM_F_REPLACE for the all-zeros and multicast MACs (the flood list), so
+// those are only created or appended to.
+NeighPtr fdb_entry(int index, const std::string& mac, const std::optional<cni::IP>& dst,
+                   const FdbOptions& opts, int& flags) {
+  NeighPtr n = fdb_neigh(index, mac, dst, opts.self);
+  rtnl_neigh_set_state(n.get(), opts.permanent ? NUD_PERMANENT : NUD_REACHABLE);
+  const auto* bytes =
+      static_cast<const uint8_t*>(nl_addr_get_binary_addr(rtnl_neigh_get_lladdr(n.get())));
+  bool flood = (bytes[0] & 1) || mac == "00:00:00:00:00:00";
+  flags = NLM_F_CREATE;
+  if (opts.append) {
+    flags |= NLM_F_APPEND;
+  } else if (!flood) {
+    flags |= NLM_F_REPLACE;
+  }
+  return n;
+}
+
+// What a failed request says it failed to do; built only on failure (the
+// link's name is a lookup), and by value, as a batch calls it later.
+std::function<std::string()> add_neigh_what(Socket& sock, int index, const cni::IP& ip,
+                                            const std::string& mac) {
+  return [&sock, index, ip, mac] {
+    return "failed to add neighbour " + ip.str() + " lladdr " + mac + " on " +
+           link_label(sock, index);
+  };
+}
+
+std::function<std::string()> del_neigh_what(Socket& sock, int index, const cni::IP& ip) {
+  return [&sock, index, ip] {
+    return "failed to delete neighbour " + ip.str() + " on " + link_label(sock, index);
+  };
+}
+
+std::function<std::string()> add_fdb_what(Socket& sock, int index, const std::string& mac,
+                                          const std::optional<cni::IP>& dst) {
+  return [&sock, index, mac, dst] {
+    return "failed to add " + fdb_label(mac, dst) + " on " + link_label(sock, index);
+  };
+}
+
+std::function<std::string()> del_fdb_what(Socket& sock, int index, const std::string& mac,
+                                          const std::optional<cni::IP>& dst) {
+  return [&sock, index, mac, dst] {
+    return "failed to delete " + fdb_label(mac, dst) + " on " + link_label(sock, index);
+  };
+}
+
+// Queues the add (or delete) request of `n` on `batch`.
+void queue(Batch& batch, rtnl_neigh* n, int add_flags, bool del,
+           std::function<std::string()> what, unsigned accept) {
+  nl_msg* raw = nullptr;
+  int rc = del ? rtnl_neigh_build_delete_request(n, 0, &raw)
+               : rtnl_neigh_build_add_request(n, add_flags, &raw);
+  if (rc < 0) throw cni::Error(cni::kInternal, what() + ": cannot build the request: " + nl_geterror(rc));
+  detail::MsgPtr msg(raw);
+  batch.add(msg.get(), std::move(what), accept);
 }
 
 // Runs a delete and turns "it was not there" into false.
@@ -142,27 +220,14 @@ std::vector<RawNeigh> dump_neigh(Socket& sock, const Header& header, int filter_
 bool NeighInfo::permanent() const { return state & NUD_PERMANENT; }
 
 void add_neigh(Socket& sock, int index, const cni::IP& ip, const std::string& mac) {
-  NeighPtr n = alloc_neigh(index);
-  rtnl_neigh_set_dst(n.get(), detail::to_nl(ip).get());
-  rtnl_neigh_set_lladdr(n.get(), detail::mac_to_nl(mac).get());
-  rtnl_neigh_set_state(n.get(), NUD_PERMANENT);
-  detail::request(
-      sock,
-      [&] {
-        return "failed to add neighbour " + ip.str() + " lladdr " + mac + " on " +
-               link_label(sock, index);
-      },
-      [&] { return rtnl_neigh_add(sock.get(), n.get(), NLM_F_CREATE | NLM_F_REPLACE); });
+  NeighPtr n = neigh_entry(index, ip, mac);
+  detail::request(sock, add_neigh_what(sock, index, ip, mac),
+                  [&] { return rtnl_neigh_add(sock.get(), n.get(), kNeighAddFlags); });
 }
 
 bool del_neigh(Socket& sock, int index, const cni::IP& ip) {
-  NeighPtr n = alloc_neigh(index);
-  rtnl_neigh_set_dst(n.get(), detail::to_nl(ip).get());
-  return delete_quietly(sock,
-                        [&] {
-                          return "failed to delete neighbour " + ip.str() + " on " +
-                                 link_label(sock, index);
-                        },
+  NeighPtr n = neigh_key(index, ip);
+  return delete_quietly(sock, del_neigh_what(sock, index, ip),
                         [&] { return rtnl_neigh_delete(sock.get(), n.get(), 0); });
 }
 
@@ -185,30 +250,17 @@ std::vector<NeighInfo> list_neighs(Socket& sock, int index, int family) {
 
 void add_fdb(Socket& sock, int index, const std::string& mac, const std::optional<cni::IP>& dst,
              const FdbOptions& opts) {
-  NeighPtr n = fdb_neigh(index, mac, dst, opts.self);
-  rtnl_neigh_set_state(n.get(), opts.permanent ? NUD_PERMANENT : NUD_REACHABLE);
-  // vxlan refuses NLM_F_REPLACE for the all-zeros and multicast MACs (the
-  // flood list), so those are only created or appended to.
-  const auto* bytes =
-      static_cast<const uint8_t*>(nl_addr_get_binary_addr(rtnl_neigh_get_lladdr(n.get())));
-  bool flood = (bytes[0] & 1) || mac == "00:00:00:00:00:00";
-  int flags = NLM_F_CREATE;
-  if (opts.append) {
-    flags |= NLM_F_APPEND;
-  } else if (!flood) {
-    flags |= NLM_F_REPLACE;
-  }
-  detail::request(
-      sock, [&] { return "failed to add " + fdb_label(mac, dst) + " on " + link_label(sock, index); },
-      [&] { return rtnl_neigh_add(sock.get(), n.get(), flags); });
+  int flags = 0;
+  NeighPtr n = fdb_entry(index, mac, dst, opts, flags);
+  detail::request(sock, add_fdb_what(sock, index, mac, dst),
+                  [&] { return rtnl_neigh_add(sock.get(), n.get(), flags); });
 }
 
 bool del_fdb(Socket& sock, int index, const std::string& mac, const std::optional<cni::IP>& dst,
              bool self) {
   NeighPtr n = fdb_neigh(index, mac, dst, self);
-  return delete_quietly(
-      sock, [&] { return "failed to delete " + fdb_label(mac, dst) + " on " + link_label(sock, index); },
-      [&] { return rtnl_neigh_delete(sock.get(), n.get(), 0); });
+  return delete_quietly(sock, del_fdb_what(sock, index, mac, dst),
+                        [&] { return rtnl_neigh_delete(sock.get(), n.get(), 0); });
 }
 
 std::vector<FdbEntry> list_fdb(Socket& sock, int index) {
@@ -225,6 +277,31 @@ std::vector<FdbEntry> list_fdb(Socket& sock, int index) {
                    (n.state & NUD_PERMANENT) != 0});
   }
   return out;
+}
+
+void add_neigh(Batch& batch, int index, const cni::IP& ip, const std::string& mac) {
+  NeighPtr n = neigh_entry(index, ip, mac);
+  queue(batch, n.get(), kNeighAddFlags, false, add_neigh_what(batch.socket(), index, ip, mac),
+        Batch::kAcceptNone);
+}
+
+void del_neigh(Batch& batch, int index, const cni::IP& ip) {
+  NeighPtr n = neigh_key(index, ip);
+  queue(batch, n.get(), 0, true, del_neigh_what(batch.socket(), index, ip), Batch::kAcceptNotFound);
+}
+
+void add_fdb(Batch& batch, int index, const std::string& mac, const std::optional<cni::IP>& dst,
+             const FdbOptions& opts, unsigned accept) {
+  int flags = 0;
+  NeighPtr n = fdb_entry(index, mac, dst, opts, flags);
+  queue(batch, n.get(), flags, false, add_fdb_what(batch.socket(), index, mac, dst), accept);
+}
+
+void del_fdb(Batch& batch, int index, const std::string& mac, const std::optional<cni::IP>& dst,
+             bool self) {
+  NeighPtr n = fdb_neigh(index, mac, dst, self);
+  queue(batch, n.get(), 0, true, del_fdb_what(batch.socket(), index, mac, dst),
+        Batch::kAcceptNotFound);
 }
 
 }  // namespace nlw

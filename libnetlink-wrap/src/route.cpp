@@ -1,6 +1,7 @@
 #include "nlw/route.h"
 
 #include <linux/rtnetlink.h>
+#include <netlink/errno.h>
 #include <netlink/route/nexthop.h>
 #include <netlink/route/route.h>
 
@@ -116,6 +117,30 @@ bool del_route(Socket& sock, const RouteSpec& r) {
     return false;
   }
   return true;
+}
+
+namespace {
+
+// Queues the add (or delete) request of `r` on `batch`.
+void queue(Batch& batch, const RouteSpec& r, bool del, int flags, unsigned accept) {
+  RoutePtr route = build(r, del);
+  std::string what = (del ? "failed to delete route " : "failed to add route ") + r.describe();
+  nl_msg* raw = nullptr;
+  int rc = del ? rtnl_route_build_del_request(route.get(), flags, &raw)
+               : rtnl_route_build_add_request(route.get(), flags, &raw);
+  if (rc < 0) throw cni::Error(cni::kInternal, what + ": cannot build the request: " + nl_geterror(rc));
+  detail::MsgPtr msg(raw);
+  batch.add(msg.get(), [what] { return what; }, accept);
+}
+
+}  // namespace
+
+void add_route(Batch& batch, const RouteSpec& r, bool replace, unsigned accept) {
+  queue(batch, r, false, replace ? NLM_F_REPLACE : NLM_F_EXCL, accept);
+}
+
+void del_route(Batch& batch, const RouteSpec& r) {
+  queue(batch, r, true, 0, Batch::kAcceptNotFound);
 }
 
 std::vector<RouteSpec> list_routes(Socket& sock, int family, uint32_t table) {
