@@ -292,6 +292,10 @@ nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg, const std::str
 }
 
 void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, const View& view) {
+  // One batch of requests, not one request and ack at a time: thousands of
+  // peers are thousands of requests. Every change is attempted; the first
+  // failure is thrown after the others are applied (see nlw::Batch).
+  nlw::Batch batch(host);
   if (cfg.mode == Mode::kL2) {
     if (cfg.group) return;  // the group is the device's own default remote
     std::set<cni::IP> want(view.peers.begin(), view.peers.end());
@@ -299,19 +303,18 @@ void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, c
     for (const auto& e : nlw::list_fdb(host, dev.index)) {
       if (!e.self || !e.dst) continue;
       if (!want.count(*e.dst)) {
-        nlw::del_fdb(host, dev.index, e.mac, e.dst);  // flood entry or MAC learned behind it
+        nlw::del_fdb(batch, dev.index, e.mac, e.dst);  // flood entry or MAC learned behind it
       } else if (e.mac == kZeroMac) {
         have.insert(*e.dst);
       }
     }
     for (const auto& p : want) {
-      if (have.count(p)) continue;
-      try {
-        nlw::add_fdb(host, dev.index, kZeroMac, p, {true, true, true});
-      } catch (const nlw::Exists&) {
-        // A concurrent ADD on this node added it.
+      // Exists: a concurrent ADD on this node added it.
+      if (!have.count(p)) {
+        nlw::add_fdb(batch, dev.index, kZeroMac, p, {true, true, true}, nlw::Batch::kAcceptExists);
       }
     }
+    batch.finish();
     return;
   }
   // Set difference both ways: entries nobody wants go, missing ones are
@@ -323,7 +326,7 @@ void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, c
     if (want.routes.count(key)) {
       have.routes.insert(key);
     } else {
-      nlw::del_route(host, r);
+      nlw::del_route(batch, r);
     }
   }
   for (const auto& n : nlw::list_neighs(host, dev.index)) {
@@ -331,7 +334,7 @@ void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, c
     if (want.neigh.count({n.ip, n.mac})) {
       have.neigh.insert({n.ip, n.mac});
     } else {
-      nlw::del_neigh(host, dev.index, n.ip);
+      nlw::del_neigh(batch, dev.index, n.ip);
     }
   }
   for (const auto& e : nlw::list_fdb(host, dev.index)) {
@@ -339,17 +342,18 @@ void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, c
     if (want.fdb.count({e.mac, *e.dst})) {
       have.fdb.insert({e.mac, *e.dst});
     } else {
-      nlw::del_fdb(host, dev.index, e.mac, e.dst);
+      nlw::del_fdb(batch, dev.index, e.mac, e.dst);
     }
   }
   for (const Node& n : view.nodes) {
     std::string mac = vtep_mac(cfg.vni, n.vtep);
-    if (!have.fdb.count({mac, n.vtep})) nlw::add_fdb(host, dev.index, mac, n.vtep);
-    if (!have.neigh.count({overlay_ip(n), mac})) nlw::add_neigh(host, dev.index, overlay_ip(n), mac);
+    if (!have.fdb.count({mac, n.vtep})) nlw::add_fdb(batch, dev.index, mac, n.vtep);
+    if (!have.neigh.count({overlay_ip(n), mac})) nlw::add_neigh(batch, dev.index, overlay_ip(n), mac);
     if (!have.routes.count({n.subnet.str(), overlay_ip(n)})) {
-      nlw::add_route(host, l3_route(n, dev.index), true);
+      nlw::add_route(batch, l3_route(n, dev.index), true);
     }
   }
+  batch.finish();
 }
 
 std::string host_veth_name(const cni::Owner& owner) { return cni::owner_ifname("veth", owner); }
