@@ -144,75 +144,39 @@ struct RawNeigh {
   std::optional<cni::IP> ip{};  // NDA_DST
 };
 
-std::optional<cni::IP> ip_of(const nlattr* a) {
-  if (!a) return std::nullopt;
-  int len = nla_len(a);
-  if (len != 4 && len != 16) return std::nullopt;
-  cni::IP ip;
-  ip.family = len == 4 ? AF_INET : AF_INET6;
-  std::memcpy(ip.bytes.data(), nla_data(a), static_cast<size_t>(len));
-  return ip;
-}
 
 // The entries of one RTM_GETNEIGH dump whose request carries `header`
 // (ifinfomsg for the FDB, ndmsg for the neighbour tables) and `filter_index`
 // as NDA_IFINDEX when non-zero. The kernel filters by device, so only that
 // device's entries cross the socket; no libnl cache is built (its insert
-// compares each new all-zeros flood entry with all others: quadratic). A dump
-// the kernel reports as interrupted (a concurrent change) is redone whole.
+// compares each new all-zeros flood entry with all others: quadratic).
 template <class Header>
 std::vector<RawNeigh> dump_neigh(Socket& sock, const Header& header, int filter_index,
                                  const std::function<std::string()>& what) {
-  struct Ctx {
-    std::vector<RawNeigh> entries;
-    std::exception_ptr error;
-  };
-  auto parse = [](nl_msg* msg, void* arg) -> int {
-    auto* ctx = static_cast<Ctx*>(arg);
-    nlmsghdr* hdr = nlmsg_hdr(msg);
-    if (ctx->error || hdr->nlmsg_type != RTM_NEWNEIGH) return NL_SKIP;
+  std::vector<RawNeigh> entries;
+  auto parse = [&](const nlmsghdr* hdr) {
+    if (hdr->nlmsg_type != RTM_NEWNEIGH) return;
     nlattr* tb[NDA_MAX + 1];
-    if (nlmsg_parse(hdr, sizeof(ndmsg), tb, NDA_MAX, nullptr) < 0) return NL_SKIP;
+    if (nlmsg_parse(const_cast<nlmsghdr*>(hdr), sizeof(ndmsg), tb, NDA_MAX, nullptr) < 0) return;
     const auto* nd = static_cast<const ndmsg*>(nlmsg_data(hdr));
     RawNeigh n;
     n.family = nd->ndm_family;
     n.index = nd->ndm_ifindex;
     n.state = nd->ndm_state;
     n.flags = nd->ndm_flags;
-    n.ip = ip_of(tb[NDA_DST]);
-    try {
-      if (tb[NDA_LLADDR]) {
-        n.mac = detail::mac_str(static_cast<const unsigned char*>(nla_data(tb[NDA_LLADDR])),
-                                static_cast<size_t>(nla_len(tb[NDA_LLADDR])));
-      }
-      ctx->entries.push_back(std::move(n));
-    } catch (...) {
-      // No exception may cross libnl's C frames: carry it out, after reading
-      // the rest of the dump so the socket's next request gets its own reply.
-      ctx->error = std::current_exception();
-      return NL_SKIP;
+    n.ip = detail::ip_of(tb[NDA_DST]);
+    if (tb[NDA_LLADDR]) {
+      n.mac = detail::mac_str(static_cast<const unsigned char*>(nla_data(tb[NDA_LLADDR])),
+                              static_cast<size_t>(nla_len(tb[NDA_LLADDR])));
     }
-    return NL_OK;
+    entries.push_back(std::move(n));
   };
-  using CbPtr = std::unique_ptr<nl_cb, decltype(&nl_cb_put)>;
-  CbPtr own(nl_socket_get_cb(sock.get()), &nl_cb_put);  // a new reference
-  CbPtr cb(own ? nl_cb_clone(own.get()) : nullptr, &nl_cb_put);
-  if (!cb) throw cni::Error(cni::kInternal, "out of memory allocating a netlink callback");
-  for (int attempt = 0;; ++attempt) {
-    Ctx ctx;
-    nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, parse, &ctx);
-    detail::MsgPtr msg = detail::alloc_msg(RTM_GETNEIGH, NLM_F_DUMP);
-    int rc = nlmsg_append(msg.get(), const_cast<Header*>(&header), sizeof header, NLMSG_ALIGNTO);
-    if (rc == 0 && filter_index) rc = nla_put_u32(msg.get(), NDA_IFINDEX, filter_index);
-    if (rc < 0) throw cni::Error(cni::kInternal, what() + ": cannot build the dump request");
-    sock.clear_error();
-    rc = nl_send_auto(sock.get(), msg.get());
-    if (rc >= 0) rc = nl_recvmsgs(sock.get(), cb.get());
-    if (ctx.error) std::rethrow_exception(ctx.error);
-    if (rc == -NLE_DUMP_INTR && attempt < 3) continue;
-    if (rc < 0) throw_nl(sock, rc, what);
-    return std::move(ctx.entries);
-  }
+  auto attrs = [&](nl_msg* msg) {
+    return filter_index ? nla_put_u32(msg, NDA_IFINDEX, filter_index) : 0;
+  };
+  detail::dump(sock, RTM_GETNEIGH, &header, sizeof header, attrs, parse, [&] { entries.clear(); },
+               what);
+  return entries;
 }
 
 }  // namespace
