@@ -68,7 +68,10 @@ class Socket {
 // own), and each window's acks are read, matched by sequence number, before
 // the next window goes. The socket's receive buffer is raised so a window's
 // acks always fit (a dropped ack would leave a request's fate unknown; if the
-// kernel reports one dropped anyway, finish() throws saying so).
+// kernel reports one dropped anyway, finish() throws saying so). What this
+// saves is system calls and libnl's per-request work; the kernel's own work
+// per object stays (see plugins/vxlan/overlay.cpp l3_metric for a case where
+// that dominated).
 //
 // Semantics: not a transaction. A failed request does not stop the others:
 // every queued request is sent and applied or refused by the kernel on its
@@ -79,7 +82,8 @@ class Socket {
 // of them. Failures a request was queued to accept (a delete of what is
 // already gone, an add of what already exists) count as success. A Batch
 // destroyed without finish() drops what it has not sent yet; the socket stays
-// usable either way.
+// usable either way. Failing to talk to the kernel at all (sendmsg or recv
+// failing, no ack within 30 s) throws at once, from add() or finish().
 class Batch {
  public:
   // Failures of a request that are its expected outcome, not an error.
