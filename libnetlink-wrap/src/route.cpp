@@ -128,6 +128,8 @@ std::optional<RouteSpec> parse_route(const nlmsghdr* hdr) {
     return std::nullopt;
   }
   const auto* rtm = static_cast<const rtmsg*>(nlmsg_data(hdr));
+  // A dump of every family also brings multicast-routing and MPLS entries.
+  if (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) return std::nullopt;
   RouteSpec s;
   if (auto ip = detail::ip_of(tb[RTA_DST])) {
     s.dst = {*ip, rtm->rtm_dst_len};
