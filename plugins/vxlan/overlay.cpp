@@ -58,9 +58,9 @@ std::string device_difference(const nlw::LinkInfo& l, const Config& cfg, const s
   return {};
 }
 
-// An l3 entry reduced to what tells entries apart (no strings: an ADD
-// compares thousands of them). FDB: (vtep, mac); neighbour: (overlay
-// address, mac); route: (subnet, gateway).
+// An entry reduced to what tells entries apart (no strings: an ADD
+// compares thousands of them). l3 FDB: (vtep, mac); neighbour: (overlay
+// address, mac); route: (subnet, gateway); l2 flood entry: (peer).
 struct Key {
   Key() = default;
   Key(const cni::IP& ip_, const cni::IP& gw_, uint64_t mac_, int prefix_)
@@ -403,15 +403,19 @@ void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, c
   nlw::Batch batch(host);
   if (cfg.mode == Mode::kL2) {
     if (cfg.group) return;  // the group is the device's own default remote
-    // A sorted vector and a flag each, not sets: thousands of peers on every ADD.
-    std::vector<cni::IP> want = view.peers;
+    // A sorted vector of keys and a flag each, not sets: thousands of peers
+    // on every ADD (the keys compare by their hash first, see Key).
+    std::vector<Key> want;
+    want.reserve(view.peers.size());
+    for (const auto& p : view.peers) want.emplace_back(p, cni::IP{}, 0, 0);
     std::sort(want.begin(), want.end());
     want.erase(std::unique(want.begin(), want.end()), want.end());
     std::vector<bool> have(want.size());
     for (const auto& e : nlw::list_fdb(host, dev.index)) {
       if (!e.self || !e.dst) continue;
-      auto it = std::lower_bound(want.begin(), want.end(), *e.dst);
-      if (it == want.end() || *it != *e.dst) {
+      Key k(*e.dst, cni::IP{}, 0, 0);
+      auto it = std::lower_bound(want.begin(), want.end(), k);
+      if (it == want.end() || *it != k) {
         nlw::del_fdb(batch, dev.index, e.mac, e.dst);  // flood entry or MAC learned behind it
       } else if (e.mac == kZeroMac) {
         have[static_cast<size_t>(it - want.begin())] = true;
@@ -420,7 +424,7 @@ void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, c
     for (size_t i = 0; i < want.size(); ++i) {
       // Exists: a concurrent ADD on this node added it.
       if (!have[i]) {
-        nlw::add_fdb(batch, dev.index, kZeroMac, want[i], {true, true, true},
+        nlw::add_fdb(batch, dev.index, kZeroMac, want[i].ip, {true, true, true},
                      nlw::Batch::kAcceptExists);
       }
     }
