@@ -3,6 +3,7 @@
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
+#include <netlink/errno.h>
 #include <netlink/route/neighbour.h>
 
 #include <cstring>
@@ -45,6 +46,83 @@ std::string fdb_label(const std::string& mac, const std::optional<knet::IP>& dst
   return "FDB entry " + mac + (dst ? " dst " + dst->str() : std::string());
 }
 
+// A permanent neighbour entry ip -> mac on `index`, and the key a delete needs.
+NeighPtr neigh_entry(int index, const knet::IP& ip, const std::string& mac) {
+  NeighPtr n = alloc_neigh(index);
+  rtnl_neigh_set_dst(n.get(), detail::to_nl(ip).get());
+  rtnl_neigh_set_lladdr(n.get(), detail::mac_to_nl(mac).get());
+  rtnl_neigh_set_state(n.get(), NUD_PERMANENT);
+  return n;
+}
+
+NeighPtr neigh_key(int index, const knet::IP& ip) {
+  NeighPtr n = alloc_neigh(index);
+  rtnl_neigh_set_dst(n.get(), detail::to_nl(ip).get());
+  return n;
+}
+
+constexpr int kNeighAddFlags = NLM_F_CREATE | NLM_F_REPLACE;
+
+// The FDB entry add_fdb sends, and in `flags` how: vxlan refuses
+// NLM_F_REPLACE for the all-zeros and multicast MACs (the flood list), so
+// those are only created or appended to.
+NeighPtr fdb_entry(int index, const std::string& mac, const std::optional<knet::IP>& dst,
+                   const FdbOptions& opts, int& flags) {
+  NeighPtr n = fdb_neigh(index, mac, dst, opts.self);
+  rtnl_neigh_set_state(n.get(), opts.permanent ? NUD_PERMANENT : NUD_REACHABLE);
+  const auto* bytes =
+      static_cast<const uint8_t*>(nl_addr_get_binary_addr(rtnl_neigh_get_lladdr(n.get())));
+  bool flood = (bytes[0] & 1) || mac == "00:00:00:00:00:00";
+  flags = NLM_F_CREATE;
+  if (opts.append) {
+    flags |= NLM_F_APPEND;
+  } else if (!flood) {
+    flags |= NLM_F_REPLACE;
+  }
+  return n;
+}
+
+// What a failed request says it failed to do; built only on failure (the
+// link's name is a lookup), and by value, as a batch calls it later.
+std::function<std::string()> add_neigh_what(Socket& sock, int index, const knet::IP& ip,
+                                            const std::string& mac) {
+  return [&sock, index, ip, mac] {
+    return "failed to add neighbour " + ip.str() + " lladdr " + mac + " on " +
+           link_label(sock, index);
+  };
+}
+
+std::function<std::string()> del_neigh_what(Socket& sock, int index, const knet::IP& ip) {
+  return [&sock, index, ip] {
+    return "failed to delete neighbour " + ip.str() + " on " + link_label(sock, index);
+  };
+}
+
+std::function<std::string()> add_fdb_what(Socket& sock, int index, const std::string& mac,
+                                          const std::optional<knet::IP>& dst) {
+  return [&sock, index, mac, dst] {
+    return "failed to add " + fdb_label(mac, dst) + " on " + link_label(sock, index);
+  };
+}
+
+std::function<std::string()> del_fdb_what(Socket& sock, int index, const std::string& mac,
+                                          const std::optional<knet::IP>& dst) {
+  return [&sock, index, mac, dst] {
+    return "failed to delete " + fdb_label(mac, dst) + " on " + link_label(sock, index);
+  };
+}
+
+// Queues the add (or delete) request of `n` on `batch`.
+void queue(Batch& batch, rtnl_neigh* n, int add_flags, bool del,
+           std::function<std::string()> what, unsigned accept) {
+  nl_msg* raw = nullptr;
+  int rc = del ? rtnl_neigh_build_delete_request(n, 0, &raw)
+               : rtnl_neigh_build_add_request(n, add_flags, &raw);
+  if (rc < 0) throw Error(what() + ": cannot build the request: " + nl_geterror(rc));
+  detail::MsgPtr msg(raw);
+  batch.add(msg.get(), std::move(what), accept);
+}
+
 // Runs a delete and turns "it was not there" into false.
 template <class W, class F>
 bool delete_quietly(Socket& sock, W&& what, F&& f) {
@@ -66,75 +144,39 @@ struct RawNeigh {
   std::optional<knet::IP> ip{};  // NDA_DST
 };
 
-std::optional<knet::IP> ip_of(const nlattr* a) {
-  if (!a) return std::nullopt;
-  int len = nla_len(a);
-  if (len != 4 && len != 16) return std::nullopt;
-  knet::IP ip;
-  ip.family = len == 4 ? AF_INET : AF_INET6;
-  std::memcpy(ip.bytes.data(), nla_data(a), static_cast<size_t>(len));
-  return ip;
-}
 
 // The entries of one RTM_GETNEIGH dump whose request carries `header`
 // (ifinfomsg for the FDB, ndmsg for the neighbour tables) and `filter_index`
 // as NDA_IFINDEX when non-zero. The kernel filters by device, so only that
 // device's entries cross the socket; no libnl cache is built (its insert
-// compares each new all-zeros flood entry with all others: quadratic). A dump
-// the kernel reports as interrupted (a concurrent change) is redone whole.
+// compares each new all-zeros flood entry with all others: quadratic).
 template <class Header>
 std::vector<RawNeigh> dump_neigh(Socket& sock, const Header& header, int filter_index,
                                  const std::function<std::string()>& what) {
-  struct Ctx {
-    std::vector<RawNeigh> entries;
-    std::exception_ptr error;
-  };
-  auto parse = [](nl_msg* msg, void* arg) -> int {
-    auto* ctx = static_cast<Ctx*>(arg);
-    nlmsghdr* hdr = nlmsg_hdr(msg);
-    if (ctx->error || hdr->nlmsg_type != RTM_NEWNEIGH) return NL_SKIP;
+  std::vector<RawNeigh> entries;
+  auto parse = [&](const nlmsghdr* hdr) {
+    if (hdr->nlmsg_type != RTM_NEWNEIGH) return;
     nlattr* tb[NDA_MAX + 1];
-    if (nlmsg_parse(hdr, sizeof(ndmsg), tb, NDA_MAX, nullptr) < 0) return NL_SKIP;
+    if (nlmsg_parse(const_cast<nlmsghdr*>(hdr), sizeof(ndmsg), tb, NDA_MAX, nullptr) < 0) return;
     const auto* nd = static_cast<const ndmsg*>(nlmsg_data(hdr));
     RawNeigh n;
     n.family = nd->ndm_family;
     n.index = nd->ndm_ifindex;
     n.state = nd->ndm_state;
     n.flags = nd->ndm_flags;
-    n.ip = ip_of(tb[NDA_DST]);
-    try {
-      if (tb[NDA_LLADDR]) {
-        n.mac = detail::mac_str(static_cast<const unsigned char*>(nla_data(tb[NDA_LLADDR])),
-                                static_cast<size_t>(nla_len(tb[NDA_LLADDR])));
-      }
-      ctx->entries.push_back(std::move(n));
-    } catch (...) {
-      // No exception may cross libnl's C frames: carry it out, after reading
-      // the rest of the dump so the socket's next request gets its own reply.
-      ctx->error = std::current_exception();
-      return NL_SKIP;
+    n.ip = detail::ip_of(tb[NDA_DST]);
+    if (tb[NDA_LLADDR]) {
+      n.mac = detail::mac_str(static_cast<const unsigned char*>(nla_data(tb[NDA_LLADDR])),
+                              static_cast<size_t>(nla_len(tb[NDA_LLADDR])));
     }
-    return NL_OK;
+    entries.push_back(std::move(n));
   };
-  using CbPtr = std::unique_ptr<nl_cb, decltype(&nl_cb_put)>;
-  CbPtr own(nl_socket_get_cb(sock.get()), &nl_cb_put);  // a new reference
-  CbPtr cb(own ? nl_cb_clone(own.get()) : nullptr, &nl_cb_put);
-  if (!cb) throw Error("out of memory allocating a netlink callback");
-  for (int attempt = 0;; ++attempt) {
-    Ctx ctx;
-    nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, parse, &ctx);
-    detail::MsgPtr msg = detail::alloc_msg(RTM_GETNEIGH, NLM_F_DUMP);
-    int rc = nlmsg_append(msg.get(), const_cast<Header*>(&header), sizeof header, NLMSG_ALIGNTO);
-    if (rc == 0 && filter_index) rc = nla_put_u32(msg.get(), NDA_IFINDEX, filter_index);
-    if (rc < 0) throw Error(what() + ": cannot build the dump request");
-    sock.clear_error();
-    rc = nl_send_auto(sock.get(), msg.get());
-    if (rc >= 0) rc = nl_recvmsgs(sock.get(), cb.get());
-    if (ctx.error) std::rethrow_exception(ctx.error);
-    if (rc == -NLE_DUMP_INTR && attempt < 3) continue;
-    if (rc < 0) throw_nl(sock, rc, what);
-    return std::move(ctx.entries);
-  }
+  auto attrs = [&](nl_msg* msg) {
+    return filter_index ? nla_put_u32(msg, NDA_IFINDEX, filter_index) : 0;
+  };
+  detail::dump(sock, RTM_GETNEIGH, &header, sizeof header, attrs, parse, [&] { entries.clear(); },
+               what);
+  return entries;
 }
 
 }  // namespace
@@ -142,27 +184,14 @@ std::vector<RawNeigh> dump_neigh(Socket& sock, const Header& header, int filter_
 bool NeighInfo::permanent() const { return state & NUD_PERMANENT; }
 
 void add_neigh(Socket& sock, int index, const knet::IP& ip, const std::string& mac) {
-  NeighPtr n = alloc_neigh(index);
-  rtnl_neigh_set_dst(n.get(), detail::to_nl(ip).get());
-  rtnl_neigh_set_lladdr(n.get(), detail::mac_to_nl(mac).get());
-  rtnl_neigh_set_state(n.get(), NUD_PERMANENT);
-  detail::request(
-      sock,
-      [&] {
-        return "failed to add neighbour " + ip.str() + " lladdr " + mac + " on " +
-               link_label(sock, index);
-      },
-      [&] { return rtnl_neigh_add(sock.get(), n.get(), NLM_F_CREATE | NLM_F_REPLACE); });
+  NeighPtr n = neigh_entry(index, ip, mac);
+  detail::request(sock, add_neigh_what(sock, index, ip, mac),
+                  [&] { return rtnl_neigh_add(sock.get(), n.get(), kNeighAddFlags); });
 }
 
 bool del_neigh(Socket& sock, int index, const knet::IP& ip) {
-  NeighPtr n = alloc_neigh(index);
-  rtnl_neigh_set_dst(n.get(), detail::to_nl(ip).get());
-  return delete_quietly(sock,
-                        [&] {
-                          return "failed to delete neighbour " + ip.str() + " on " +
-                                 link_label(sock, index);
-                        },
+  NeighPtr n = neigh_key(index, ip);
+  return delete_quietly(sock, del_neigh_what(sock, index, ip),
                         [&] { return rtnl_neigh_delete(sock.get(), n.get(), 0); });
 }
 
@@ -185,30 +214,17 @@ std::vector<NeighInfo> list_neighs(Socket& sock, int index, int family) {
 
 void add_fdb(Socket& sock, int index, const std::string& mac, const std::optional<knet::IP>& dst,
              const FdbOptions& opts) {
-  NeighPtr n = fdb_neigh(index, mac, dst, opts.self);
-  rtnl_neigh_set_state(n.get(), opts.permanent ? NUD_PERMANENT : NUD_REACHABLE);
-  // vxlan refuses NLM_F_REPLACE for the all-zeros and multicast MACs (the
-  // flood list), so those are only created or appended to.
-  const auto* bytes =
-      static_cast<const uint8_t*>(nl_addr_get_binary_addr(rtnl_neigh_get_lladdr(n.get())));
-  bool flood = (bytes[0] & 1) || mac == "00:00:00:00:00:00";
-  int flags = NLM_F_CREATE;
-  if (opts.append) {
-    flags |= NLM_F_APPEND;
-  } else if (!flood) {
-    flags |= NLM_F_REPLACE;
-  }
-  detail::request(
-      sock, [&] { return "failed to add " + fdb_label(mac, dst) + " on " + link_label(sock, index); },
-      [&] { return rtnl_neigh_add(sock.get(), n.get(), flags); });
+  int flags = 0;
+  NeighPtr n = fdb_entry(index, mac, dst, opts, flags);
+  detail::request(sock, add_fdb_what(sock, index, mac, dst),
+                  [&] { return rtnl_neigh_add(sock.get(), n.get(), flags); });
 }
 
 bool del_fdb(Socket& sock, int index, const std::string& mac, const std::optional<knet::IP>& dst,
              bool self) {
   NeighPtr n = fdb_neigh(index, mac, dst, self);
-  return delete_quietly(
-      sock, [&] { return "failed to delete " + fdb_label(mac, dst) + " on " + link_label(sock, index); },
-      [&] { return rtnl_neigh_delete(sock.get(), n.get(), 0); });
+  return delete_quietly(sock, del_fdb_what(sock, index, mac, dst),
+                        [&] { return rtnl_neigh_delete(sock.get(), n.get(), 0); });
 }
 
 std::vector<FdbEntry> list_fdb(Socket& sock, int index) {
@@ -225,6 +241,31 @@ std::vector<FdbEntry> list_fdb(Socket& sock, int index) {
                    (n.state & NUD_PERMANENT) != 0});
   }
   return out;
+}
+
+void add_neigh(Batch& batch, int index, const knet::IP& ip, const std::string& mac) {
+  NeighPtr n = neigh_entry(index, ip, mac);
+  queue(batch, n.get(), kNeighAddFlags, false, add_neigh_what(batch.socket(), index, ip, mac),
+        Batch::kAcceptNone);
+}
+
+void del_neigh(Batch& batch, int index, const knet::IP& ip) {
+  NeighPtr n = neigh_key(index, ip);
+  queue(batch, n.get(), 0, true, del_neigh_what(batch.socket(), index, ip), Batch::kAcceptNotFound);
+}
+
+void add_fdb(Batch& batch, int index, const std::string& mac, const std::optional<knet::IP>& dst,
+             const FdbOptions& opts, unsigned accept) {
+  int flags = 0;
+  NeighPtr n = fdb_entry(index, mac, dst, opts, flags);
+  queue(batch, n.get(), flags, false, add_fdb_what(batch.socket(), index, mac, dst), accept);
+}
+
+void del_fdb(Batch& batch, int index, const std::string& mac, const std::optional<knet::IP>& dst,
+             bool self) {
+  NeighPtr n = fdb_neigh(index, mac, dst, self);
+  queue(batch, n.get(), 0, true, del_fdb_what(batch.socket(), index, mac, dst),
+        Batch::kAcceptNotFound);
 }
 
 }  // namespace nlw

@@ -1,6 +1,7 @@
 #include "nlw/route.h"
 
 #include <linux/rtnetlink.h>
+#include <netlink/errno.h>
 #include <netlink/route/nexthop.h>
 #include <netlink/route/route.h>
 
@@ -60,34 +61,6 @@ RoutePtr build(const RouteSpec& r, bool for_delete) {
   return route;
 }
 
-RouteSpec to_spec(rtnl_route* route) {
-  RouteSpec s;
-  nl_addr* dst = rtnl_route_get_dst(route);
-  if (auto ip = detail::from_nl(dst)) {
-    s.dst = {*ip, static_cast<int>(nl_addr_get_prefixlen(dst))};
-  } else {
-    // libnl reports the default route as an empty address of the family.
-    s.dst.ip.family = rtnl_route_get_family(route);
-    s.dst.prefix = 0;
-  }
-  s.table = rtnl_route_get_table(route);
-  s.scope = rtnl_route_get_scope(route);
-  s.protocol = rtnl_route_get_protocol(route);
-  s.type = rtnl_route_get_type(route);
-  s.priority = rtnl_route_get_priority(route);
-  uint32_t v = 0;
-  if (rtnl_route_get_metric(route, RTAX_MTU, &v) == 0 && v) s.mtu = v;
-  if (rtnl_route_get_metric(route, RTAX_ADVMSS, &v) == 0 && v) s.advmss = v;
-  if (auto src = detail::from_nl(rtnl_route_get_pref_src(route))) s.src = src;
-  if (rtnl_route_get_nnexthops(route) > 0) {
-    rtnl_nexthop* nh = rtnl_route_nexthop_n(route, 0);
-    s.oif = rtnl_route_nh_get_ifindex(nh);
-    s.gw = detail::from_nl(rtnl_route_nh_get_gateway(nh));
-    s.onlink = rtnl_route_nh_get_flags(nh) & RTNH_F_ONLINK;
-  }
-  return s;
-}
-
 }  // namespace
 
 std::string RouteSpec::describe() const {
@@ -118,17 +91,97 @@ bool del_route(Socket& sock, const RouteSpec& r) {
   return true;
 }
 
-std::vector<RouteSpec> list_routes(Socket& sock, int family, uint32_t table) {
-  nl_cache* raw = nullptr;
-  detail::request(sock, "failed to list routes",
-                  [&] { return rtnl_route_alloc_cache(sock.get(), family, 0, &raw); });
-  detail::CachePtr cache(raw);
-  std::vector<RouteSpec> out;
-  for (nl_object* o = nl_cache_get_first(raw); o; o = nl_cache_get_next(o)) {
-    auto* route = reinterpret_cast<rtnl_route*>(o);
-    if (table && rtnl_route_get_table(route) != table) continue;
-    out.push_back(to_spec(route));
+namespace {
+
+// Queues the add (or delete) request of `r` on `batch`.
+void queue(Batch& batch, const RouteSpec& r, bool del, int flags, unsigned accept) {
+  RoutePtr route = build(r, del);
+  std::string what = (del ? "failed to delete route " : "failed to add route ") + r.describe();
+  nl_msg* raw = nullptr;
+  int rc = del ? rtnl_route_build_del_request(route.get(), flags, &raw)
+               : rtnl_route_build_add_request(route.get(), flags, &raw);
+  if (rc < 0) throw Error(what + ": cannot build the request: " + nl_geterror(rc));
+  detail::MsgPtr msg(raw);
+  batch.add(msg.get(), [what] { return what; }, accept);
+}
+
+}  // namespace
+
+void add_route(Batch& batch, const RouteSpec& r, bool replace, unsigned accept) {
+  queue(batch, r, false, replace ? NLM_F_REPLACE : NLM_F_EXCL, accept);
+}
+
+void del_route(Batch& batch, const RouteSpec& r) {
+  queue(batch, r, true, 0, Batch::kAcceptNotFound);
+}
+
+namespace {
+
+// One RTM_NEWROUTE message of a dump as a RouteSpec, read as libnl reads a
+// route object: the table from RTA_TABLE, else the header's; the
+// first nexthop from RTA_MULTIPATH, else RTA_OIF / RTA_GATEWAY and the
+// header's flags.
+std::optional<RouteSpec> parse_route(const nlmsghdr* hdr) {
+  if (hdr->nlmsg_type != RTM_NEWROUTE) return std::nullopt;
+  nlattr* tb[RTA_MAX + 1];
+  if (nlmsg_parse(const_cast<nlmsghdr*>(hdr), sizeof(rtmsg), tb, RTA_MAX, nullptr) < 0) {
+    return std::nullopt;
   }
+  const auto* rtm = static_cast<const rtmsg*>(nlmsg_data(hdr));
+  // A dump of every family also brings multicast-routing and MPLS entries.
+  if (rtm->rtm_family != AF_INET && rtm->rtm_family != AF_INET6) return std::nullopt;
+  RouteSpec s;
+  if (auto ip = detail::ip_of(tb[RTA_DST])) {
+    s.dst = {*ip, rtm->rtm_dst_len};
+  } else {
+    s.dst.ip.family = rtm->rtm_family;  // the default route has no RTA_DST
+    s.dst.prefix = 0;
+  }
+  s.table = tb[RTA_TABLE] ? nla_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+  s.scope = rtm->rtm_scope;
+  s.protocol = rtm->rtm_protocol;
+  s.type = rtm->rtm_type;
+  s.priority = tb[RTA_PRIORITY] ? nla_get_u32(tb[RTA_PRIORITY]) : 0;
+  if (tb[RTA_METRICS]) {
+    nlattr* mx[RTAX_MAX + 1];
+    if (nla_parse_nested(mx, RTAX_MAX, tb[RTA_METRICS], nullptr) == 0) {
+      if (mx[RTAX_MTU] && nla_get_u32(mx[RTAX_MTU])) s.mtu = nla_get_u32(mx[RTAX_MTU]);
+      if (mx[RTAX_ADVMSS] && nla_get_u32(mx[RTAX_ADVMSS])) s.advmss = nla_get_u32(mx[RTAX_ADVMSS]);
+    }
+  }
+  s.src = detail::ip_of(tb[RTA_PREFSRC]);
+  if (tb[RTA_MULTIPATH] && nla_len(tb[RTA_MULTIPATH]) >= static_cast<int>(sizeof(rtnexthop))) {
+    const auto* nh = static_cast<const rtnexthop*>(nla_data(tb[RTA_MULTIPATH]));
+    if (nh->rtnh_len >= sizeof(rtnexthop) && nh->rtnh_len <= nla_len(tb[RTA_MULTIPATH])) {
+      s.oif = nh->rtnh_ifindex;
+      s.onlink = nh->rtnh_flags & RTNH_F_ONLINK;
+      nlattr* nt[RTA_MAX + 1];
+      if (nla_parse(nt, RTA_MAX, reinterpret_cast<nlattr*>(RTNH_DATA(const_cast<rtnexthop*>(nh))),
+                    static_cast<int>(nh->rtnh_len - sizeof(rtnexthop)), nullptr) == 0) {
+        s.gw = detail::ip_of(nt[RTA_GATEWAY]);
+      }
+    }
+  } else if (tb[RTA_OIF] || tb[RTA_GATEWAY]) {
+    s.oif = tb[RTA_OIF] ? static_cast<int>(nla_get_u32(tb[RTA_OIF])) : 0;
+    s.gw = detail::ip_of(tb[RTA_GATEWAY]);
+    s.onlink = rtm->rtm_flags & RTNH_F_ONLINK;
+  }
+  return s;
+}
+
+}  // namespace
+
+std::vector<RouteSpec> list_routes(Socket& sock, int family, uint32_t table) {
+  rtmsg req{};
+  req.rtm_family = static_cast<unsigned char>(family);
+  std::vector<RouteSpec> out;
+  auto parse = [&](const nlmsghdr* hdr) {
+    auto r = parse_route(hdr);
+    if (r && (!table || r->table == table)) out.push_back(std::move(*r));
+  };
+  detail::dump(
+      sock, RTM_GETROUTE, &req, sizeof req, [](nl_msg*) { return 0; }, parse, [&] { out.clear(); },
+      [] { return std::string("failed to list routes"); });
   return out;
 }
 

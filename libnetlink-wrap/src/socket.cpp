@@ -6,6 +6,10 @@
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -19,6 +23,8 @@ struct Socket::State {
   std::string ns_name;
   int last_errno = 0;
   std::string ext_msg;  // the kernel's extended-ack text, e.g. "Nexthop has invalid gateway"
+  uint32_t batch_seq = 1;     // sequence numbers of batched requests (libnl keeps its own)
+  size_t batch_capacity = 0;  // acks the receive buffer holds; 0 until a Batch asks
   ~State() {
     if (sk) nl_socket_free(sk);  // also closes the fd
   }
@@ -106,11 +112,20 @@ void Socket::clear_error() {
   s_->ext_msg.clear();
 }
 
+namespace {
+
+// "File exists", with the kernel's own words after it when it gave some.
+std::string errno_reason(int e, const std::string& ext) {
+  std::string r = std::strerror(e);
+  if (!ext.empty()) r += " (" + ext + ")";
+  return r;
+}
+
+}  // namespace
+
 std::string Socket::reason(int nl_err) const {
   if (s_->last_errno == 0) return nl_geterror(nl_err);
-  std::string r = std::strerror(s_->last_errno);
-  if (!s_->ext_msg.empty()) r += " (" + s_->ext_msg + ")";
-  return r;
+  return errno_reason(s_->last_errno, s_->ext_msg);
 }
 
 int Socket::send_and_ack(nl_msg* msg) {
@@ -121,9 +136,11 @@ int Socket::send_and_ack(nl_msg* msg) {
 
 namespace {
 
+// The kernel's ways of saying "no such object".
+bool is_not_found(int e) { return e == ENODEV || e == ENOENT || e == ESRCH || e == EADDRNOTAVAIL; }
+
 [[noreturn]] void throw_classified(int e, int nl_err, const std::string& msg) {
-  if (e == ENODEV || e == ENOENT || e == ESRCH || e == EADDRNOTAVAIL ||
-      (e == 0 && (nl_err == -NLE_OBJ_NOTFOUND || nl_err == -NLE_NODEV))) {
+  if (is_not_found(e) || (e == 0 && (nl_err == -NLE_OBJ_NOTFOUND || nl_err == -NLE_NODEV))) {
     throw NotFound(msg, {}, e);
   }
   if (e == EEXIST || (e == 0 && nl_err == -NLE_EXIST)) throw Exists(msg, {}, e);
@@ -147,6 +164,221 @@ void throw_nl(const Socket& sock, int nl_err, const std::function<std::string()>
   sock.s_->last_errno = e;
   sock.s_->ext_msg = std::move(ext);
   throw_classified(e, nl_err, head + " in " + sock.ns_name() + ": " + reason);
+}
+
+// ---- Batch
+
+struct Batch::Pending {
+  uint32_t seq = 0;
+  std::function<std::string()> what;
+  unsigned accept = kAcceptNone;
+  bool acked = false;
+};
+
+struct Batch::Failure {
+  std::function<std::string()> what;
+  int err = 0;       // the kernel's errno
+  std::string ext;   // its extended-ack text
+};
+
+namespace {
+
+// A window is one sendmsg: the kernel refuses one larger than the socket's
+// send buffer (libnl sets 32 KiB, which the kernel doubles).
+constexpr size_t kWindowBytes = 32 * 1024;
+// An ack's share of the receive buffer is its skb's truesize: under 1 KiB for
+// the 36-byte ack of a capped request; twice that leaves room for error acks
+// carrying the kernel's message.
+constexpr int kAckBudget = 2048;
+// Enough for Batch::kWindow acks at kAckBudget each.
+constexpr int kWantRcvbuf = static_cast<int>(Batch::kWindow) * kAckBudget;
+// Acks read per recvmmsg, and room for each (an error ack with its message
+// is a few hundred bytes; a longer one is truncated to its error code).
+constexpr unsigned kRecvVec = 64;
+constexpr size_t kAckRoom = 1024;
+// How long the kernel may take to ack a window before the batch gives up. It
+// handles a window inside the sendmsg, so its acks are normally there at once.
+constexpr int kAckTimeoutMs = 30000;
+
+// How many acks `fd`'s receive buffer is sure to hold, after raising it to
+// kWantRcvbuf (SO_RCVBUFFORCE as root, else SO_RCVBUF up to rmem_max).
+size_t ack_capacity(int fd) {
+  int have = 0;
+  socklen_t len = sizeof have;
+  if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len) != 0) have = 0;
+  // The kernel reports (and accounts against) twice the value set.
+  if (have < 2 * kWantRcvbuf) {
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &kWantRcvbuf, sizeof kWantRcvbuf) != 0) {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kWantRcvbuf, sizeof kWantRcvbuf);
+    }
+    len = sizeof have;
+    if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &len) != 0) have = 0;
+  }
+  return std::clamp<size_t>(static_cast<size_t>(std::max(have, 0)) / kAckBudget, 1,
+                            Batch::kWindow);
+}
+
+}  // namespace
+
+Batch::Batch(Socket& sock) : sock_(sock) {
+  Socket::State& st = *sock_.s_;
+  if (!st.batch_capacity) st.batch_capacity = ack_capacity(nl_socket_get_fd(st.sk));
+  capacity_ = st.batch_capacity;
+  window_.reserve(capacity_);
+}
+
+Batch::~Batch() = default;
+
+void Batch::add(const nl_msg* msg, std::function<std::string()> what, unsigned accept) {
+  const nlmsghdr* h = nlmsg_hdr(const_cast<nl_msg*>(msg));
+  size_t len = NLMSG_ALIGN(h->nlmsg_len);
+  if (!window_.empty() && (window_.size() >= capacity_ || buf_.size() + len > kWindowBytes)) {
+    flush();
+  }
+  size_t off = buf_.size();
+  buf_.resize(off + len);  // zeroes the alignment padding
+  std::memcpy(buf_.data() + off, h, h->nlmsg_len);
+  auto* copy = reinterpret_cast<nlmsghdr*>(buf_.data() + off);
+  copy->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+  copy->nlmsg_seq = sock_.s_->batch_seq++;
+  copy->nlmsg_pid = 0;
+  window_.push_back({copy->nlmsg_seq, std::move(what), accept, false});
+}
+
+void Batch::flush() {
+  if (window_.empty()) return;
+  Socket::State& st = *sock_.s_;
+  int fd = nl_socket_get_fd(st.sk);
+  const size_t count = window_.size();
+  // Whatever happens below, this window is done with: a failure to talk to
+  // the kernel at all is thrown at once, the requests' own failures are kept.
+  std::vector<Pending> window = std::move(window_);
+  window_.clear();
+  window_.reserve(capacity_);
+  std::vector<char> buf = std::move(buf_);
+  buf_.clear();
+  auto fail = [&](const std::string& why) {
+    throw Error("failed to " + why + " (a batch of " + std::to_string(count) +
+                                         " netlink requests in " + st.ns_name + ")");
+  };
+
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  ssize_t n;
+  do {
+    n = sendto(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) fail(std::string("send the requests: ") + std::strerror(errno));
+  sent_ += count;
+
+  const uint32_t first = window.front().seq;
+  size_t outstanding = count;
+  bool lost = false;  // the kernel dropped acks: the receive buffer overflowed
+  std::vector<char> room(kRecvVec * kAckRoom);
+  mmsghdr mm[kRecvVec];
+  iovec iov[kRecvVec];
+  // Bounded: every pass either reads at least one ack or waits (at most
+  // kAckTimeoutMs in all) for one.
+  int waited_ms = 0;
+  while (outstanding > 0) {
+    unsigned vlen = static_cast<unsigned>(std::min<size_t>(outstanding, kRecvVec));
+    for (unsigned i = 0; i < vlen; ++i) {
+      iov[i] = {room.data() + i * kAckRoom, kAckRoom};
+      mm[i] = {};
+      mm[i].msg_hdr.msg_iov = &iov[i];
+      mm[i].msg_hdr.msg_iovlen = 1;
+    }
+    int got = recvmmsg(fd, mm, vlen, MSG_DONTWAIT, nullptr);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ENOBUFS) {
+        lost = true;  // reported once; what is still queued is read on
+        continue;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        fail(std::string("read the acks: ") + std::strerror(errno));
+      }
+      if (lost) break;  // nothing more will come for the dropped ones
+      if (waited_ms >= kAckTimeoutMs) {
+        fail("read the acks: " + std::to_string(outstanding) + " not received within " +
+             std::to_string(kAckTimeoutMs / 1000) + " s");
+      }
+      pollfd p{fd, POLLIN, 0};
+      int step = 100;
+      if (poll(&p, 1, step) < 0 && errno != EINTR) {
+        fail(std::string("wait for the acks: ") + std::strerror(errno));
+      }
+      waited_ms += step;
+      continue;
+    }
+    for (int i = 0; i < got; ++i) {
+      const char* data = room.data() + i * kAckRoom;
+      size_t len = std::min<size_t>(mm[i].msg_len, kAckRoom);
+      bool truncated = mm[i].msg_hdr.msg_flags & MSG_TRUNC;
+      for (auto* h = reinterpret_cast<const nlmsghdr*>(data); NLMSG_OK(h, len);
+           h = NLMSG_NEXT(h, len)) {
+        if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) {
+          continue;  // not an ack: nothing else is asked for on this socket
+        }
+        uint32_t idx = h->nlmsg_seq - first;
+        if (idx >= count || window[idx].acked) continue;  // not one of this window's
+        Pending& p = window[idx];
+        p.acked = true;
+        --outstanding;
+        const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+        int err = -e->error;
+        if (err == 0 || (is_not_found(err) && (p.accept & kAcceptNotFound)) ||
+            (err == EEXIST && (p.accept & kAcceptExists))) {
+          continue;
+        }
+        std::string ext;
+        if (!truncated) {
+          try {
+            ext = ext_ack_message(e);
+          } catch (...) {
+            // The kernel's text is an addition to the message; the errno is what counts.
+          }
+        }
+        failures_.push_back({std::move(p.what), err, std::move(ext)});
+      }
+    }
+  }
+  if (outstanding > 0) {
+    // Never answered: their fate is unknown, which is a failure of each.
+    for (Pending& p : window) {
+      if (!p.acked) failures_.push_back({std::move(p.what), ENOBUFS, "its ack was dropped"});
+    }
+  }
+}
+
+void Batch::finish() {
+  flush();
+  if (failures_.empty()) return;
+  std::vector<Failure> failed = std::move(failures_);
+  failures_.clear();
+  Socket::State& st = *sock_.s_;
+  // Built now, with every ack read, so `what` may use the socket.
+  auto name = [](const Failure& f) {
+    try {
+      return f.what();
+    } catch (...) {
+      return std::string("failed to apply a request");
+    }
+  };
+  const Failure& first = failed.front();
+  std::string msg = name(first) + " in " + st.ns_name + ": " + errno_reason(first.err, first.ext);
+  if (failed.size() > 1) {
+    constexpr size_t kNamed = 3;
+    msg += "; " + std::to_string(failed.size() - 1) + " more of the batch's " +
+           std::to_string(sent_) + " requests failed too: ";
+    for (size_t i = 1; i < failed.size() && i <= kNamed; ++i) {
+      msg += (i > 1 ? "; " : "") + name(failed[i]) + ": " + errno_reason(failed[i].err, failed[i].ext);
+    }
+    if (failed.size() - 1 > kNamed) msg += "; ...";
+  }
+  st.last_errno = first.err;
+  st.ext_msg = first.ext;
+  throw_classified(first.err, 0, msg);
 }
 
 }  // namespace nlw

@@ -35,10 +35,28 @@ std::string mac_str(const nl_addr* a);
 std::string mac_str(const unsigned char* p, size_t len);
 // Allocates a message or throws; libnl only fails here when out of memory.
 MsgPtr alloc_msg(int type, int flags);
+// The address in an attribute of 4 or 16 bytes (NDA_DST, RTA_GATEWAY, ...).
+std::optional<knet::IP> ip_of(const nlattr* a);
 
 }  // namespace nlw::detail
 
 #include "nlw/socket.h"
+
+namespace nlw::detail {
+
+// Runs one dump of `type` on `sock`, read straight from the messages (no
+// libnl cache: building one costs more than the kernel's side for thousands
+// of entries). The request carries `header` and what `attrs` adds (0 or a
+// negative libnl error); `parse` sees every reply message. An exception from
+// `parse` is carried out after the rest of the dump is read, so the socket's
+// next request gets its own reply. A dump the kernel reports as interrupted
+// (a concurrent change) is redone whole, after `restart`, up to 3 times.
+void dump(Socket& sock, int type, const void* header, size_t header_len,
+          const std::function<int(nl_msg*)>& attrs,
+          const std::function<void(const nlmsghdr*)>& parse, const std::function<void()>& restart,
+          const std::function<std::string()>& what);
+
+}  // namespace nlw::detail
 
 namespace nlw::detail {
 

@@ -46,10 +46,10 @@ Target locate(nlw::Socket& host, nlw::Socket& cont, const nlw::NetNS& cont_ns,
 void apply(nlw::Socket& sock, const Target& t, const Config& cfg, const knet::Owner& owner);
 // Throws cni::Error naming the first difference between the kernel and `cfg`.
 void verify(nlw::Socket& sock, const Target& t, const Config& cfg, const knet::Owner& owner);
-// Removes `owner`'s shaping from `link` if given (the ingress filter that
-// redirects to the owner's ifb, knet's root qdisc; other tools' filters and
-// qdiscs stay), then deletes the owner's ifb in `sock`'s namespace if it
-// carries the owner's tag or none. Idempotent.
+// Deletes the owner's ifb in `sock`'s namespace if it carries the owner's tag
+// or none, and removes `owner`'s shaping from `link` if given (the ingress
+// filter that redirected to that ifb, found before the ifb goes, and knet's
+// root qdisc; other tools' filters and qdiscs stay). Idempotent.
 void remove(nlw::Socket& sock, const nlw::LinkInfo* link, const knet::Owner& owner);
 // The owner's ifb in `sock`'s namespace, if it exists and carries the owner's
 // tag or none (an ADD of this owner died between creating and tagging it).

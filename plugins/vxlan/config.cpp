@@ -128,19 +128,28 @@ Membership parse_members(const cni::json& obj, Mode mode, const std::string& whe
   const cni::json* nodes = cni::get_array(obj, "nodes", where + "nodes");
   std::vector<SourcedNode> read;
   for (size_t i = 0; nodes && i < nodes->size(); ++i) {
-    std::string path = where + cni::index_path("nodes", i);
+    // Paths name a key in messages only: built when something is wrong, not
+    // for each of thousands of nodes.
+    auto path = [&] { return where + cni::index_path("nodes", i); };
+    auto key = [&](std::string_view k) { return cni::join_path(path(), k); };
     const cni::json& e = (*nodes)[i];
-    if (!e.is_object()) cni::config_error("invalid \"" + path + "\": expected an object");
-    auto vtep = cni::get_string(e, "vtep", cni::join_path(path, "vtep"));
-    auto subnet = cni::get_string(e, "subnet", cni::join_path(path, "subnet"));
-    if (!vtep) cni::config_error("required \"" + cni::join_path(path, "vtep") + "\" missing");
-    if (!subnet) cni::config_error("required \"" + cni::join_path(path, "subnet") + "\" missing");
+    if (!e.is_object()) cni::config_error("invalid \"" + path() + "\": expected an object");
+    // A string member as it is; anything else goes through get_string for its error.
+    auto member = [&](std::string_view k) -> std::string {
+      const cni::json* v = cni::find_key(e, k);
+      if (v && v->is_string()) return v->get_ref<const std::string&>();
+      auto got = cni::get_string(e, k, key(k));
+      if (!got) cni::config_error("required \"" + key(k) + "\" missing");
+      return *got;
+    };
+    std::string vtep = member("vtep"), subnet = member("subnet");
     Node n;
-    n.vtep = parse_unicast(*vtep, cni::join_path(path, "vtep"));
-    n.subnet = cni::parse_cidr(*subnet, cni::join_path(path, "subnet")).network();
+    n.vtep = parse_unicast_lazy(vtep, [&] { return key("vtep"); });
+    auto net = knet::IPNet::parse(subnet);
+    n.subnet = (net ? *net : cni::parse_cidr(subnet, key("subnet"))).network();
     // The network and the first host address are the overlay and gateway addresses.
     if (n.subnet.prefix > n.subnet.ip.bits() - 2) {
-      cni::config_error("invalid \"" + cni::join_path(path, "subnet") + "\" \"" + *subnet +
+      cni::config_error("invalid \"" + key("subnet") + "\" \"" + subnet +
                         "\": too small for a node (at most /" +
                         std::to_string(n.subnet.ip.bits() - 2) + ")");
     }
@@ -221,6 +230,9 @@ Membership load_members(const Config& cfg) {
     cni::config_error(e.msg());  // a broken file is bad configuration, not bad stdin
   }
   Membership f = parse_members(doc, cfg.mode, where);
+  // The file's list is merged already: with nothing inline it is the result
+  // (merging thousands of entries again costs as much as parsing them).
+  if (m.peers.empty() && m.nodes.empty()) return f;
   std::vector<knet::IP> peers = m.peers;
   peers.insert(peers.end(), f.peers.begin(), f.peers.end());
   m.peers = merge_peers(peers);
@@ -237,10 +249,14 @@ std::string vtep_mac(uint32_t vni, const knet::IP& vtep) {
   uint64_t h = knet::kFnvOffset;
   for (int shift = 24; shift >= 0; shift -= 8) h = knet::fnv1a_mix(h, static_cast<uint8_t>(vni >> shift));
   for (size_t i = 0; i < vtep.size(); ++i) h = knet::fnv1a_mix(h, vtep.bytes[i]);
-  char out[18];
-  std::snprintf(out, sizeof out, "02:%02x:%02x:%02x:%02x:%02x", unsigned(h >> 32) & 0xff,
-                unsigned(h >> 24) & 0xff, unsigned(h >> 16) & 0xff, unsigned(h >> 8) & 0xff,
-                unsigned(h) & 0xff);
+  // By hand, not snprintf: an l3 ADD computes one per node, thousands.
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "02:00:00:00:00:00";
+  for (int i = 0; i < 5; ++i) {
+    auto b = static_cast<unsigned>(h >> (32 - 8 * i)) & 0xff;
+    out[3 + 3 * i] = kHex[b >> 4];
+    out[4 + 3 * i] = kHex[b & 0xf];
+  }
   return out;
 }
 

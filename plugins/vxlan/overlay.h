@@ -93,6 +93,8 @@ nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg, const std::str
 // is missing, removes the entries of departed peers. l2 unicast: one
 // all-zeros FDB entry per peer (and learned MACs behind departed peers are
 // dropped); l2 multicast: nothing; l3: route, neighbour and FDB per node.
+// Every change is attempted even when one fails; then the first failure is
+// thrown, naming its entry (nlw::Batch).
 void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, const View& view);
 
 // The host-side veth name of `owner`.

@@ -128,24 +128,29 @@ void redirect_ingress(nlw::Socket& sock, int ifindex, int ifb_index) {
       });
 }
 
-bool remove_redirect(nlw::Socket& sock, int ifindex, int ifb_index) {
+bool remove_redirect(nlw::Socket& sock, int ifindex, int ifb_index,
+                     const std::function<void()>& before_deleting) {
   QdiscPtr q = ingress_qdisc(sock, ifindex);
-  if (!q) return false;
-  CachePtr cache = filter_cache(sock, ifindex, filter_parent(q.get()));
+  CachePtr cache;
   // Filters grouped by (priority, protocol): a group whose every filter is
   // knet's goes whole (u32 leaves its hash table behind otherwise).
   using Group = std::tuple<uint16_t, uint16_t>;
   std::map<Group, std::vector<rtnl_cls*>> ours;
   std::set<Group> shared;
-  for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
-    auto* c = reinterpret_cast<rtnl_cls*>(o);
-    Group g{rtnl_cls_get_prio(c), rtnl_cls_get_protocol(c)};
-    if (is_redirect_to(c, ifb_index)) {
-      ours[g].push_back(c);
-    } else if (!is_u32_node(c)) {
-      shared.insert(g);
+  if (q) {
+    cache = filter_cache(sock, ifindex, filter_parent(q.get()));
+    for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
+      auto* c = reinterpret_cast<rtnl_cls*>(o);
+      Group g{rtnl_cls_get_prio(c), rtnl_cls_get_protocol(c)};
+      if (is_redirect_to(c, ifb_index)) {
+        ours[g].push_back(c);
+      } else if (!is_u32_node(c)) {
+        shared.insert(g);
+      }
     }
   }
+  // The filters are known by now: the redirect target may go first.
+  if (before_deleting) before_deleting();
   if (ours.empty()) return false;
   for (auto& [g, filters] : ours) {
     if (shared.count(g)) {

@@ -2,14 +2,13 @@
 // Neighbour (ARP/NDP) entries and bridge/vxlan forwarding-database entries.
 
 #include <base/ip.h>
+#include <nlw/socket.h>
 
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace nlw {
-
-class Socket;
 
 struct NeighInfo {
   int index = 0;
@@ -56,5 +55,15 @@ bool del_fdb(Socket& sock, int index, const std::string& mac, const std::optiona
              bool self = true);
 // FDB entries whose link is `index`.
 std::vector<FdbEntry> list_fdb(Socket& sock, int index);
+
+// The same requests queued on a Batch (see nlw/socket.h for when they are
+// sent and how failures are reported). Deletes accept an entry that is
+// already gone; `accept` adds what else counts as success.
+void add_neigh(Batch& batch, int index, const knet::IP& ip, const std::string& mac);
+void del_neigh(Batch& batch, int index, const knet::IP& ip);
+void add_fdb(Batch& batch, int index, const std::string& mac, const std::optional<knet::IP>& dst,
+             const FdbOptions& opts = {}, unsigned accept = Batch::kAcceptNone);
+void del_fdb(Batch& batch, int index, const std::string& mac, const std::optional<knet::IP>& dst,
+             bool self = true);
 
 }  // namespace nlw

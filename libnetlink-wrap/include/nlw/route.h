@@ -2,6 +2,7 @@
 // Routes in the main or any other table.
 
 #include <base/ip.h>
+#include <nlw/socket.h>
 
 #include <cstdint>
 #include <optional>
@@ -9,8 +10,6 @@
 #include <vector>
 
 namespace nlw {
-
-class Socket;
 
 // One route. `dst` is masked to its network when sent; 0.0.0.0/0 or ::/0 is
 // the default route.
@@ -42,6 +41,11 @@ bool del_route(Socket& sock, const RouteSpec& r);
 // table). Local/broadcast/multicast routes of the kernel's local table are
 // included only when table is RT_TABLE_LOCAL or 0.
 std::vector<RouteSpec> list_routes(Socket& sock, int family, uint32_t table = 254);
+// add_route and del_route queued on a Batch (see nlw/socket.h); the delete
+// accepts a route that is already gone, the add what `accept` says.
+void add_route(Batch& batch, const RouteSpec& r, bool replace = false,
+               unsigned accept = Batch::kAcceptNone);
+void del_route(Batch& batch, const RouteSpec& r);
 // The ifindex of the main-table default route of `family` with the lowest
 // metric, or nullopt if there is none; the default master for macvlan/vxlan.
 std::optional<int> default_route_link(Socket& sock, int family);

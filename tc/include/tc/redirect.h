@@ -5,6 +5,7 @@
 // where a shaper sits. knet's filter lives beside any other tool's filters on
 // that qdisc; what proves a filter is knet's is where it redirects to.
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -26,7 +27,12 @@ void redirect_ingress(nlw::Socket& sock, int ifindex, int ifb_index);
 // `ifb_index`; false if there was none. Other filters stay, and so does the
 // ingress qdisc: nothing proves it knet's, an empty one passes everything,
 // deleting it costs an RCU grace period, and the link's deletion takes it along.
-bool remove_redirect(nlw::Socket& sock, int ifindex, int ifb_index);
+// `before_deleting`, if given, runs once, after the filters are found and
+// before they are deleted (also when there are none): the place to delete
+// the ifb itself, which the filters then no longer name (see
+// knet::bandwidth::remove for why that order).
+bool remove_redirect(nlw::Socket& sock, int ifindex, int ifb_index,
+                     const std::function<void()>& before_deleting = {});
 // True if link `ifindex` has a filter on its ingress redirecting everything to `ifb_index`.
 bool redirects_to(nlw::Socket& sock, int ifindex, int ifb_index);
 // For every link in sock's namespace that redirects its ingress somewhere:
