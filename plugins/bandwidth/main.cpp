@@ -53,6 +53,20 @@ void refuse_own_netns(const nlw::NetNS& cont) {
   }
 }
 
+// ADD and CHECK: finds the link to shape for this attachment (CNI_NETNS must
+// not be the plugin's own namespace) and runs `step` on it with a socket in
+// that link's namespace.
+template <class Step>
+void on_target(const cni::Env& env, const cni::NetConf& conf, const cni::Result& prev, Step step) {
+  nlw::NetNS cont = common::open_container_netns(env.netns);
+  refuse_own_netns(cont);
+  nlw::Socket cont_sock = nlw::Socket::in(cont);
+  nlw::Socket host_sock = nlw::Socket::current();
+  knet::Owner owner = common::owner_of(env, conf);
+  bw::Target t = bw::locate(host_sock, cont_sock, cont, owner, &prev);
+  step(t.host_side ? host_sock : cont_sock, t, owner);
+}
+
 cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
   bw::Config cfg = bw::Config::parse(conf);
   if (!cfg.any()) {
@@ -61,13 +75,9 @@ cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
   }
   const cni::Result& prev = require_prev(conf);
   common::require_owner_tag_fits(common::owner_of(env, conf));  // the ifb's alias
-  nlw::NetNS cont = common::open_container_netns(env.netns);
-  refuse_own_netns(cont);
-  nlw::Socket cont_sock = nlw::Socket::in(cont);
-  nlw::Socket host_sock = nlw::Socket::current();
-  knet::Owner owner = common::owner_of(env, conf);
-  bw::Target t = bw::locate(host_sock, cont_sock, cont, owner, &prev);
-  bw::apply(t.host_side ? host_sock : cont_sock, t, cfg, owner);
+  on_target(env, conf, prev, [&](nlw::Socket& sock, const bw::Target& t, const knet::Owner& owner) {
+    bw::apply(sock, t, cfg, owner);
+  });
   return prev;  // passed on unchanged: the ifb is plumbing, not an interface of the result
 }
 
@@ -105,13 +115,9 @@ void check(const cni::Env& env, const cni::NetConf& conf) {
   bw::Config cfg = bw::Config::parse(conf);
   const cni::Result& prev = require_prev(conf);
   if (!cfg.any()) return;
-  nlw::NetNS cont = common::open_container_netns(env.netns);
-  refuse_own_netns(cont);
-  nlw::Socket cont_sock = nlw::Socket::in(cont);
-  nlw::Socket host_sock = nlw::Socket::current();
-  knet::Owner owner = common::owner_of(env, conf);
-  bw::Target t = bw::locate(host_sock, cont_sock, cont, owner, &prev);
-  bw::verify(t.host_side ? host_sock : cont_sock, t, cfg, owner);
+  on_target(env, conf, prev, [&](nlw::Socket& sock, const bw::Target& t, const knet::Owner& owner) {
+    bw::verify(sock, t, cfg, owner);
+  });
 }
 
 // True if ifb `l` is one GC removes: tagged for this network and an

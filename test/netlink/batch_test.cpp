@@ -72,7 +72,7 @@ TEST_F(BatchTest, EveryRequestIsTriedAndTheFailureNamesItsObject) {
     batch.finish();
   } catch (const nlw::NotFound&) {
     FAIL() << "classified by the second failure, not the first";
-  } catch (const cni::Error& e) {
+  } catch (const nlw::Error& e) {
     err = e.msg();
   }
   EXPECT_EQ(batch.sent(), 3u * kPeers + 2);
