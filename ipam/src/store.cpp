@@ -1,8 +1,8 @@
 #include "ipam/store.h"
 
-#include <cni/error.h>
 #include <base/fd.h>
 #include <base/owner.h>
+#include <cni/error.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>

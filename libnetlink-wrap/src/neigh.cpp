@@ -2,8 +2,8 @@
 
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
-#include <netlink/netlink.h>
 #include <netlink/errno.h>
+#include <netlink/netlink.h>
 #include <netlink/route/neighbour.h>
 
 #include <cstring>

@@ -11,9 +11,9 @@
 
 #include <functional>
 #include <memory>
-#include <type_traits>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 namespace nlw::detail {
 

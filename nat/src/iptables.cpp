@@ -1,8 +1,8 @@
 #include "nat/iptables.h"
 
 #include <base/error.h>
-#include <base/spawn.h>
 #include <base/hash.h>
+#include <base/spawn.h>
 #include <sys/socket.h>
 
 #include <cstdio>

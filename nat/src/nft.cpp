@@ -32,7 +32,7 @@ namespace {
 using namespace detail;  // NOLINT: this file is the implementation of detail
 
 [[noreturn]] void fail(const std::string& what, int err) {
-  throw knet::Error(what + ": " + std::strerror(err));
+  throw knet::Error(what + ": " + std::strerror(err), {}, err);
 }
 
 // The chain every rule of one knet table goes into.

@@ -2,12 +2,12 @@
 // plugin that made its interface, it shapes with token buckets (TBF, or HTB
 // when only some subnets are shaped) and passes the previous result on.
 
+#include <base/owner.h>
 #include <base/run_lock.h>
+#include <cni/error.h>
+#include <cni/skel.h>
 #include <common/netns.h>
 #include <common/owner.h>
-#include <cni/error.h>
-#include <base/owner.h>
-#include <cni/skel.h>
 #include <nlw/error.h>
 #include <nlw/link.h>
 #include <nlw/netns.h>
@@ -25,7 +25,6 @@
 #include "shaping.h"
 
 namespace common = knet::common;
-
 namespace bw = knet::bandwidth;
 
 namespace {

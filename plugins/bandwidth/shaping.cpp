@@ -1,8 +1,8 @@
 #include "shaping.h"
 
-#include <common/tagged_link.h>
-#include <cni/error.h>
 #include <base/hash.h>
+#include <cni/error.h>
+#include <common/tagged_link.h>
 #include <nlw/error.h>
 #include <nlw/socket.h>
 #include <tc/redirect.h>

@@ -1,14 +1,14 @@
 #include "bridge.h"
 
-#include <common/check.h>
-#include <common/tagged_link.h>
-#include <common/netns.h>
 #include <cni/error.h>
+#include <common/attach.h>
+#include <common/check.h>
+#include <common/netns.h>
+#include <common/tagged_link.h>
 #include <nlw/addr.h>
 #include <nlw/error.h>
 #include <nlw/route.h>
 #include <nlw/sysctl.h>
-#include <common/attach.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 

@@ -3,8 +3,8 @@
 // plugin's verbs do with them. All netlink goes through nlw; every function
 // acts on the namespaces of the sockets it is given.
 
-#include <base/run_lock.h>
 #include <base/owner.h>
+#include <base/run_lock.h>
 #include <cni/result.h>
 #include <nlw/link.h>
 #include <nlw/netns.h>

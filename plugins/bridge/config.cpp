@@ -1,8 +1,8 @@
 #include "config.h"
 
 #include <cni/error.h>
-#include <common/mac.h>
 #include <cni/json.h>
+#include <common/mac.h>
 
 #include <algorithm>
 #include <cstdio>

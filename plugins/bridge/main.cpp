@@ -2,14 +2,14 @@
 // veth pair; the bridge can be the containers' gateway and masquerade their
 // traffic to the outside.
 
-#include <common/netns.h>
-#include <common/owner.h>
+#include <base/owner.h>
 #include <cni/error.h>
 #include <cni/ipam.h>
-#include <base/owner.h>
 #include <cni/skel.h>
 #include <common/attach.h>
 #include <common/check.h>
+#include <common/netns.h>
+#include <common/owner.h>
 #include <common/undo.h>
 #include <nlw/error.h>
 #include <nlw/link.h>
@@ -23,7 +23,6 @@
 #include "masquerade.h"
 
 namespace common = knet::common;
-
 namespace br = knet::bridge;
 
 namespace {

@@ -5,11 +5,11 @@
 // and knet's additions: CNI_CACHE_DIR (default /var/lib/cni) and
 // CNI_CONTAINERID (instead of the ID derived from the netns path).
 
+#include <base/hash.h>
 #include <cni/env.h>
 #include <cni/error.h>
 #include <cni/exec.h>
 #include <cni/runtime.h>
-#include <base/hash.h>
 #include <nlw/error.h>
 #include <nlw/netns.h>
 #include <unistd.h>

@@ -1,9 +1,9 @@
 // loopback: brings the container's `lo` up on ADD and down on DEL, and checks
 // it is up on CHECK. CNI_IFNAME is ignored: this plugin only ever touches lo.
 
-#include <common/netns.h>
 #include <cni/error.h>
 #include <cni/skel.h>
+#include <common/netns.h>
 #include <nlw/addr.h>
 #include <nlw/error.h>
 #include <nlw/link.h>
@@ -14,7 +14,6 @@
 #include <optional>
 
 namespace common = knet::common;
-
 namespace {
 
 constexpr const char* kLo = "lo";

@@ -1,10 +1,10 @@
 #include "macvlan.h"
 
-#include <common/check.h>
-#include <cni/error.h>
 #include <base/owner.h>
-#include <nlw/addr.h>
+#include <cni/error.h>
 #include <common/attach.h>
+#include <common/check.h>
+#include <nlw/addr.h>
 #include <nlw/error.h>
 #include <nlw/route.h>
 #include <nlw/sysctl.h>

@@ -1,14 +1,14 @@
 // macvlan: gives a container its own MAC address on a host interface (the
 // "master"), so it sits directly on the master's network: no bridge, no NAT.
 
-#include <common/netns.h>
-#include <common/owner.h>
+#include <base/owner.h>
 #include <cni/error.h>
 #include <cni/ipam.h>
-#include <base/owner.h>
 #include <cni/skel.h>
 #include <common/attach.h>
 #include <common/check.h>
+#include <common/netns.h>
+#include <common/owner.h>
 #include <nlw/error.h>
 #include <nlw/link.h>
 #include <nlw/netns.h>
@@ -20,7 +20,6 @@
 #include "macvlan.h"
 
 namespace common = knet::common;
-
 namespace mv = knet::macvlan;
 
 namespace {

@@ -2,18 +2,18 @@
 // from configuration alone, with no agent (docs/vxlan.md). l2 stretches one
 // subnet over a bridge per node; l3 routes a subnet per node.
 
+#include <base/owner.h>
 #include <base/run_lock.h>
-#include <common/netns.h>
-#include <common/owner.h>
 #include <cni/error.h>
 #include <cni/ipam.h>
-#include <base/owner.h>
 #include <cni/skel.h>
+#include <common/attach.h>
+#include <common/check.h>
+#include <common/netns.h>
+#include <common/owner.h>
 #include <nlw/link.h>
 #include <nlw/netns.h>
 #include <nlw/socket.h>
-#include <common/attach.h>
-#include <common/check.h>
 
 #include <optional>
 
@@ -21,7 +21,6 @@
 #include "overlay.h"
 
 namespace common = knet::common;
-
 namespace vx = knet::vxlan;
 
 namespace {

@@ -1,17 +1,17 @@
 #include "overlay.h"
 
-#include <common/check.h>
-#include <common/tagged_link.h>
 #include <base/hash.h>
 #include <base/run_lock.h>
 #include <cni/error.h>
+#include <common/attach.h>
+#include <common/check.h>
+#include <common/tagged_link.h>
 #include <linux/rtnetlink.h>
 #include <nlw/addr.h>
 #include <nlw/error.h>
 #include <nlw/neigh.h>
 #include <nlw/route.h>
 #include <nlw/sysctl.h>
-#include <common/attach.h>
 #include <sys/socket.h>
 
 #include <algorithm>

@@ -4,8 +4,8 @@
 // All netlink goes through nlw; every function acts on the namespaces of the
 // sockets it is given.
 
-#include <base/run_lock.h>
 #include <base/owner.h>
+#include <base/run_lock.h>
 #include <cni/netconf.h>
 #include <cni/result.h>
 #include <cni/skel.h>

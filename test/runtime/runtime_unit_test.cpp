@@ -3,10 +3,10 @@
 // chain logic (order, prevResult, cache, GC) driven through fake plugins
 // (small shell scripts that log what they were given).
 
+#include <base/hash.h>
 #include <cni/error.h>
 #include <cni/exec.h>
 #include <cni/runtime.h>
-#include <base/hash.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>

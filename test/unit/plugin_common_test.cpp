@@ -1,9 +1,9 @@
 // Unit tests of plugins/common: the pieces of plugin glue that need no kernel.
 
-#include <common/mac.h>
-#include <common/owner.h>
 #include <cni/address.h>
 #include <cni/error.h>
+#include <common/mac.h>
+#include <common/owner.h>
 #include <gtest/gtest.h>
 
 #include <string>
