@@ -188,6 +188,7 @@ class NodeTest : public ::testing::Test {
     for (int i = 0; i < n; ++i) start_agent(i);
     ASSERT_TRUE(eventually([&] { return converged(n); }, milliseconds(15000)))
         << "the nodes did not converge within 15 s";
+    leases_seen = leases();
   }
 
   // cnitool ADD of a container on `node`; returns its IPv4 address.
@@ -226,6 +227,7 @@ class NodeTest : public ::testing::Test {
   std::unique_ptr<EtcdServer> server;
   std::unique_ptr<etcd::Client> client;
   Daemon agents[kMaxNodes];
+  std::map<std::string, std::string> leases_seen;  // leases() when start_cluster converged
 };
 
 // Three agents take three subnets; each node's kernel holds the other two;
@@ -308,6 +310,63 @@ TEST_F(NodeTest, KilledAgentKeepsItsSubnet) {
   EXPECT_TRUE(has_entries(0, 1, before));
   EXPECT_TRUE(has_entries(2, 1, before));
   EXPECT_TRUE(converged(3));
+}
+
+// A node that vanishes (agent killed, never back): once its lease's TTL has
+// run out, every other node has dropped its route, neighbour and FDB entry,
+// and its subnet is free in etcd.
+TEST_F(NodeTest, VanishedNodeDroppedAfterItsTtl) {
+  start_cluster(3);
+  std::string gone = leases()[vtep(2)];
+  agents[2].signal(SIGKILL);
+  ASSERT_TRUE(agents[2].wait(milliseconds(2000)).has_value());
+  EXPECT_TRUE(has_entries(0, 2, gone)) << "dropped before the TTL ran out";
+  // TTL 3 s, renewed at most 1 s before the kill; etcd checks expiry every 0.5 s.
+  EXPECT_TRUE(eventually([&] { return !has_entries(0, 2, gone) && !has_entries(1, 2, gone); },
+                         milliseconds(6000)));
+  EXPECT_EQ(routes_on_vtep(0), 1u);
+  EXPECT_EQ(routes_on_vtep(1), 1u);
+  EXPECT_FALSE(leases().count(vtep(2)));
+  json file = json::parse(slurp(peers_file(0)));
+  EXPECT_EQ(file["nodes"].size(), 2u) << file.dump();
+}
+
+// etcd goes away: the kernel and the file keep the last membership (nothing
+// is flushed); when it is back, a change reaches every node again.
+TEST_F(NodeTest, EtcdAwayKeepsTheKernel) {
+  start_cluster(3);
+  std::string before = slurp(peers_file(0));
+  server->stop();
+  std::this_thread::sleep_for(milliseconds(1500));  // watches broken, keepalives failing
+  EXPECT_TRUE(has_entries(0, 1, leases_seen[vtep(1)]));
+  EXPECT_EQ(routes_on_vtep(0), 2u);
+  EXPECT_EQ(routes_on_vtep(2), 2u);
+  EXPECT_EQ(slurp(peers_file(0)), before);
+  server->start();
+  // A lease put while the watchers were away reaches them by the resumed watch.
+  add_node();
+  start_agent(3);
+  EXPECT_TRUE(eventually([&] { return converged(4); }, milliseconds(10000)));
+}
+
+// A full network: the agent that finds no free subnet exits non-zero naming
+// the network, and the nodes that hold one are not disturbed.
+TEST_F(NodeTest, FullNetworkIsAClearError) {
+  // A /24 cut into /26s: 10.1.0.64, .128 and .192 (the first is the network's).
+  put_config(R"({"Network": "10.1.0.0/24", "SubnetLen": 26, "Backend": {"Type": "vxlan", "VNI": 1, "Port": 8472}})");
+  for (int i = 0; i < 4; ++i) add_node();
+  for (int i = 0; i < 3; ++i) start_agent(i);
+  ASSERT_TRUE(eventually([&] { return leases().size() == 3; }, milliseconds(10000)));
+  start_agent(3);
+  auto code = agents[3].wait(milliseconds(5000));
+  ASSERT_TRUE(code.has_value()) << "the fourth agent still runs";
+  EXPECT_EQ(*code, 1);
+  std::string log = slurp(dir(3) + "/agent.log");
+  EXPECT_NE(log.find("no free subnet for 192.0.2.14: all 3 subnets of Network 10.1.0.0/24, SubnetLen 26"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(leases().size(), 3u);
+  EXPECT_TRUE(sb.link_json(nodes[3], "knetvx1").is_null());
 }
 
 // A bad <prefix>/config: the agent exits non-zero naming the field, before
