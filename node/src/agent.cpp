@@ -240,6 +240,7 @@ int Agent::run() {
     nlw::LinkInfo dev = vxlan::ensure_device(*host, vcfg, opts_.cni_network, underlay, mtu, created);
     if (created) log_line("created VTEP " + dev.name + " (" + dev.mac + ") on " + underlay.link.name);
     vxlan::reconcile(*host, dev, vcfg, view);
+    if (net.mode == vxlan::Mode::kL3) vxlan::configure_overlay(*host, dev, view);
     status_.peers = static_cast<int64_t>(net.mode == vxlan::Mode::kL3 ? view.nodes.size() : view.peers.size());
     status_.last_sync_unix = std::time(nullptr);
     ++status_.syncs;

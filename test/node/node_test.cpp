@@ -260,6 +260,9 @@ TEST_F(NodeTest, ThreeNodesConverge) {
   ASSERT_FALSE(b.empty());
   EXPECT_TRUE(ping("a", b));
   EXPECT_TRUE(ping("b", a));
+  // Node 3 has no pod, yet reaches both through its overlay address.
+  EXPECT_TRUE(sb.exec_in(nodes[2], "ping -c1 -W2 " + a + " >/dev/null").ok());
+  EXPECT_TRUE(sb.exec_in(nodes[2], "ping -c1 -W2 " + b + " >/dev/null").ok());
 
   EXPECT_TRUE(eventually([&] { return http_get(0, "/healthz") == "ok\n 200"; }, milliseconds(3000)))
       << http_get(0, "/healthz");
