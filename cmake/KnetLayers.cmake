@@ -14,14 +14,17 @@ set(KNET_LAYERS
   "knet_cni=knet_base,nlohmann_json::nlohmann_json"
   "knet_ipam=knet_base,knet_cni"
   "knet_plugin_common=knet_base,knet_cni,knet_nlw"
-  "knet_etcd=knet_base,nlohmann_json::nlohmann_json,CURL::libcurl,OpenSSL::Crypto")
+  "knet_etcd=knet_base,nlohmann_json::nlohmann_json,CURL::libcurl,OpenSSL::Crypto"
+  # The agent sits above the plugins: it runs the vxlan plugin's own
+  # reconcile (knet_vxlan), not a copy of it.
+  "knet_node=knet_base,knet_etcd,knet_vxlan,knet_cni,knet_nlw")
 # knet's own library targets: only these are subject to the allow lists
 # (a system library a layer names is covered by its entry).
 set(KNET_LAYER_TARGETS knet_base knet_nlw knet_tc knet_nat knet_cni knet_ipam knet_plugin_common
-    knet_etcd)
+    knet_etcd knet_node)
 # What the plugins' executable `knet` must never link, even indirectly: every
 # plugin exec would load it (libcurl and OpenSSL cost milliseconds per exec).
-set(KNET_NOT_IN_PLUGINS knet_etcd CURL::libcurl OpenSSL::Crypto OpenSSL::SSL)
+set(KNET_NOT_IN_PLUGINS knet_etcd knet_node CURL::libcurl OpenSSL::Crypto OpenSSL::SSL)
 
 # Fails the configure when a target of KNET_LAYERS uses something outside
 # its allow list: in LINK_LIBRARIES / INTERFACE_LINK_LIBRARIES, or an include

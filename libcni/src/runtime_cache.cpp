@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base/atomic_file.h"
 #include "cni/error.h"
 #include "cni/file.h"
 #include "cni/netconf.h"
@@ -152,27 +153,10 @@ void ResultCache::save(const NetworkConfigList& list, const RuntimeConf& rt,
     fs::permissions(dir, fs::perms::owner_all, ec);
   }
   // Written to a temporary name and renamed, so a reader never sees half a file.
-  std::string tmp = file + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    throw Error(kIOFailure, "failed to write cache file " + tmp + ": " + std::strerror(errno));
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t w = ::write(fd, data.data() + off, data.size() - off);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw Error(kIOFailure, "failed to write cache file " + tmp + ": " + std::strerror(err));
-    }
-    off += static_cast<size_t>(w);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), file.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw Error(kIOFailure, "failed to write cache file " + file + ": " + std::strerror(err));
+  try {
+    knet::write_file_atomic(file, data, 0600);
+  } catch (const knet::Error& e) {
+    throw Error(kIOFailure, "failed to write cache file: " + e.msg());
   }
 }
 

@@ -476,16 +476,19 @@ nlw::LinkInfo create_veth(nlw::Socket& host, const nlw::LinkInfo& bridge, nlw::S
   return cv;
 }
 
-void configure_router(nlw::Socket& host, const nlw::LinkInfo& bridge, const nlw::LinkInfo& dev,
-                      const View& view, const cni::Result& ip) {
+void configure_overlay(nlw::Socket& host, const nlw::LinkInfo& dev, const View& view) {
   const knet::IPNet& subnet = view.self->subnet;
-  int family = family_of(subnet.ip);
-  knet::IP gw = node_gateway(view, ip);
-  ensure_address(host, bridge.index, knet::IPNet{gw, subnet.prefix});
   ensure_address(host, dev.index, knet::IPNet{overlay_ip(*view.self), subnet.ip.bits()});
   nlw::NetNS here = nlw::NetNS::current();
   nlw::write_sysctl(
-      here, family == AF_INET ? "net/ipv4/ip_forward" : "net/ipv6/conf/all/forwarding", "1");
+      here, family_of(subnet.ip) == AF_INET ? "net/ipv4/ip_forward" : "net/ipv6/conf/all/forwarding", "1");
+}
+
+void configure_router(nlw::Socket& host, const nlw::LinkInfo& bridge, const nlw::LinkInfo& dev,
+                      const View& view, const cni::Result& ip) {
+  const knet::IPNet& subnet = view.self->subnet;
+  ensure_address(host, bridge.index, knet::IPNet{node_gateway(view, ip), subnet.prefix});
+  configure_overlay(host, dev, view);
 }
 
 void verify_host(nlw::Socket& host, const Config& cfg, const std::string& network,

@@ -113,9 +113,15 @@ nlw::LinkInfo create_veth(nlw::Socket& host, const nlw::LinkInfo& bridge, nlw::S
 // the owner's tag; false if there was none.
 bool delete_veth(nlw::Socket& host, const knet::Owner& owner);
 
+// l3: gives the device this node's overlay address (its subnet's network
+// address as a /32 or /128), through which the node itself reaches the
+// other nodes' pods, and turns on forwarding. Idempotent. knet-node runs it
+// at every sync, so a node reaches them before its first pod starts.
+void configure_overlay(nlw::Socket& host, const nlw::LinkInfo& dev, const View& view);
+
 // l3: gives the bridge the gateway address of this node's subnet (the IPAM
-// gateway of `ip`, else the subnet's first host), the device its overlay
-// address, and turns on forwarding. Idempotent.
+// gateway of `ip`, else the subnet's first host), and runs
+// configure_overlay. Idempotent.
 void configure_router(nlw::Socket& host, const nlw::LinkInfo& bridge, const nlw::LinkInfo& dev,
                       const View& view, const cni::Result& ip);
 

@@ -85,18 +85,13 @@ TestPki make_test_pki(const std::string& dir) {
   return p;
 }
 
-EtcdServer::EtcdServer(std::string ns_path, std::string dir, const TestPki* pki)
-    : ns_path_(std::move(ns_path)), dir_(std::move(dir)), pki_(pki) {}
+EtcdServer::EtcdServer(std::string ns_path, std::string dir, const TestPki* pki, std::string host)
+    : ns_path_(std::move(ns_path)), dir_(std::move(dir)), pki_(pki), host_(std::move(host)) {}
 
-EtcdServer::~EtcdServer() {
-  if (pid_ > 0) {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-}
+EtcdServer::~EtcdServer() = default;  // proc_ kills etcd if it still runs
 
 std::string EtcdServer::endpoint() const {
-  return std::string(pki_ ? "https" : "http") + "://127.0.0.1:2379";
+  return std::string(pki_ ? "https" : "http") + "://" + host_ + ":2379";
 }
 
 etcd::ClientConfig EtcdServer::client_config() const {
@@ -123,11 +118,10 @@ std::string EtcdServer::log_tail() const {
 }
 
 void EtcdServer::start() {
-  if (pid_ > 0) throw std::logic_error("etcd already runs");
+  if (proc_.running()) throw std::logic_error("etcd already runs");
   if (access(kEtcd, X_OK) != 0)
     throw std::runtime_error(std::string(kEtcd) +
                              " is not installed (scripts/install-deps.sh installs etcd-server)");
-  const std::string scheme = pki_ ? "https" : "http";
   std::vector<std::string> args{
       kEtcd, "--name", "t", "--data-dir", dir_ + "/data", "--listen-client-urls", endpoint(),
       "--advertise-client-urls", endpoint(), "--listen-peer-urls", "http://127.0.0.1:2380",
@@ -142,30 +136,7 @@ void EtcdServer::start() {
     args.insert(args.end(), {"--cert-file", pki_->server_cert, "--key-file", pki_->server_key,
                              "--trusted-ca-file", pki_->ca, "--client-cert-auth"});
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::string log = dir_ + "/etcd.log";
-  int ns_fd = open(ns_path_.c_str(), O_RDONLY | O_CLOEXEC);
-  int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (ns_fd < 0 || log_fd < 0) throw std::runtime_error("cannot open " + ns_path_ + " or " + log);
-  const pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid == 0) {
-    // Only async-signal-safe calls here: the test process has threads.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with the test, whatever happens
-    if (getppid() != parent) _exit(127);
-    if (setns(ns_fd, CLONE_NEWNET) != 0) _exit(126);
-    dup2(log_fd, 1);
-    dup2(log_fd, 2);
-    char* envp[] = {const_cast<char*>("PATH=/usr/bin:/bin"), nullptr};
-    execve(kEtcd, argv.data(), envp);
-    _exit(127);
-  }
-  close(ns_fd);
-  close(log_fd);
-  if (pid < 0) throw std::runtime_error("fork for etcd failed");
-  pid_ = pid;
+  proc_.start(args, {{"PATH", "/usr/bin:/bin"}}, ns_path_, dir_ + "/etcd.log");
 
   etcd::ClientConfig probe = client_config();
   probe.request_timeout = milliseconds(300);
@@ -181,10 +152,8 @@ void EtcdServer::start() {
     } catch (const etcd::Error& e) {
       last = e.what();
     }
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      throw std::runtime_error("etcd exited at start (status " + std::to_string(status) +
+    if (auto code = proc_.wait(milliseconds(0))) {
+      throw std::runtime_error("etcd exited at start (status " + std::to_string(*code) +
                                "): " + log_tail());
     }
     std::this_thread::sleep_for(milliseconds(50));
@@ -192,20 +161,6 @@ void EtcdServer::start() {
   throw std::runtime_error("etcd did not serve within 20 s (" + last + "): " + log_tail());
 }
 
-void EtcdServer::stop() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGTERM);
-  const auto deadline = Clock::now() + std::chrono::seconds(5);
-  while (Clock::now() < deadline) {
-    if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-      pid_ = -1;
-      return;
-    }
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  kill(pid_, SIGKILL);
-  waitpid(pid_, nullptr, 0);
-  pid_ = -1;
-}
+void EtcdServer::stop() { proc_.stop(std::chrono::seconds(5)); }
 
 }  // namespace knet::test

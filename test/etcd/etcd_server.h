@@ -1,14 +1,15 @@
 #pragma once
 // A real etcd for tests: one member, run inside a sandbox network namespace
-// on 127.0.0.1 there, data in a temporary directory. The test thread enters
-// the same namespace (EnterNetns) to reach it; nothing listens on the
-// machine's own addresses.
+// on 127.0.0.1 there (or another address of that namespace), data in a
+// temporary directory. The test thread enters the same namespace
+// (EnterNetns) to reach it; nothing listens on the machine's own addresses.
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <string>
 
+#include "daemon.h"
 #include "etcd/config.h"
 #include "sandbox.h"
 
@@ -37,8 +38,11 @@ TestPki make_test_pki(const std::string& dir);
 class EtcdServer {
  public:
   // Does not start it. With `pki`, the client URL is https:// and client
-  // certificates are required.
-  EtcdServer(std::string ns_path, std::string dir, const TestPki* pki = nullptr);
+  // certificates are required. `host`: the address of the namespace it
+  // serves clients on (e.g. a sandbox underlay's, for agents in other
+  // namespaces).
+  EtcdServer(std::string ns_path, std::string dir, const TestPki* pki = nullptr,
+             std::string host = "127.0.0.1");
   // Kills etcd if it still runs.
   ~EtcdServer();
   EtcdServer(const EtcdServer&) = delete;
@@ -60,7 +64,8 @@ class EtcdServer {
   std::string ns_path_;
   std::string dir_;
   const TestPki* pki_;
-  pid_t pid_ = -1;
+  std::string host_;
+  Daemon proc_;
 };
 
 }  // namespace knet::test

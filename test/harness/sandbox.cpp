@@ -17,6 +17,8 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "exec_args.h"
+
 #ifndef KNET_PLUGIN_DIR
 #define KNET_PLUGIN_DIR "bin"
 #endif
@@ -167,14 +169,7 @@ RunResult run_process(const std::vector<std::string>& argv,
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
     throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   }
-  // Build everything the child needs before fork: only async-signal-safe calls after it.
-  std::vector<std::string> env_strs;
-  for (const auto& [k, v] : env) env_strs.push_back(k + "=" + v);
-  std::vector<char*> cargv, cenv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  for (auto& e : env_strs) cenv.push_back(e.data());
-  cenv.push_back(nullptr);
+  const ExecArgs exec(argv, env);
 
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
@@ -185,7 +180,7 @@ RunResult run_process(const std::vector<std::string>& argv,
     dup2(out[1], 1);
     dup2(err[1], 2);
     signal(SIGPIPE, SIG_DFL);
-    execve(cargv[0], cargv.data(), cenv.data());
+    execve(exec.argv()[0], exec.argv(), exec.envp());
     _exit(127);
   }
   if (ns_fd >= 0) close(ns_fd);

@@ -1,0 +1,280 @@
+// knet-node's pure parts: flags, the network config and lease values in
+// flannel's format, the membership built from them, and the peersFile the
+// vxlan plugin reads (read back with the plugin's own parser).
+
+#include <gtest/gtest.h>
+
+#include <base/error.h>
+#include <cni/netconf.h>
+
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "node/agent.h"
+#include "node/flags.h"
+#include "node/network.h"
+#include "node/registry.h"
+#include "sandbox.h"
+
+namespace knet::node {
+namespace {
+
+using knet::test::TempDir;
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const knet::Error& e) {
+    return e.msg();
+  }
+  return "(no error)";
+}
+
+TEST(Flags, Defaults) {
+  Options o = parse_flags({});
+  EXPECT_EQ(o.etcd_endpoints, std::vector<std::string>{"http://127.0.0.1:2379"});
+  EXPECT_EQ(o.etcd_prefix, "/knet/network");
+  EXPECT_EQ(o.lease_ttl, std::chrono::seconds(60));
+  EXPECT_EQ(o.peers_file, "/run/knet/vxlan-peers.json");
+  EXPECT_TRUE(o.healthz_addr.empty());
+  EXPECT_FALSE(o.release_on_exit);
+  EXPECT_FALSE(o.public_ip);
+}
+
+TEST(Flags, EveryFlagBothForms) {
+  Options o = parse_flags({"--etcd-endpoints=https://10.0.0.1:2379,https://10.0.0.2:2379",
+                           "--etcd-prefix", "/x/net", "--etcd-cafile=/ca", "--etcd-certfile=/c",
+                           "--etcd-keyfile=/k", "--iface", "eth1", "--public-ip=192.0.2.7",
+                           "--peers-file=/etc/cni/net.d/p.json", "--lease-ttl=5",
+                           "--healthz-addr=127.0.0.1:9090", "--release-on-exit", "--cni-network=ov"});
+  EXPECT_EQ(o.etcd_endpoints.size(), 2u);
+  EXPECT_EQ(o.etcd_endpoints[1], "https://10.0.0.2:2379");
+  EXPECT_EQ(o.etcd_prefix, "/x/net");
+  EXPECT_EQ(o.etcd_cafile, "/ca");
+  EXPECT_EQ(o.etcd_keyfile, "/k");
+  EXPECT_EQ(o.iface, "eth1");
+  EXPECT_EQ(o.public_ip->str(), "192.0.2.7");
+  EXPECT_EQ(o.peers_file, "/etc/cni/net.d/p.json");
+  EXPECT_EQ(o.lease_ttl, std::chrono::seconds(5));
+  EXPECT_EQ(o.healthz_addr, "127.0.0.1:9090");
+  EXPECT_TRUE(o.release_on_exit);
+  EXPECT_EQ(o.cni_network, "ov");
+  EXPECT_TRUE(parse_flags({"--help"}).help);
+  EXPECT_NE(usage().find("--etcd-endpoints"), std::string::npos);
+}
+
+TEST(Flags, BadFlagsSayWhich) {
+  EXPECT_EQ(error_of([] { parse_flags({"--etcd-endpoint=x"}); }),
+            "unknown flag --etcd-endpoint (see --help)");
+  EXPECT_EQ(error_of([] { parse_flags({"--iface"}); }), "--iface needs a value");
+  EXPECT_EQ(error_of([] { parse_flags({"--lease-ttl=1"}); }),
+            "invalid --lease-ttl=1: expected seconds, 2 ... 86400");
+  EXPECT_EQ(error_of([] { parse_flags({"--lease-ttl=10s"}); }),
+            "invalid --lease-ttl=10s: expected seconds, 2 ... 86400");
+  EXPECT_EQ(error_of([] { parse_flags({"--peers-file=peers.json"}); }),
+            "invalid --peers-file=peers.json: must be an absolute path");
+  EXPECT_EQ(error_of([] { parse_flags({"--etcd-endpoints=10.0.0.1:2379"}); }),
+            "invalid --etcd-endpoints=10.0.0.1:2379: \"10.0.0.1:2379\" is not an http:// or https:// URL");
+  EXPECT_EQ(error_of([] { parse_flags({"--public-ip=node1"}); }),
+            "invalid --public-ip=node1: not an IP address");
+  EXPECT_EQ(error_of([] { parse_flags({"--healthz-addr=localhost:80"}); }),
+            "invalid --healthz-addr=localhost:80: host \"localhost\" is not an IP address");
+  EXPECT_EQ(error_of([] { parse_flags({"--healthz-addr=127.0.0.1:0"}); }),
+            "invalid --healthz-addr=127.0.0.1:0: port \"0\" is not 1 ... 65535");
+  EXPECT_EQ(error_of([] { parse_flags({"--etcd-certfile=/c"}); }),
+            "--etcd-certfile and --etcd-keyfile come together");
+  EXPECT_EQ(error_of([] { parse_flags({"--release-on-exit=yes"}); }), "--release-on-exit takes no value");
+  EXPECT_EQ(error_of([] { parse_flags({"etcd"}); }), "unexpected argument \"etcd\" (see --help)");
+}
+
+constexpr const char* kWhere = "/knet/network/config";
+
+TEST(NetworkConfig, FlannelDefaults) {
+  NetworkConfig c = NetworkConfig::parse(R"({"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}})", kWhere);
+  EXPECT_EQ(c.network.str(), "10.244.0.0/16");
+  EXPECT_EQ(c.subnet_len, 24);
+  EXPECT_EQ(c.subnet_min.str(), "10.244.1.0");
+  EXPECT_EQ(c.subnet_max.str(), "10.244.255.0");
+  EXPECT_EQ(c.vni, 1u);
+  EXPECT_EQ(c.port, 8472);
+  EXPECT_EQ(c.mode, vxlan::Mode::kL3);
+  EXPECT_EQ(c.subnet_count(), 255u);
+  EXPECT_EQ(c.subnet(0).str(), "10.244.1.0/24");
+  EXPECT_EQ(c.subnet(254).str(), "10.244.255.0/24");
+  EXPECT_TRUE(c.holds(*knet::IPNet::parse("10.244.3.0/24")));
+  EXPECT_FALSE(c.holds(*knet::IPNet::parse("10.244.0.0/24")));  // below SubnetMin
+  EXPECT_FALSE(c.holds(*knet::IPNet::parse("10.244.3.0/25")));
+  EXPECT_FALSE(c.holds(*knet::IPNet::parse("10.245.3.0/24")));
+  // A network smaller than a /22: subnets two bits longer.
+  NetworkConfig small = NetworkConfig::parse(R"({"Network": "10.1.0.0/24", "Backend": {"Type": "vxlan"}})", kWhere);
+  EXPECT_EQ(small.subnet_len, 26);
+  EXPECT_EQ(small.subnet_count(), 3u);
+}
+
+TEST(NetworkConfig, EveryKey) {
+  NetworkConfig c = NetworkConfig::parse(
+      R"({"Network": "10.50.0.0/16", "SubnetLen": 26, "SubnetMin": "10.50.1.0", "SubnetMax": "10.50.1.192",
+          "Backend": {"Type": "vxlan", "VNI": 7, "Port": 4789, "Mode": "l2"}})",
+      kWhere);
+  EXPECT_EQ(c.subnet_len, 26);
+  EXPECT_EQ(c.subnet_count(), 4u);
+  EXPECT_EQ(c.subnet(3).str(), "10.50.1.192/26");
+  EXPECT_EQ(c.vni, 7u);
+  EXPECT_EQ(c.port, 4789);
+  EXPECT_EQ(c.mode, vxlan::Mode::kL2);
+  EXPECT_NE(c.describe().find("SubnetMax 10.50.1.192"), std::string::npos);
+}
+
+TEST(NetworkConfig, BadConfigsNameTheKeyAndTheField) {
+  auto err = [](const std::string& text) { return error_of([&] { NetworkConfig::parse(text, kWhere); }); };
+  const std::string pre = "invalid network config /knet/network/config: ";
+  EXPECT_EQ(err(R"({"Backend": {"Type": "vxlan"}})"), pre + "required \"Network\" missing");
+  EXPECT_EQ(err(R"({"Network": "fd00::/64", "Backend": {"Type": "vxlan"}})"),
+            pre + "\"Network\" fd00::/64: only IPv4 networks are supported");
+  EXPECT_EQ(err(R"({"Network": "10.0.0.0/16", "SubnetLen": 16, "Backend": {"Type": "vxlan"}})"),
+            pre + "\"SubnetLen\" 16 must be longer than Network's /16");
+  EXPECT_EQ(err(R"({"Network": "10.0.0.0/16", "SubnetMin": "10.1.0.0", "Backend": {"Type": "vxlan"}})"),
+            pre + "SubnetMin 10.1.0.0 is outside Network 10.0.0.0/16");
+  EXPECT_EQ(err(R"({"Network": "10.0.0.0/16", "SubnetMax": "10.0.5.7", "Backend": {"Type": "vxlan"}})"),
+            pre + "SubnetMax 10.0.5.7 is not the start of a /24 subnet");
+  EXPECT_EQ(err(R"({"Network": "10.0.0.0/16", "SubnetMin": "10.0.9.0", "SubnetMax": "10.0.5.0",
+                    "Backend": {"Type": "vxlan"}})"),
+            pre + "\"SubnetMax\" 10.0.5.0 is below \"SubnetMin\" 10.0.9.0");
+  EXPECT_EQ(err(R"({"Network": "10.0.0.0/16", "Backend": {"Type": "udp"}})"),
+            pre + "\"Backend.Type\" \"udp\" is not supported: knet-node runs \"vxlan\"");
+  EXPECT_EQ(err(R"({"Network": "10.0.0.0/16", "Backend": {"Type": "vxlan", "Mode": "l4"}})"),
+            pre + "\"Backend.Mode\" \"l4\": expected \"l3\" or \"l2\"");
+  EXPECT_NE(err(R"({"Network": "10.0.0.0/16", "Backend": {"Type": "vxlan", "VNI": 16777216}})")
+                .find("Backend.VNI"),
+            std::string::npos);
+  EXPECT_NE(err("Network=10.0.0.0/16").find(pre), std::string::npos);
+  EXPECT_EQ(err(R"({"Network": "10.0.0.0/16"})"),
+            pre + "required \"Backend\" missing (knet-node runs {\"Type\": \"vxlan\"})");
+}
+
+const NetworkConfig& net16() {
+  static NetworkConfig c = NetworkConfig::parse(
+      R"({"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan", "VNI": 1}})", kWhere);
+  return c;
+}
+
+std::string lease_json(const std::string& ip, int vni = 1, const std::string& type = "vxlan") {
+  return R"({"PublicIP": ")" + ip + R"(", "BackendType": ")" + type +
+         R"(", "BackendData": {"VNI": )" + std::to_string(vni) + R"(, "VtepMAC": "02:aa:bb:cc:dd:ee"}})";
+}
+
+TEST(Lease, KeysAndValuesInFlannelsFormat) {
+  EXPECT_EQ(subnet_key("/knet/network/", *knet::IPNet::parse("10.244.3.0/24")),
+            "/knet/network/subnets/10.244.3.0-24");
+  EXPECT_EQ(config_key("/knet/network"), "/knet/network/config");
+  SubnetLease l{*knet::IPNet::parse("10.244.3.0/24"), *knet::IP::parse("192.0.2.3"), 1, "02:aa:bb:cc:dd:ee"};
+  SubnetLease back = parse_lease(net16(), "/knet/network", "/knet/network/subnets/10.244.3.0-24", l.to_json());
+  EXPECT_EQ(back.subnet, l.subnet);
+  EXPECT_EQ(back.public_ip, l.public_ip);
+  EXPECT_EQ(back.vtep_mac, l.vtep_mac);
+  EXPECT_EQ(l.to_json(),
+            R"({"BackendData":{"VNI":1,"VtepMAC":"02:aa:bb:cc:dd:ee"},"BackendType":"vxlan","PublicIP":"192.0.2.3"})");
+}
+
+TEST(Lease, GarbageIsRefusedWithAReason) {
+  auto err = [](const std::string& key, const std::string& value) {
+    return error_of([&] { parse_lease(net16(), "/knet/network", key, value); });
+  };
+  const std::string k = "/knet/network/subnets/10.244.3.0-24";
+  EXPECT_EQ(err(k, "not json"), "value is not a JSON object");
+  EXPECT_EQ(err("/knet/network/subnets/10.99.0.0-24", lease_json("192.0.2.3")),
+            "subnet 10.99.0.0/24 is not one of " + net16().describe());
+  EXPECT_EQ(err("/knet/network/subnets/banana", lease_json("192.0.2.3")),
+            "key does not name a subnet (a.b.c.d-len)");
+  EXPECT_EQ(err(k, lease_json("192.0.2.3", 1, "udp")), "\"BackendType\" is \"udp\", not \"vxlan\"");
+  EXPECT_EQ(err(k, lease_json("192.0.2.3", 2)), "\"BackendData.VNI\" 2 is not the network's VNI 1");
+  EXPECT_EQ(err(k, lease_json("fd00::3")), "\"PublicIP\" fd00::3 is not IPv4");
+  EXPECT_EQ(err(k, R"({"BackendType": "vxlan"})"), "\"PublicIP\" missing or not an IP address");
+}
+
+etcd::KeyValue kv(const std::string& subnet, const std::string& value, int64_t create_rev) {
+  return {"/knet/network/subnets/" + subnet, value, create_rev, create_rev, 1, 7};
+}
+
+TEST(Registry, SkipsGarbageAndDuplicatesWithOneLineEach) {
+  std::vector<std::string> log;
+  Registry r(net16(), "/knet/network", [&](const std::string& m) { log.push_back(m); });
+  r.reset({kv("10.244.1.0-24", lease_json("192.0.2.11"), 5), kv("10.244.2.0-24", "{broken", 6),
+           kv("10.99.0.0-24", lease_json("192.0.2.13"), 7), kv("10.244.4.0-24", lease_json("192.0.2.11"), 3),
+           kv("10.244.5.0-24", lease_json("192.0.2.12"), 8)});
+  vxlan::Membership m = r.membership();
+  ASSERT_EQ(m.nodes.size(), 2u);
+  // 192.0.2.11 twice: the older lease (create revision 3) wins.
+  EXPECT_EQ(m.nodes[0].subnet.str(), "10.244.4.0/24");
+  EXPECT_EQ(m.nodes[1].vtep.str(), "192.0.2.12");
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[0], "skipping /knet/network/subnets/10.244.2.0-24 (revision 6): value is not a JSON object");
+  EXPECT_NE(log[1].find("10.99.0.0-24"), std::string::npos);
+  EXPECT_EQ(log[2], "skipping /knet/network/subnets/10.244.1.0-24: PublicIP 192.0.2.11 is held by "
+                    "/knet/network/subnets/10.244.4.0-24 already");
+  r.membership();
+  EXPECT_EQ(log.size(), 3u) << "a duplicate is reported once";
+
+  etcd::Event del;
+  del.type = etcd::Event::Type::kDelete;
+  del.kv.key = "/knet/network/subnets/10.244.4.0-24";
+  etcd::Event put;
+  put.kv = kv("10.244.6.0-24", lease_json("192.0.2.14"), 9);
+  r.apply({del, put});
+  m = r.membership();
+  ASSERT_EQ(m.nodes.size(), 3u);
+  EXPECT_EQ(m.nodes[0].subnet.str(), "10.244.1.0/24");  // the other lease of .11 now counts
+  EXPECT_EQ(m.nodes[2].vtep.str(), "192.0.2.14");
+}
+
+// What the agent writes is what the vxlan plugin reads.
+TEST(PeersFile, ReadBackByThePlugin) {
+  TempDir dir;
+  std::vector<std::string> log;
+  Registry r(net16(), "/knet/network", [&](const std::string& m) { log.push_back(m); });
+  r.reset({kv("10.244.1.0-24", lease_json("192.0.2.11"), 5), kv("10.244.7.0-24", lease_json("192.0.2.12"), 6)});
+  for (vxlan::Mode mode : {vxlan::Mode::kL3, vxlan::Mode::kL2}) {
+    vxlan::Membership m = r.membership();
+    if (mode == vxlan::Mode::kL2) {
+      for (const auto& n : m.nodes) m.peers.push_back(n.vtep);
+      m.nodes.clear();
+    }
+    vxlan::Config cfg;
+    cfg.mode = mode;
+    cfg.peers_file = dir.path() + "/peers.json";
+    std::ofstream(cfg.peers_file) << peers_file_json(m, mode);
+    vxlan::Membership back = vxlan::load_members(cfg);
+    EXPECT_EQ(back.nodes, m.nodes);
+    EXPECT_EQ(back.peers, m.peers);
+  }
+  EXPECT_EQ(peers_file_json(r.membership(), vxlan::Mode::kL3),
+            R"({"nodes":[{"subnet":"10.244.1.0/24","vtep":"192.0.2.11"},{"subnet":"10.244.7.0/24","vtep":"192.0.2.12"}]})"
+            "\n");
+}
+
+TEST(Status, HealthAndMetrics) {
+  Status s;
+  HttpResponse h = s.healthz();
+  EXPECT_EQ(h.status, 503);
+  EXPECT_EQ(h.body, "subnet lease not held\nlast sync failed or none yet\n");
+  s.synced = true;
+  s.lease_expires_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count() +
+      30000;
+  s.peers = 4;
+  EXPECT_EQ(s.healthz().status, 200);
+  std::string m = s.metrics().body;
+  EXPECT_NE(m.find("\nknet_node_peers 4\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("# TYPE knet_node_store_errors_total counter"), std::string::npos) << m;
+  size_t ttl = m.find("\nknet_node_lease_ttl_seconds ");
+  ASSERT_NE(ttl, std::string::npos) << m;
+  double left = std::stod(m.substr(ttl + 29));
+  EXPECT_GT(left, 29.0);
+  EXPECT_LE(left, 30.0);
+}
+
+}  // namespace
+}  // namespace knet::node
