@@ -61,6 +61,8 @@ class Agent {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<etcd::WatchUpdate> updates_;  // from the watcher's thread
+  std::string own_key_;                    // this node's key in etcd; under mu_
+  std::atomic<bool> restore_key_{false};   // the watch saw own_key_ deleted
 };
 
 }  // namespace knet::node
