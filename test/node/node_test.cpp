@@ -129,7 +129,9 @@ class NodeTest : public ::testing::Test {
     nodes.push_back(sb.add_ns("node" + std::to_string(i + 1)));
     // IPv4 on the underlay in any case: etcd is reached by it.
     sb.attach(ul, nodes[i], "ul0", "192.0.2.1" + std::to_string(i + 1) + "/24");
-    if (v6) ASSERT_TRUE(sb.exec_in(nodes[i], "ip addr add " + vtep(i) + "/64 dev ul0 nodad").ok());
+    if (v6) {
+      ASSERT_TRUE(sb.exec_in(nodes[i], "ip addr add " + vtep(i) + "/64 dev ul0 nodad").ok());
+    }
     fs::create_directories(dir(i) + "/run");
     fs::create_directories(dir(i) + "/net.d");
     // The membership comes from the agent. l3: one conflist for every node;
@@ -491,7 +493,9 @@ TEST_F(NodeTest, L2AcrossThreeNodes) {
   }
   for (int i = 0; i < 3; ++i) {
     for (int j = 0; j < 3; ++j) {
-      if (i != j) EXPECT_TRUE(ping("c" + std::to_string(i), ip[j])) << i + 1 << " -> " << j + 1;
+      if (i != j) {
+        EXPECT_TRUE(ping("c" + std::to_string(i), ip[j])) << i + 1 << " -> " << j + 1;
+      }
     }
   }
 }
