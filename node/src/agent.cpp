@@ -282,7 +282,7 @@ int Agent::run() {
 
   std::unique_ptr<etcd::Watcher> watcher;
   etcd::Backoff list_backoff(ccfg.backoff);
-  bool need_list = true, dirty = false, disconnected = false;
+  bool need_list = true, dirty = false, disconnected = false, own_missing = false;
   int64_t retry_at = 0;
   // The resync: the last known membership applied again even without a
   // change, so an entry removed by hand comes back.
@@ -328,8 +328,12 @@ int Agent::run() {
         try {
           if (sync()) {
             dirty = false;
+            own_missing = false;
           } else {
-            retry_at = now_ms() + 100;  // own key missing: the keeper puts it back
+            // The keeper puts a deleted key back; its put event ends the wait.
+            if (!own_missing) log_line("this node's key is missing or unusable: sync waits for it");
+            own_missing = true;
+            retry_at = now_ms() + 1000;
           }
         } catch (const std::exception& e) {
           ++status_.sync_errors;
@@ -353,10 +357,13 @@ int Agent::run() {
             dirty = true;
             const std::string own = own_key();
             for (const auto& e : u.events) {
-              if (e.type == etcd::Event::Type::kDelete && e.kv.key == own) {
+              if (e.kv.key != own) continue;
+              if (e.type == etcd::Event::Type::kDelete) {
                 log_line(own + " was deleted (by hand, or its lease expired): taking it back");
                 restore_key_ = true;
                 cv_.notify_all();
+              } else {
+                retry_at = 0;  // back: sync now
               }
             }
             break;
