@@ -445,9 +445,10 @@ TEST_F(NodeTest, ResyncAndDeletedKeyPutBack) {
   start_cluster(3, {"--resync-interval=1"});
   const std::string s1 = leases_seen[vtep(1)];
   const std::string mac1 = vxlan::vtep_mac(1, *knet::IP::parse(vtep(1)));
+  // Both deletions succeed (the entries were there); a resync may come
+  // between them and the check below, so their absence is not asserted.
   ASSERT_TRUE(sb.exec_in(nodes[0], "ip route del " + s1 + " dev knetvx1").ok());
   ASSERT_TRUE(sb.exec_in(nodes[0], "bridge fdb del " + mac1 + " dev knetvx1 dst " + vtep(1)).ok());
-  ASSERT_FALSE(has_entries(0, 1, s1));
   EXPECT_TRUE(eventually([&] { return has_entries(0, 1, s1); }, milliseconds(3000)))
       << "the resync did not put the entries back";
 
