@@ -18,29 +18,9 @@ runtime=$(command -v crun || command -v runc) || skip "no OCI runtime (apt-get i
 knet_setup_sandbox "$build/bin"
 start=$SECONDS
 
-mkdir -p "$WORK/tmp" "$WORK/cni-conf"
-cat >"$WORK/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-default_sysctls = []
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$WORK/events.log"
-runtime = "$(basename "$runtime")"
-tmp_dir = "$WORK/libpod-tmp"
-[network]
-network_backend = "cni"
-network_config_dir = "$WORK/cni-conf"
-CONF
-cat >"$WORK/storage.conf" <<CONF
-[storage]
-driver = "vfs"
-graphroot = "$WORK/storage"
-runroot = "$WORK/storage-run"
-CONF
-export CONTAINERS_CONF=$WORK/containers.conf CONTAINERS_STORAGE_CONF=$WORK/storage.conf TMPDIR=$WORK/tmp
-pod() { within 60 podman --log-level=error --cgroup-manager=cgroupfs "$@"; }
+mkdir -p "$WORK/tmp" "$WORK/cni-conf" "$WORK/cni-bin"
+knet_podman_config "$runtime"
+export TMPDIR=$WORK/tmp
 # Containers' cgroups under the sandbox's own parent, which the sandbox reaps.
 run() { pod run --cgroup-parent "/$KNET_CT_TAG" "$@"; }
 
