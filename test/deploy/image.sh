@@ -71,11 +71,14 @@ note "every plugin in the image answers VERSION; knet-node --help"
 # The image has no shell: a static busybox is lent to the container for the loop.
 bb=$(command -v busybox) || skip "busybox not installed (apt-get install busybox-static)"
 out=$(run --rm --network none -v "$bb:/busybox:ro" -e CNI_COMMAND=VERSION "$img" /busybox sh -c \
-  'for p in bridge host-local bandwidth loopback macvlan vxlan; do printf "%s " $p; $p </dev/null || exit 1; echo; done' 2>&1) ||
+  'echo links: $(ls /opt/cni/bin); for p in bridge host-local bandwidth loopback macvlan vxlan; do printf "%s " $p; $p </dev/null || exit 1; echo; done' 2>&1) ||
   die "a plugin in the image failed VERSION: $out"
 for p in bridge host-local bandwidth loopback macvlan vxlan; do
   grep -q "^$p {.*\"supportedVersions\"" <<<"$out" || die "$p in the image did not answer VERSION: $out"
 done
+want="links: $(sort "$build/knet-linked-programs.txt" | tr '\n' ' ' | sed 's/ $//')"
+grep -qxF "$want" <<<"$out" || die "the image's /opt/cni/bin is not exactly the plugin links ($want): $out"
+
 out=$(run --rm --network none "$img" knet-node --help 2>&1) || die "knet-node --help failed: $out"
 grep -q -- "--etcd-endpoints" <<<"$out" || die "knet-node --help printed: $out"
 out=$(run --rm --network none "$img" 2>&1) && die "the image's default command (knet) exited 0: $out"
