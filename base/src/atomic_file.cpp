@@ -17,7 +17,9 @@ namespace {
   throw Error("failed to " + what + " " + file + ": " + std::strerror(err), {}, err);
 }
 
-std::string temp_name(const std::string& path) { return path + ".tmp." + std::to_string(::getpid()); }
+std::string temp_name(const std::string& path) {
+  return path + ".tmp." + std::to_string(::getpid());
+}
 
 std::string dir_of(const std::string& path) {
   auto slash = path.rfind('/');

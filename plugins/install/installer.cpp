@@ -49,7 +49,7 @@ bool plain_file_name(const std::string& name) {
 
 // True when `path` is a regular file (not a link) holding exactly `data`.
 bool holds(const std::string& path, std::string_view data) {
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
       static_cast<size_t>(st.st_size) != data.size()) {
     return false;
@@ -90,7 +90,8 @@ std::vector<std::pair<std::string, std::string>> plugin_types(const cni::Network
     auto ipam = p.raw.find("ipam");
     if (ipam != p.raw.end() && ipam->is_object()) {
       auto t = ipam->find("type");
-      if (t != ipam->end() && t->is_string()) out.emplace_back(t->get<std::string>(), where + ".ipam.type");
+      if (t != ipam->end() && t->is_string())
+        out.emplace_back(t->get<std::string>(), where + ".ipam.type");
     }
   }
   return out;
@@ -112,12 +113,14 @@ std::string check_conflist(const Options& o) {
   if (list.plugins.empty()) throw Refused("conflist " + o.conflist + " has no plugins");
   for (const auto& [type, where] : plugin_types(list)) {
     if (!plain_file_name(type)) {
-      throw Refused("conflist " + o.conflist + ": " + where + " \"" + type + "\" is not a plugin name");
+      throw Refused("conflist " + o.conflist + ": " + where + " \"" + type +
+                    "\" is not a plugin name");
     }
     if (is_linked_program(type)) continue;
     std::string path = join(o.bin_dir, type);
-    struct stat st{};
-    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        ::access(path.c_str(), X_OK) == 0) {
       continue;
     }
     throw Refused("conflist " + o.conflist + ": " + where + " \"" + type +
@@ -141,7 +144,8 @@ Fd lock_dir(const std::string& dir) {
 // Removes the temporary files write_file_atomic / symlink_atomic leave when
 // killed ("<name>.tmp.<pid>") for the `names` this install manages in `dir`.
 // Only called under the bin dir's lock: no other install is writing them.
-void remove_leftovers(const std::string& dir, const std::set<std::string>& names, std::vector<Step>& steps) {
+void remove_leftovers(const std::string& dir, const std::set<std::string>& names,
+                      std::vector<Step>& steps) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     std::string n = e.path().filename().string();
@@ -149,7 +153,8 @@ void remove_leftovers(const std::string& dir, const std::set<std::string>& names
     if (mark == std::string::npos || !names.count(n.substr(0, mark))) continue;
     std::string pid = n.substr(mark + 5);
     if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (::unlink(e.path().c_str()) != 0 && errno != ENOENT) io_fail("remove", e.path().string(), errno);
+    if (::unlink(e.path().c_str()) != 0 && errno != ENOENT)
+      io_fail("remove", e.path().string(), errno);
     steps.push_back({Step::kLeftoverRemoved, e.path().string(), {}});
   }
   if (ec) io_fail("read directory", dir, ec.value());
@@ -223,13 +228,15 @@ Options parse_args(const std::vector<std::string>& args) {
     *it->second = value;
   }
   for (const auto& [name, field] : valued) {
-    if (name != "conf-name" && field->empty()) throw UsageError("--" + name + " is required (see --help)");
+    if (name != "conf-name" && field->empty())
+      throw UsageError("--" + name + " is required (see --help)");
   }
   if (o.conf_name.empty()) o.conf_name = base_name(o.conflist);
   if (!plain_file_name(o.conf_name) || o.conf_name.front() == '.' ||
       fs::path(o.conf_name).extension() != ".conflist") {
-    throw UsageError("--conf-name \"" + o.conf_name +
-                     "\" is not a file name ending in .conflist (runtimes load *.conflist as a list)");
+    throw UsageError(
+        "--conf-name \"" + o.conf_name +
+        "\" is not a file name ending in .conflist (runtimes load *.conflist as a list)");
   }
   return o;
 }
@@ -261,7 +268,7 @@ std::vector<Step> install(const Options& o, std::string_view executable) {
       steps.push_back({Step::kUnchanged, link, {}});
       continue;
     }
-    struct stat st{};
+    struct stat st {};
     if (::lstat(link.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
       throw knet::Error("cannot install the plugin link " + link + ": a directory is in the way");
     }
@@ -283,14 +290,16 @@ std::vector<Step> install(const Options& o, std::string_view executable) {
     if (name == o.conf_name) continue;
     if (o.exclusive) {
       std::string aside = other + kBackupSuffix;
-      if (::rename(other.c_str(), aside.c_str()) != 0) io_fail("rename " + other + " to", aside, errno);
+      if (::rename(other.c_str(), aside.c_str()) != 0)
+        io_fail("rename " + other + " to", aside, errno);
       steps.push_back({Step::kMovedAside, other, aside});
       moved = true;
     } else if (name < o.conf_name) {
-      steps.push_back({Step::kNote, other,
-                       "sorts before " + o.conf_name +
-                           ": a runtime that loads the first config (kubelet's does) uses it, not knet's; "
-                           "--exclusive moves it aside, or choose a lower --conf-name"});
+      steps.push_back(
+          {Step::kNote, other,
+           "sorts before " + o.conf_name +
+               ": a runtime that loads the first config (kubelet's does) uses it, not knet's; "
+               "--exclusive moves it aside, or choose a lower --conf-name"});
     }
   }
   if (moved) {

@@ -13,11 +13,11 @@ namespace knet::install {
 
 // The command line, parsed and checked for shape (not yet against the disk).
 struct Options {
-  std::string bin_dir;    // where the executable and its plugin links go
-  std::string conf_dir;   // where the conflist goes
-  std::string conflist;   // the conflist to install
-  std::string conf_name;  // its name in conf_dir (default: the conflist's file name)
-  bool exclusive = false; // move every other network config in conf_dir aside
+  std::string bin_dir;     // where the executable and its plugin links go
+  std::string conf_dir;    // where the conflist goes
+  std::string conflist;    // the conflist to install
+  std::string conf_name;   // its name in conf_dir (default: the conflist's file name)
+  bool exclusive = false;  // move every other network config in conf_dir aside
   bool help = false;
 };
 

@@ -59,8 +59,8 @@ int main(int argc, char** argv) {
       std::fputs(usage().c_str(), stdout);
       return kExitOk;
     }
-    std::string self =
-        cni::read_user_file("/proc/self/exe", kMaxExecutableBytes, "this executable", cni::kIOFailure);
+    std::string self = cni::read_user_file("/proc/self/exe", kMaxExecutableBytes, "this executable",
+                                           cni::kIOFailure);
     return print_steps(install(o, self));
   } catch (const UsageError& e) {
     std::fprintf(stderr, "knet install: %s\n", e.msg().c_str());

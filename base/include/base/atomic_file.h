@@ -3,9 +3,10 @@
 // never half of one: what a cache entry, a membership file or an installed
 // plugin needs.
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 
 namespace knet {
 
