@@ -52,10 +52,10 @@ control=$(dpkg-deb -f "$deb")
 depends=$(dpkg-deb -f "$deb" Depends)
 for exe in knet knet-node; do
   for lib in $(objdump -p "$build/bin/$exe" | awk '$1 == "NEEDED" { print $2 }'); do
-    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && $NF ~ /^\// { print $NF; exit }')
+    # (awk reads to the end: an early exit would SIGPIPE the producer under pipefail)
+    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && $NF ~ /^\// && !p { p = $NF } END { print p }')
     [[ -n $path ]] || die "$exe needs $lib, which ldconfig does not know"
-    pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n1 | cut -d: -f1) ||
-      pkg=$(dpkg -S "$path" | head -n1 | cut -d: -f1)
+    pkg=$({ dpkg -S "$(readlink -f "$path")" 2>/dev/null || dpkg -S "$path"; } | awk -F: 'NR == 1 { print $1 }')
     [[ -n $pkg ]] || die "no package owns $path ($lib of $exe)"
     grep -qE "(^|, )$pkg( |,|$)" <<<"$depends" || die "$exe loads $lib of $pkg, missing from Depends: $depends"
   done
