@@ -109,7 +109,7 @@ conf=/etc/cni/net.d/00-knet.conflist
 want=$(node -e 'const y = require(process.argv[2]); const d = y.parseAllDocuments(require("fs").readFileSync(process.argv[1], "utf8"))
   .map((x) => x.toJS()).find((o) => o && o.kind === "ConfigMap"); process.stdout.write(d.data["00-knet.conflist"])' \
   "$manifest" "$here/node_modules/yaml")
-[[ $(jq -S . "$conf") == $(jq -S . <<<"$want") ]] || die "$conf differs from the ConfigMap's: $(cat "$conf")"
+[[ $(jq -S . "$conf") == "$(jq -S . <<<"$want")" ]] || die "$conf differs from the ConfigMap's: $(cat "$conf")"
 note "installed: $(ls /opt/cni/bin | tr '\n' ' ')"
 
 # knet-node: healthy on the probes' URL (what kubelet asks), lease in etcd.

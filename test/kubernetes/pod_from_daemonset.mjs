@@ -16,6 +16,15 @@
 //   `optional` and refuses the pod);
 // - the downward API's spec.nodeName (podman 4.3 knows only metadata.*)
 //   becomes its value, as kubelet fills it: --node-name NAME (default "node");
+// - the init containers are podman's "always" kind (annotation
+//   io.podman.annotations.init.container.type): podman 4.3 removes a "once"
+//   init container right after it exits and that removal races its exit
+//   (containers/podman#18477); "always" keeps it for the test to inspect;
+// - restartPolicy OnFailure: podman 4.3 applies the pod's restart policy to
+//   init containers too, and would run `knet install` again and again under
+//   Always (containers/podman#16343);
+// - $(VAR) in command and args is expanded here, as kubelet does it, from the
+//   container's env (values and ConfigMap keys): podman 4.3 passes it as is;
 // - a host-network pod's `ports` are dropped: podman refuses them (kubelet
 //   takes them as documentation).
 //
@@ -57,6 +66,7 @@ for (const f of ["priorityClassName", "tolerations", "serviceAccountName", "auto
                  "dnsPolicy", "terminationGracePeriodSeconds"]) {
   delete spec[f];
 }
+spec.restartPolicy = "OnFailure";
 for (const v of spec.volumes ?? []) {
   const secret = v.secret;
   if (secret?.optional && !objects.some((o) => o.kind === "Secret" && o.metadata.name === secret.secretName)) {
@@ -71,6 +81,20 @@ for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
       e.value = nodeName;
     }
   }
+}
+// kubelet's expansion: $(VAR) of a defined variable is its value, $$ is $,
+// anything else stays as written.
+for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+  const vars = new Map();
+  for (const e of c.env ?? []) {
+    const ref = e.valueFrom?.configMapKeyRef;
+    if (e.value !== undefined) vars.set(e.name, e.value);
+    else if (ref?.name === cm.metadata.name && ref.key in cm.data) vars.set(e.name, cm.data[ref.key]);
+  }
+  const expand = (s) => s.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name) =>
+    m === "$$" ? "$" : vars.has(name) ? vars.get(name) : m);
+  if (c.command) c.command = c.command.map(expand);
+  if (c.args) c.args = c.args.map(expand);
 }
 const urls = [];
 for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
@@ -91,7 +115,12 @@ if (probesFile) writeFileSync(probesFile, [...new Set(urls)].map((u) => `${u}\n`
 const pod = {
   apiVersion: "v1",
   kind: "Pod",
-  metadata: { name: ds.metadata.name, namespace: ds.metadata.namespace, labels: ds.spec.template.metadata.labels },
+  metadata: {
+    name: ds.metadata.name,
+    namespace: ds.metadata.namespace,
+    labels: ds.spec.template.metadata.labels,
+    annotations: { "io.podman.annotations.init.container.type": "always" },
+  },
   spec,
 };
 process.stdout.write(`${stringify(cm)}---\n${stringify(pod)}`);
