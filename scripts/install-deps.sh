@@ -12,6 +12,7 @@ pkgs=(
   golang-github-containerd-go-cni-dev
   podman containerd crun runc busybox-static
   libcurl4-openssl-dev libssl-dev etcd-server etcd-client openssl
+  dpkg-dev lintian
   catatonit python3-grpcio python3-grpc-tools
 )
 # Node.js for the manifest's offline validation (test/kubernetes): Debian's

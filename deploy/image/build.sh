@@ -17,8 +17,8 @@
 #
 # Prints the image's size on its last line, in bytes, as
 #   image IMAGE: uncompressed=N compressed=N
-# where compressed is the gzip'd layer a registry would hold (what a node
-# pulls). Exits non-zero with a message on any failure.
+# where compressed is the size of the gzip'd layer a registry holds (what a
+# node pulls). Exits non-zero with a message on any failure.
 set -euo pipefail
 
 die() {
@@ -44,6 +44,7 @@ for exe in knet knet-node; do
   [[ -x $build_dir/bin/$exe ]] || die "$build_dir/bin/$exe missing: build it first (ninja -C $build_dir knet knet-node)"
 done
 command -v podman >/dev/null || die "podman not installed (apt-get install podman)"
+command -v jq >/dev/null || die "jq not installed (apt-get install jq)"
 if [[ -z $tag ]]; then
   version=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$build_dir/CMakeCache.txt")
   tag=localhost/knet:${version:-latest}
@@ -105,10 +106,21 @@ podman "${storage[@]}" build --quiet --network none --pull=never --timestamp 0 \
   -f "$ctx/Containerfile" -t "$tag" "$ctx" >/dev/null || die "podman build failed"
 
 uncompressed=$(podman "${storage[@]}" image inspect --format '{{.Size}}' "$tag")
-# The single layer as a registry stores it: its tar, gzip'd.
+# The layer as a registry stores it (what a node pulls): podman's OCI
+# archive holds it gzip'd; the manifest gives its size.
 podman "${storage[@]}" save --quiet --format oci-archive -o "$ctx/image.tar" "$tag" >/dev/null ||
   die "podman save failed"
-compressed=$(tar -xOf "$ctx/image.tar" --wildcards 'blobs/sha256/*' | gzip -6 | wc -c)
+blob() { tar -xOf "$ctx/image.tar" "blobs/sha256/${1#sha256:}"; }
+manifest=$(blob "$(tar -xOf "$ctx/image.tar" index.json | jq -r '.manifests[0].digest')") ||
+  die "no manifest in the saved image"
+compressed=0
+while read -r digest media size; do
+  if [[ $media == *gzip* || $media == *zstd* ]]; then
+    compressed=$((compressed + size))
+  else  # an uncompressed layer: as gzip would push it
+    compressed=$((compressed + $(blob "$digest" | gzip -6 | wc -c)))
+  fi
+done < <(jq -r '.layers[] | "\(.digest) \(.mediaType) \(.size)"' <<<"$manifest")
 if [[ -n $save ]]; then
   mv "$ctx/image.tar" "$save"
 fi
