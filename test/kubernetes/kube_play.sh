@@ -150,4 +150,7 @@ out=$(CNI_PATH=/opt/cni/bin NETCONFPATH=/etc/cni/net.d within 30 /opt/cni/bin/cn
 note "pod got $addr from the node's subnet $subnet"
 
 out=$(pod pod stop -t 10 knet 2>&1) || die "podman pod stop failed: $out"
+# SIGTERM: knet-node stops its watch and keepalives and exits 0.
+state=$(pod inspect --format '{{.State.Status}} {{.State.ExitCode}}' knet-knet-node)
+[[ $state == "exited 0" ]] || die "knet-node after SIGTERM: $state: $(logs)"
 echo "PASS: the DaemonSet's pod under podman kube play installed knet and ran a healthy knet-node ($((SECONDS - start)) s)"
