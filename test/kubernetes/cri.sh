@@ -21,6 +21,7 @@
 # Usage: cri.sh <source dir> <build dir>
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../containers/sandbox.sh"
+. "$here/node.sh"
 knet_enter_sandbox "$@"
 
 src=$(readlink -f "${1:?usage: cri.sh <source dir> <build dir>}")
@@ -36,15 +37,8 @@ command -v node >/dev/null && [[ -d $here/node_modules/yaml ]] ||
 knet_setup_sandbox "$build/bin"
 start=$SECONDS
 
-# The node's underlay (vxlan needs a device with an address and a default
-# route), forwarding on as on a Kubernetes node.
 NODE_IP=192.0.2.20
-ip link add knetul0 type veth peer name knetul1
-ip link set knetul1 up
-ip link set knetul0 up
-ip addr add "$NODE_IP/24" dev knetul0
-ip route add default via 192.0.2.1 dev knetul0
-sysctl -qw net.ipv4.ip_forward=1
+knet_node_underlay "$NODE_IP"
 
 # The CRI client's messages, compiled for this run.
 mkdir -p "$WORK/cri-py"
@@ -129,9 +123,7 @@ out=$(within 60 ctr --address "$SOCK" -n k8s.io images import --snapshotter nati
   die "ctr images import failed: $out"
 # knet's plugins in the CRI's bin dir, as the DaemonSet's init container puts them.
 conflist=$WORK/00-knet.conflist
-node -e 'const y = require(process.argv[2]); const d = y.parseAllDocuments(require("fs").readFileSync(process.argv[1], "utf8"))
-  .map((x) => x.toJS()).find((o) => o && o.kind === "ConfigMap"); process.stdout.write(d.data["00-knet.conflist"])' \
-  "$src/deploy/kubernetes/knet.yaml" "$here/node_modules/yaml" >"$conflist" || die "no conflist in the manifest"
+knet_manifest_conflist "$src/deploy/kubernetes/knet.yaml" >"$conflist" || die "no conflist in the manifest"
 out=$(within 30 "$build/bin/knet" install --bin-dir "$BIN" --conf-dir "$WORK/staging" --conflist "$conflist" 2>&1) ||
   die "knet install failed: $out"
 

@@ -16,6 +16,7 @@
 # Usage: kube_play.sh <source dir> <build dir>
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../containers/sandbox.sh"
+. "$here/node.sh"
 knet_enter_sandbox "$@"
 
 src=$(readlink -f "${1:?usage: kube_play.sh <source dir> <build dir>}")
@@ -29,33 +30,9 @@ catatonit=$(command -v catatonit) || skip "catatonit missing: podman's pod infra
 knet_setup_sandbox "$build/bin"
 start=$SECONDS
 
-# The node's underlay: a veth pair inside the sandbox (the peer stands for
-# the rest of the network), an address, a default route. Forwarding on, as
-# on every Kubernetes node.
 NODE_IP=192.0.2.10
-ip link add knetul0 type veth peer name knetul1
-ip link set knetul1 up
-ip link set knetul0 up
-ip addr add "$NODE_IP/24" dev knetul0
-ip route add default via 192.0.2.1 dev knetul0
-sysctl -qw net.ipv4.ip_forward=1
-
-# etcd on this node's 127.0.0.1, and the network's config.
-ETCD=http://127.0.0.1:2379
-etcd --name t --data-dir "$WORK/etcd" --listen-client-urls "$ETCD" --advertise-client-urls "$ETCD" \
-  --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-  --initial-cluster t=http://127.0.0.1:2380 --heartbeat-interval 10 --election-timeout 100 \
-  >"$WORK/etcd.log" 2>&1 &
-etcd_pid=$!
-etcdctl() { within 10 env ETCDCTL_API=3 etcdctl --endpoints "$ETCD" "$@"; }
-for _ in $(seq 100); do
-  etcdctl endpoint health >/dev/null 2>&1 && break
-  kill -0 "$etcd_pid" 2>/dev/null || die "etcd exited: $(tail -n 20 "$WORK/etcd.log")"
-  sleep 0.1
-done
-etcdctl put /knet/network/config \
-  '{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan", "VNI": 1, "Port": 8472}}' >/dev/null ||
-  die "etcd not serving after 10 s: $(tail -n 20 "$WORK/etcd.log")"
+knet_node_underlay "$NODE_IP"
+knet_node_etcd
 
 # podman with its own storage and configuration under the scratch dir.
 cat >"$WORK/containers.conf" <<CONF
@@ -106,9 +83,7 @@ for p in vxlan bandwidth loopback host-local cnitool; do
 done
 conf=/etc/cni/net.d/00-knet.conflist
 [[ -f $conf ]] || die "no $conf installed: $(ls -la /etc/cni/net.d)"
-want=$(node -e 'const y = require(process.argv[2]); const d = y.parseAllDocuments(require("fs").readFileSync(process.argv[1], "utf8"))
-  .map((x) => x.toJS()).find((o) => o && o.kind === "ConfigMap"); process.stdout.write(d.data["00-knet.conflist"])' \
-  "$manifest" "$here/node_modules/yaml")
+want=$(knet_manifest_conflist "$manifest") || die "no conflist in the manifest"
 [[ $(jq -S . "$conf") == "$(jq -S . <<<"$want")" ]] || die "$conf differs from the ConfigMap's: $(cat "$conf")"
 note "installed: $(ls /opt/cni/bin | tr '\n' ' ')"
 
