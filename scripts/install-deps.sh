@@ -39,7 +39,11 @@ fi
 # The npm packages test/kubernetes pins (package-lock.json), in its
 # node_modules (not in git); again only when the lock file changed.
 kube_tests=$(cd "$(dirname "$0")/../test/kubernetes" && pwd)
+# Without the npm registry the tests that need them skip (ctest lists them).
 if ! cmp -s "$kube_tests/package-lock.json" "$kube_tests/node_modules/.knet-lock"; then
-  (cd "$kube_tests" && npm ci --no-audit --no-fund --loglevel=error)
-  cp "$kube_tests/package-lock.json" "$kube_tests/node_modules/.knet-lock"
+  if (cd "$kube_tests" && timeout 600 npm ci --no-audit --no-fund --loglevel=error); then
+    cp "$kube_tests/package-lock.json" "$kube_tests/node_modules/.knet-lock"
+  else
+    echo "install-deps: npm ci in test/kubernetes failed: its tests will skip" >&2
+  fi
 fi
