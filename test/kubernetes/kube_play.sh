@@ -11,7 +11,7 @@
 # content as the ConfigMap's); knet-node took a lease, wrote the peersFile,
 # made the VTEP and answers the probes' URL with 200; and the installed
 # plugins, run by the installed cnitool as a runtime would, give a pod an
-# address of the node's leased subnet.
+# address of the node's leased subnet; knet-node exits 0 on the pod's stop.
 #
 # Usage: kube_play.sh <source dir> <build dir>
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,6 +54,8 @@ runroot = "$WORK/storage-run"
 CONF
 export CONTAINERS_CONF=$WORK/containers.conf CONTAINERS_STORAGE_CONF=$WORK/storage.conf
 pod() { within 120 podman --log-level=error --cgroup-manager=cgroupfs "$@"; }
+# podman 4.3's kube play has no --cgroup-parent: the pod's cgroups go under
+# podman's /libpod_parent, and removing the pod removes them.
 cleanup() {
   within 60 podman --log-level=error pod rm -f -t 0 knet >/dev/null 2>&1 || true
 }
