@@ -9,6 +9,7 @@
 #   /usr/bin/knet-node, /lib/systemd/system/knet-node.service (not enabled),
 #   /etc/default/knet-node (a conffile: the agent's flags)
 #   /usr/share/doc/knet/    README, docs, example conflists, copyright, changelog
+#   /usr/share/man/man1/knet.1.gz, knet-node.1.gz
 # Not /usr/lib/cni: Debian's containernetworking-plugins owns it, with the
 # same file names (bridge, host-local, ...); both packages install side by side.
 
@@ -40,6 +41,11 @@ string(TIMESTAMP KNET_DEB_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC)
 configure_file("${KNET_DEB_DIR}/changelog.in" "${CMAKE_BINARY_DIR}/deb/changelog" @ONLY)
 install(CODE "execute_process(COMMAND gzip -9nc \"${CMAKE_BINARY_DIR}/deb/changelog\"
   OUTPUT_FILE \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${doc}/changelog.gz\" COMMAND_ERROR_IS_FATAL ANY)")
+foreach(page knet.1 knet-node.1)
+  install(CODE "file(MAKE_DIRECTORY \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/share/man/man1\")
+    execute_process(COMMAND gzip -9nc \"${KNET_DEB_DIR}/${page}\"
+      OUTPUT_FILE \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/share/man/man1/${page}.gz\" COMMAND_ERROR_IS_FATAL ANY)")
+endforeach()
 install(FILES "${KNET_DEB_DIR}/lintian-overrides" DESTINATION share/lintian/overrides RENAME knet)
 
 # `cpack` and `ninja install` install what is built and build nothing

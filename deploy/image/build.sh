@@ -61,16 +61,14 @@ chmod 1777 "$root/tmp"
 for exe in knet knet-node; do
   objcopy --strip-debug --strip-unneeded "$build_dir/bin/$exe" "$root/usr/bin/$exe"
 done
-# Every program of the multi-call binary, as a link in the image's own CNI bin
-# dir: `knet install` copies from here, and `podman run IMAGE bridge` works.
-programs=()
-for link in "$build_dir"/bin/*; do
-  [[ -L $link && $(readlink "$link") == knet ]] && programs+=("$(basename "$link")")
-done
-((${#programs[@]})) || die "no plugin links next to $build_dir/bin/knet"
-for p in "${programs[@]}"; do
-  ln -s ../../../usr/bin/knet "$root/opt/cni/bin/$p"
-done
+# Every plugin of the multi-call binary (the names `knet install` links,
+# written by the configure step), as a link in the image's own CNI bin dir, so
+# `podman run IMAGE bridge` works.
+linked=$build_dir/knet-linked-programs.txt
+[[ -s $linked ]] || die "$linked missing: configure $build_dir with this source tree"
+while read -r p; do
+  [[ -n $p ]] && ln -s ../../../usr/bin/knet "$root/opt/cni/bin/$p"
+done <"$linked"
 
 # The shared libraries, at the paths the loader resolves them to on the build
 # machine (it searches the same default dirs in the image: no ld.so.cache).

@@ -37,7 +37,7 @@ expect=(./opt/cni/bin/knet ./usr/bin/knet-node "./usr/bin/knet -> /opt/cni/bin/k
   ./lib/systemd/system/knet-node.service ./etc/default/knet-node ./usr/share/doc/knet/copyright
   ./usr/share/doc/knet/changelog.gz ./usr/share/doc/knet/README.md ./usr/share/doc/knet/deploy.md
   ./usr/share/doc/knet/knet-node.md ./usr/share/doc/knet/examples/vxlan-l3.conflist
-  ./usr/share/lintian/overrides/knet)
+  ./usr/share/lintian/overrides/knet ./usr/share/man/man1/knet.1.gz ./usr/share/man/man1/knet-node.1.gz)
 for p in "${plugins[@]}"; do expect+=("./opt/cni/bin/$p -> knet"); done
 for e in "${expect[@]}"; do
   grep -qxF -- "$e" <<<"$list" || die "the package lacks '$e'; it holds: $list"
@@ -89,7 +89,12 @@ dpkgr() { within 60 dpkg --root="$target" --force-script-chrootless --force-depe
 out=$(dpkgr -i "$deb" 2>&1) || die "dpkg -i failed: $out"
 [[ -x $target/opt/cni/bin/knet && -L $target/opt/cni/bin/bridge ]] || die "dpkg -i did not install the plugins"
 mkdir -p "$target/run/knet" && : >"$target/run/knet/vxlan-peers.json"  # what knet-node leaves
+# What `systemctl enable knet-node` makes.
+mkdir -p "$target/etc/systemd/system/multi-user.target.wants"
+ln -s /lib/systemd/system/knet-node.service "$target/etc/systemd/system/multi-user.target.wants/"
 out=$(dpkgr -r knet 2>&1) || die "dpkg -r failed: $out"
+rm -d "$target/etc/systemd/system/multi-user.target.wants" "$target/etc/systemd/system" "$target/etc/systemd" ||
+  die "dpkg -r left the unit's wants-link: $(files)"
 left=$(files)
 [[ $left == $'./etc\n./etc/default\n./etc/default/knet-node\n./run\n./run/knet\n./run/knet/vxlan-peers.json' ]] ||
   die "dpkg -r left more than the conffile (and knet-node's run dir): $left"
@@ -101,7 +106,8 @@ if command -v lintian >/dev/null; then
   note "lintian"
   out=$(within 120 lintian --pedantic "$deb" 2>&1 | grep -v 'running with root privileges' || true)
   grep -q '^E:' <<<"$out" && die "lintian errors: $out"
-  note "lintian: $(grep -c '^[WIP]:' <<<"$out") warnings/notes, no errors${out:+: }$(tr '\n' ';' <<<"$out")"
+  tags=$(grep -E '^[WIPX]:' <<<"$out" || true)
+  note "lintian --pedantic: no errors, $(grep -c . <<<"$tags") warnings or notes${tags:+: }$(tr '\n' ';' <<<"$tags")"
 else
   skip "lintian not installed (apt-get install lintian); everything else passed"
 fi

@@ -18,29 +18,9 @@ runtime=$(command -v crun || command -v runc) || skip "no OCI runtime (apt-get i
 knet_setup_sandbox "$build/bin"
 start=$SECONDS
 
-mkdir -p "$WORK/tmp" "$WORK/cni-conf"
-cat >"$WORK/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-default_sysctls = []
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$WORK/events.log"
-runtime = "$(basename "$runtime")"
-tmp_dir = "$WORK/libpod-tmp"
-[network]
-network_backend = "cni"
-network_config_dir = "$WORK/cni-conf"
-CONF
-cat >"$WORK/storage.conf" <<CONF
-[storage]
-driver = "vfs"
-graphroot = "$WORK/storage"
-runroot = "$WORK/storage-run"
-CONF
-export CONTAINERS_CONF=$WORK/containers.conf CONTAINERS_STORAGE_CONF=$WORK/storage.conf TMPDIR=$WORK/tmp
-pod() { within 60 podman --log-level=error --cgroup-manager=cgroupfs "$@"; }
+mkdir -p "$WORK/tmp" "$WORK/cni-conf" "$WORK/cni-bin"
+knet_podman_config "$runtime"
+export TMPDIR=$WORK/tmp
 # Containers' cgroups under the sandbox's own parent, which the sandbox reaps.
 run() { pod run --cgroup-parent "/$KNET_CT_TAG" "$@"; }
 
@@ -91,11 +71,14 @@ note "every plugin in the image answers VERSION; knet-node --help"
 # The image has no shell: a static busybox is lent to the container for the loop.
 bb=$(command -v busybox) || skip "busybox not installed (apt-get install busybox-static)"
 out=$(run --rm --network none -v "$bb:/busybox:ro" -e CNI_COMMAND=VERSION "$img" /busybox sh -c \
-  'for p in bridge host-local bandwidth loopback macvlan vxlan; do printf "%s " $p; $p </dev/null || exit 1; echo; done' 2>&1) ||
+  'echo links: $(ls /opt/cni/bin); for p in bridge host-local bandwidth loopback macvlan vxlan; do printf "%s " $p; $p </dev/null || exit 1; echo; done' 2>&1) ||
   die "a plugin in the image failed VERSION: $out"
 for p in bridge host-local bandwidth loopback macvlan vxlan; do
   grep -q "^$p {.*\"supportedVersions\"" <<<"$out" || die "$p in the image did not answer VERSION: $out"
 done
+want="links: $(sort "$build/knet-linked-programs.txt" | tr '\n' ' ' | sed 's/ $//')"
+grep -qxF "$want" <<<"$out" || die "the image's /opt/cni/bin is not exactly the plugin links ($want): $out"
+
 out=$(run --rm --network none "$img" knet-node --help 2>&1) || die "knet-node --help failed: $out"
 grep -q -- "--etcd-endpoints" <<<"$out" || die "knet-node --help printed: $out"
 out=$(run --rm --network none "$img" 2>&1) && die "the image's default command (knet) exited 0: $out"

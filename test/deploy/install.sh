@@ -172,7 +172,7 @@ for ((r = 0; r < rounds; r++)); do
   # sleep(1) start-up between the two.
   us=$((RANDOM * 32768 + RANDOM))
   us=$((us % (span_ms * 1000)))
-  timeout -s KILL "$((us / 1000000)).$(printf %06d $((us % 1000000)))" \
+  timeout --foreground -s KILL "$((us / 1000000)).$(printf %06d $((us % 1000000)))" \
     "$knet" install "${args[@]}" --conflist "$work/10-knet.conflist" >/dev/null 2>&1 || true
   n_old=0 n_new=0
   if cmp -s "$bin/knet" "$old/knet"; then ((++n_old)); elif cmp -s "$bin/knet" "$knet"; then ((++n_new)); else
