@@ -34,26 +34,11 @@ NODE_IP=192.0.2.10
 knet_node_underlay "$NODE_IP"
 knet_node_etcd
 
-# podman with its own storage and configuration under the scratch dir.
-cat >"$WORK/containers.conf" <<CONF
-[containers]
-default_sysctls = []
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$WORK/events.log"
-runtime = "$(basename "$runtime")"
-tmp_dir = "$WORK/libpod-tmp"
-helper_binaries_dir = ["$(dirname "$catatonit")"]
-CONF
-cat >"$WORK/storage.conf" <<CONF
-[storage]
-driver = "vfs"
-graphroot = "$WORK/storage"
-runroot = "$WORK/storage-run"
-CONF
-export CONTAINERS_CONF=$WORK/containers.conf CONTAINERS_STORAGE_CONF=$WORK/storage.conf
-pod() { within 120 podman --log-level=error --cgroup-manager=cgroupfs "$@"; }
+# podman with its own storage and configuration under the scratch dir; the
+# pod's infra container runs catatonit, found in helper_binaries_dir.
+mkdir -p "$WORK/cni-bin" "$WORK/cni-conf"  # the CNI backend wants them; the pod uses the host network
+knet_podman_config "$runtime"
+sed -i "/^\[engine\]/a helper_binaries_dir = [\"$(dirname "$catatonit")\"]" "$CONTAINERS_CONF"
 # podman 4.3's kube play has no --cgroup-parent: the pod's cgroups go under
 # podman's /libpod_parent, and removing the pod removes them.
 cleanup() {
