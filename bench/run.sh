@@ -28,5 +28,11 @@ args=(--knet "$knet_bin" --ref /usr/lib/cni --runs "${RUNS:-30}" --raw bench/raw
   echo
   "$build/bench/knet-bench" "${args[@]}"
 } > bench/results.md.new
+# Keep the section bench/node_scale.sh writes (to the next "## " heading).
+if [[ -f bench/results.md ]]; then
+  awk '/^## /{keep = ($0 == "## knet-node scale")} keep' bench/results.md > bench/results.md.node
+  [[ -s bench/results.md.node ]] && { echo; cat bench/results.md.node; } >> bench/results.md.new
+  rm -f bench/results.md.node
+fi
 mv bench/results.md.new bench/results.md
 cat bench/results.md
