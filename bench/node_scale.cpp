@@ -199,6 +199,42 @@ long status_kb(pid_t pid, const std::string& field) {
   return -1;
 }
 
+// Resident memory by kind from /proc/PID/smaps: the shared libraries'
+// pages (file-backed, shared with every process that maps them), the rest,
+// and the proportional share (Pss) of everything, in kB.
+struct MemSplit {
+  long libs = 0, other = 0, pss = 0;
+  int lib_files = 0;
+};
+MemSplit mem_split(pid_t pid) {
+  MemSplit m;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
+  std::string line, path;
+  std::set<std::string> libs;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    // A mapping's header: its first word (the address range) has no ':'.
+    if (line.substr(0, line.find(' ')).find(':') == std::string::npos) {
+      auto p = line.find('/');
+      path = p == std::string::npos ? "" : line.substr(p);
+      continue;
+    }
+    bool rss = line.rfind("Rss:", 0) == 0, pss = line.rfind("Pss:", 0) == 0;
+    if (!rss && !pss) continue;
+    long kb = std::stol(line.substr(4));
+    if (pss) {
+      m.pss += kb;
+    } else if (path.find(".so") != std::string::npos) {
+      m.libs += kb;
+      libs.insert(path);
+    } else {
+      m.other += kb;
+    }
+  }
+  m.lib_files = static_cast<int>(libs.size());
+  return m;
+}
+
 // ---- the kernels, watched -------------------------------------------------
 
 // Every route / neighbour / FDB entry of the overlay seen in each node
@@ -695,6 +731,9 @@ void one_node(KernelWatch& kw, WatchLog& wl, int64_t change_lease) {
           f1(rss_min / 1024.0) + " - " + f1(steady) + " MB (anon " + f1(status_kb(node.pid, "RssAnon") / 1024.0) +
               ", file " + f1(status_kb(node.pid, "RssFile") / 1024.0) + ")",
           "≤ 10 MB", verdict(steady, 10));
+      MemSplit ms = mem_split(node.pid);
+      row("  of which shared libraries' pages (" + std::to_string(ms.lib_files) + " .so files) / the rest; Pss", N,
+          f1(ms.libs / 1024.0) + " / " + f1(ms.other / 1024.0) + " MB; Pss " + f1(ms.pss / 1024.0) + " MB");
       row("agent peak RSS over the run (VmHWM)", N, f1(status_kb(node.pid, "VmHWM") / 1024.0) + " MB");
     }
     kill_child(node.pid);
@@ -745,6 +784,9 @@ void cluster(KernelWatch& kw, WatchLog& wl, int64_t change_lease) {
   for (const auto& n : nodes) rss = std::max(rss, status_kb(n.pid, "VmRSS") / 1024.0), hwm = std::max(hwm, status_kb(n.pid, "VmHWM") / 1024.0);
   row("largest agent RSS / peak RSS among the " + std::to_string(opt.agents), A, f1(rss) + " / " + f1(hwm) + " MB",
       "≤ 10 MB", verdict(hwm, 10));
+  MemSplit ms = mem_split(nodes[0].pid);
+  row("  one agent: shared libraries' pages / the rest; Pss (libraries' pages shared by the agents)", A,
+      f1(ms.libs / 1024.0) + " / " + f1(ms.other / 1024.0) + " MB; Pss " + f1(ms.pss / 1024.0) + " MB");
   for (auto& n : nodes) kill_child(n.pid, SIGTERM, 3000);
   for (auto& n : nodes) del_ns(n.ns);
 }
