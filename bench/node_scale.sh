@@ -39,7 +39,7 @@ trap 'exit 130' INT TERM
 
 args=(--agent "$build/bin/knet-node" --tag "$tag" --work "$work"
       --sizes "${SIZES:-100,1000,5000}" --changes "${CHANGES:-200}" --agents "${AGENTS:-50}"
-      --agent-changes "${AGENT_CHANGES:-100}" --idle "${IDLE:-60}")
+      --agent-changes "${AGENT_CHANGES:-100}" --idle "${IDLE:-60}" --sync-runs "${SYNC_RUNS:-5}")
 [[ -n "${ONLY:-}" ]] && args+=(--only "$ONLY")
 load="$(cut -d' ' -f1-3 /proc/loadavg)"
 "$build/bench/knet-node-bench" "${args[@]}" > "$work/table.md" &
