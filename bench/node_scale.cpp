@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "base/ip.h"
+#include "shell.h"
 #include "config.h"  // the vxlan plugin's vtep_mac
 #include "etcd/client.h"
 #include "etcd/watch.h"
@@ -84,19 +85,10 @@ double ms_since(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
+using bench::sh;
+using bench::sh_out;
 void must(const std::string& cmd) {
   if (sh(cmd) != 0) throw std::runtime_error("failed: " + cmd);
-}
-std::string sh_out(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
 }
 
 std::string subnet_of(int index) {  // index-th /24 of 10.0.0.0/8
@@ -140,8 +132,8 @@ gone:
 }
 
 void del_ns(const std::string& name) {
-  sh("ip netns pids " + name + " 2>/dev/null | grep -vx " + std::to_string(getpid()) +
-     " | xargs -r kill -9 2>/dev/null; ip netns del " + name + " 2>/dev/null");
+  // Never signal ourselves: this process lives in the sandbox.
+  bench::kill_and_delete_netns(name);
   made_ns.erase(std::remove(made_ns.begin(), made_ns.end(), name), made_ns.end());
 }
 
@@ -197,6 +189,26 @@ long status_kb(pid_t pid, const std::string& field) {
     if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
   }
   return -1;
+}
+
+// CPU time (user + system) the process has used, in ms.
+double cpu_ms(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream rest(text.substr(text.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks * 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::string loadavg() {
+  std::ifstream in("/proc/loadavg");
+  std::string a;
+  in >> a;
+  return a;
 }
 
 // Resident memory by kind from /proc/PID/smaps: the shared libraries'
@@ -570,9 +582,11 @@ Clock::time_point watch_time(WatchLog& wl, std::map<std::string, Clock::time_poi
 // the last of the three kernel entries on each node. Returns per-change
 // samples: end-to-end on every node, watch delivery, and (for one node)
 // watch event -> kernel.
+struct Side {
+  std::vector<double> e2e, watch, after_watch, slowest;
+};
 struct ChangeSamples {
-  std::vector<double> add_e2e, del_e2e, add_watch, del_watch, add_after_watch, del_after_watch, slowest_add,
-      slowest_del;
+  Side add, del;
   int timeouts = 0;
 };
 ChangeSamples run_changes(KernelWatch& kw, const std::vector<Node>& nodes, WatchLog& wl, int count, int64_t lease) {
@@ -581,62 +595,40 @@ ChangeSamples run_changes(KernelWatch& kw, const std::vector<Node>& nodes, Watch
   for (int j = 0; j < count; ++j) {
     std::string subnet = subnet_of(kChangeBase + j % 1000), ip = synth_ip(10000 + j % 1000);
     std::string key = lease_key(subnet);
-    // Add.
-    auto t0 = Clock::now();
-    c.put({.key = key, .value = lease_value(ip), .lease = lease});
-    bool ok = kw.wait(
-        [&](const auto& st) {
-          for (const auto& n : nodes)
-            if (!has_peer(*st[n.watch], subnet, ip, t0)) return false;
-          return true;
-        },
-        milliseconds(10000));
-    if (!ok) {
-      ++out.timeouts;
-    } else {
-      Clock::time_point tw = watch_time(wl, wl.put, key, t0);
-      double slowest = 0;
-      kw.with([&](const auto& st) {
-        for (const auto& n : nodes) {
-          double e = ms_since(t0, last_of(*st[n.watch], subnet, ip, true));
-          out.add_e2e.push_back(e);
-          slowest = std::max(slowest, e);
-        }
-        out.add_after_watch.push_back(ms_since(tw, last_of(*st[nodes[0].watch], subnet, ip, true)));
-        return 0;
-      });
-      out.add_watch.push_back(ms_since(t0, tw));
-      out.slowest_add.push_back(slowest);
+    for (bool add : {true, false}) {
+      auto t0 = Clock::now();
+      if (add) {
+        c.put({.key = key, .value = lease_value(ip), .lease = lease});
+      } else {
+        c.remove(etcd::DeleteRequest::single(key));
+      }
+      bool ok = kw.wait(
+          [&](const auto& st) {
+            for (const auto& n : nodes)
+              if (add ? !has_peer(*st[n.watch], subnet, ip, t0) : !lacks_peer(*st[n.watch], subnet, ip)) return false;
+            return true;
+          },
+          milliseconds(10000));
+      if (!ok) {
+        ++out.timeouts;
+      } else {
+        Side& side = add ? out.add : out.del;
+        Clock::time_point tw = watch_time(wl, add ? wl.put : wl.del, key, t0);
+        double slowest = 0;
+        kw.with([&](const auto& st) {
+          for (const auto& n : nodes) {
+            double e = ms_since(t0, last_of(*st[n.watch], subnet, ip, add));
+            side.e2e.push_back(e);
+            slowest = std::max(slowest, e);
+          }
+          side.after_watch.push_back(ms_since(tw, last_of(*st[nodes[0].watch], subnet, ip, add)));
+          return 0;
+        });
+        side.watch.push_back(ms_since(t0, tw));
+        side.slowest.push_back(slowest);
+      }
+      std::this_thread::sleep_for(milliseconds(20));
     }
-    std::this_thread::sleep_for(milliseconds(20));
-    // Delete.
-    t0 = Clock::now();
-    c.remove(etcd::DeleteRequest::single(key));
-    ok = kw.wait(
-        [&](const auto& st) {
-          for (const auto& n : nodes)
-            if (!lacks_peer(*st[n.watch], subnet, ip)) return false;
-          return true;
-        },
-        milliseconds(10000));
-    if (!ok) {
-      ++out.timeouts;
-    } else {
-      Clock::time_point tw = watch_time(wl, wl.del, key, t0);
-      double slowest = 0;
-      kw.with([&](const auto& st) {
-        for (const auto& n : nodes) {
-          double e = ms_since(t0, last_of(*st[n.watch], subnet, ip, false));
-          out.del_e2e.push_back(e);
-          slowest = std::max(slowest, e);
-        }
-        out.del_after_watch.push_back(ms_since(tw, last_of(*st[nodes[0].watch], subnet, ip, false)));
-        return 0;
-      });
-      out.del_watch.push_back(ms_since(t0, tw));
-      out.slowest_del.push_back(slowest);
-    }
-    std::this_thread::sleep_for(milliseconds(20));
   }
   return out;
 }
@@ -711,21 +703,26 @@ void one_node(KernelWatch& kw, WatchLog& wl, int64_t change_lease) {
     }
     std::this_thread::sleep_for(milliseconds(500));
     if (wanted("change")) {
+      double cpu0 = cpu_ms(node.pid);
+      std::string load0 = loadavg();
       ChangeSamples cs = run_changes(kw, {node}, wl, opt.changes / 2, change_lease);
-      keep("add_e2e", n, cs.add_e2e);
-      keep("del_e2e", n, cs.del_e2e);
-      keep("add_after_watch", n, cs.add_after_watch);
-      keep("del_after_watch", n, cs.del_after_watch);
-      std::vector<double> all_after = cs.add_after_watch, all_e2e = cs.add_e2e, all_watch = cs.add_watch;
-      all_after.insert(all_after.end(), cs.del_after_watch.begin(), cs.del_after_watch.end());
-      all_e2e.insert(all_e2e.end(), cs.del_e2e.begin(), cs.del_e2e.end());
-      all_watch.insert(all_watch.end(), cs.del_watch.begin(), cs.del_watch.end());
+      double cpu_per = (cpu_ms(node.pid) - cpu0) / std::max<size_t>(1, cs.add.e2e.size() + cs.del.e2e.size());
+      keep("add_e2e", n, cs.add.e2e);
+      keep("del_e2e", n, cs.del.e2e);
+      keep("add_after_watch", n, cs.add.after_watch);
+      keep("del_after_watch", n, cs.del.after_watch);
+      std::vector<double> all_after = cs.add.after_watch, all_e2e = cs.add.e2e, all_watch = cs.add.watch;
+      all_after.insert(all_after.end(), cs.del.after_watch.begin(), cs.del.after_watch.end());
+      all_e2e.insert(all_e2e.end(), cs.del.e2e.begin(), cs.del.e2e.end());
+      all_watch.insert(all_watch.end(), cs.del.watch.begin(), cs.del.watch.end());
       Stats sa = stats(all_after);
       row("one change, put/delete -> kernel, end to end: p50 / p99 / max (changes)", N, pp(stats(all_e2e)));
       row("  of which put/delete -> watch event (bench's own watcher)", N, pp(stats(all_watch)));
       row("  watch event -> kernel applied, all changes", N, pp(sa), "p99 ≤ 5 ms", verdict(sa.p99, 5));
-      row("  watch event -> kernel applied, adds only", N, pp(stats(cs.add_after_watch)));
-      row("  watch event -> kernel applied, deletes only", N, pp(stats(cs.del_after_watch)));
+      row("  agent CPU time per change (user + system, all threads; load average " + load0 + " before)", N,
+          f1(cpu_per) + " ms");
+      row("  watch event -> kernel applied, adds only", N, pp(stats(cs.add.after_watch)));
+      row("  watch event -> kernel applied, deletes only", N, pp(stats(cs.del.after_watch)));
       if (cs.timeouts) row("  changes not applied within 10 s", N, std::to_string(cs.timeouts), "0", "**missed**");
     }
     if (wanted("steady")) {
@@ -796,15 +793,22 @@ void cluster(KernelWatch& kw, WatchLog& wl, int64_t change_lease) {
   row("cluster start: " + std::to_string(opt.agents) + " agents exec -> every kernel holds the others", A,
       f1(ms_since(t0, Clock::now())) + " ms");
   std::this_thread::sleep_for(milliseconds(1000));
+  double cpu0 = 0;
+  for (const auto& n : nodes) cpu0 += cpu_ms(n.pid);
+  std::string load0 = loadavg();
   ChangeSamples cs = run_changes(kw, nodes, wl, opt.agent_changes, change_lease);
-  keep("cluster_slowest_add", opt.agents, cs.slowest_add);
-  keep("cluster_slowest_del", opt.agents, cs.slowest_del);
-  Stats s = stats(cs.slowest_add);
+  double cpu1 = 0;
+  for (const auto& n : nodes) cpu1 += cpu_ms(n.pid);
+  keep("cluster_slowest_add", opt.agents, cs.add.slowest);
+  keep("cluster_slowest_del", opt.agents, cs.del.slowest);
+  Stats s = stats(cs.add.slowest);
   row("new lease -> all agents' kernels (slowest of " + std::to_string(opt.agents) + "), p50 / p99 / max", A,
       pp(s), "p99 ≤ 500 ms", verdict(s.p99, 500));
-  row("deleted lease -> gone from all agents' kernels (slowest), p50 / p99 / max", A, pp(stats(cs.slowest_del)));
-  row("  per agent: new lease -> its kernel, p50 / p99 / max (samples)", A, pp(stats(cs.add_e2e)));
-  row("  put -> watch event (bench's own watcher)", A, pp(stats(cs.add_watch)));
+  row("deleted lease -> gone from all agents' kernels (slowest), p50 / p99 / max", A, pp(stats(cs.del.slowest)));
+  row("  per agent: new lease -> its kernel, p50 / p99 / max (samples)", A, pp(stats(cs.add.e2e)));
+  row("  put -> watch event (bench's own watcher)", A, pp(stats(cs.add.watch)));
+  row("  CPU time of all agents together per change (load average " + load0 + " before)", A,
+      f1((cpu1 - cpu0) / std::max<size_t>(1, cs.add.slowest.size() + cs.del.slowest.size())) + " ms");
   if (cs.timeouts) row("  changes not applied everywhere within 10 s", A, std::to_string(cs.timeouts), "0", "**missed**");
   double rss = 0, hwm = 0;
   for (const auto& n : nodes) rss = std::max(rss, status_kb(n.pid, "VmRSS") / 1024.0), hwm = std::max(hwm, status_kb(n.pid, "VmHWM") / 1024.0);
