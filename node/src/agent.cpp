@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "node/lease.h"
 #include "node/network.h"
@@ -75,6 +76,10 @@ std::optional<knet::IPNet> previous_subnet(const vxlan::Config& cfg, const knet:
     // Unreadable: start afresh.
   }
   return std::nullopt;
+}
+
+bool same_membership(const vxlan::Membership& a, const vxlan::Membership& b) {
+  return a.peers == b.peers && a.nodes == b.nodes && a.network == b.network;
 }
 
 }  // namespace
@@ -256,27 +261,54 @@ int Agent::run() {
   });
 
   Registry registry(net, opts_.etcd_prefix, log_line);
-  // Applies the registry to the file and the kernel. False (nothing done)
+  // What the kernel and the file hold since the last successful sync; empty
+  // when that is unknown (none yet, or the last one failed).
+  std::optional<vxlan::View> applied;
+  std::optional<vxlan::Membership> written;
+  // The next sync is a full one: reconcile lists the device's entries and
+  // corrects whatever differs. Set after a list, for the resync, when the
+  // watch stream comes back and after a failed sync; otherwise a watch
+  // event applies only what changed (vxlan::apply_delta).
+  bool full_sync = true;
+  // Applies the registry to the kernel, then the file. False (nothing done)
   // while this node's own key is missing: it is being put back, and a
   // membership without this node must not reach the kernel.
   auto sync = [&] {
     if (!registry.leases().count(own_key())) return false;
     vxlan::Membership m = registry.membership();
     vxlan::View view = vxlan::view_from(vcfg, m, underlay.local);
-    std::filesystem::create_directories(std::filesystem::path(opts_.peers_file).parent_path());
-    knet::write_file_atomic(opts_.peers_file, peers_file_json(m, net.mode));
+    // Unknown from here until the kernel and the file are both done.
+    std::optional<vxlan::View> prev = std::exchange(applied, std::nullopt);
+    const bool full = full_sync || !prev || prev->self != view.self;
     // The plugin's lock: ADDs and GC of this network on the node wait, and
-    // see the device, the file and the entries agree.
+    // see the device, the file and the entries agree (the file is written
+    // under it: an ADD between the kernel and the file would reconcile the
+    // kernel back to the old file).
     knet::RunDirLock lock(vxlan::network_lock_file(opts_.cni_network));
     bool created = false;
     nlw::LinkInfo dev = vxlan::ensure_device(*host, vcfg, opts_.cni_network, underlay, view, mtu, created);
     if (created) log_line("created VTEP " + dev.name + " (" + dev.mac + ") on " + underlay.link.name);
-    vxlan::reconcile(*host, dev, vcfg, view);
-    if (net.mode == vxlan::Mode::kL3) vxlan::configure_overlay(*host, dev, view);
+    if (full || created) {
+      vxlan::reconcile(*host, dev, vcfg, view);
+      if (net.mode == vxlan::Mode::kL3) vxlan::configure_overlay(*host, dev, view);
+    } else {
+      vxlan::apply_delta(*host, dev, vcfg, *prev, view);
+    }
+    // The kernel first (it is what makes traffic flow), then the file,
+    // rewritten by every full sync (it may have been removed by hand) and
+    // otherwise only when the membership changed.
+    if (full || !written || !same_membership(*written, m)) {
+      written.reset();
+      std::filesystem::create_directories(std::filesystem::path(opts_.peers_file).parent_path());
+      knet::write_file_atomic(opts_.peers_file, peers_file_json(m, net.mode));
+      written = std::move(m);
+    }
     status_.peers = static_cast<int64_t>(net.mode == vxlan::Mode::kL3 ? view.nodes.size() : view.peers.size());
     status_.last_sync_unix = std::time(nullptr);
     ++status_.syncs;
     status_.synced = true;
+    applied = std::move(view);
+    full_sync = false;
     return true;
   };
 
@@ -311,6 +343,7 @@ int Agent::run() {
               });
           need_list = false;
           dirty = true;
+          full_sync = true;
           list_backoff.reset();
         } catch (const etcd::Error& e) {
           // The kernel and the file keep the last membership meanwhile.
@@ -322,6 +355,7 @@ int Agent::run() {
       }
       if (now_ms() >= next_resync) {
         dirty = true;
+        full_sync = true;
         next_resync = now_ms() + resync_ms;
       }
       if (dirty && now_ms() >= retry_at) {
@@ -338,6 +372,7 @@ int Agent::run() {
         } catch (const std::exception& e) {
           ++status_.sync_errors;
           status_.synced = false;
+          full_sync = true;
           log_line("sync failed, retrying in 1 s: " + std::string(e.what()));
           retry_at = now_ms() + 1000;
         }

@@ -1,7 +1,8 @@
 #include "node/registry.h"
 
 #include <base/error.h>
-#include <cni/json.h>
+
+#include <hash_index.h>  // the vxlan plugin's hashes (plugins/vxlan)
 
 #include <algorithm>
 #include <unordered_map>
@@ -42,66 +43,113 @@ void Registry::apply(const std::vector<etcd::Event>& events) {
 
 vxlan::Membership Registry::membership() const {
   using Entry = std::map<std::string, std::pair<SubnetLease, int64_t>>::value_type;
-  // Of the leases claiming one thing, the oldest (lowest create revision)
-  // holds it; each other one is skipped, and reported once.
-  auto skip_all_but_oldest = [this](std::vector<const Entry*>& entries, const char* what,
-                                    auto&& claim_of) {
-    std::unordered_map<std::string, const Entry*> owner;
-    for (const Entry* e : entries) {
-      auto [it, fresh] = owner.try_emplace(claim_of(*e), e);
-      auto rank = [](const Entry* x) { return std::pair(x->second.second, x->first); };
-      if (!fresh && rank(e) < rank(it->second)) it->second = e;
+  // An entry and its VTEP MAC (parsed once: thousands of leases at every
+  // watch event).
+  struct Item {
+    const Entry* e;
+    uint64_t mac;
+  };
+  struct ClaimHash {
+    size_t operator()(const knet::IP& ip) const { return vxlan::hash_ip(ip); }
+    size_t operator()(uint64_t mac) const { return vxlan::hash_mix(mac, 0); }
+  };
+  // Of the leases claiming one thing (an address or a MAC: no strings), the
+  // oldest (lowest create revision) holds it; each other one is skipped,
+  // and reported once.
+  auto skip_all_but_oldest = [this](std::vector<Item>& items, const char* what, auto&& claim_of,
+                                    auto&& claim_str) {
+    using Claim = std::decay_t<decltype(claim_of(items.front()))>;
+    std::unordered_map<Claim, const Entry*, ClaimHash> owner(items.size());
+    auto older = [](const Entry* a, const Entry* b) {
+      return a->second.second != b->second.second ? a->second.second < b->second.second : a->first < b->first;
+    };
+    for (const Item& i : items) {
+      auto [it, fresh] = owner.try_emplace(claim_of(i), i.e);
+      if (!fresh && older(i.e, it->second)) it->second = i.e;
     }
-    std::vector<const Entry*> kept;
-    for (const Entry* e : entries) {
-      std::string claim = claim_of(*e);
-      const Entry* o = owner.at(claim);
-      if (o == e) {
-        kept.push_back(e);
-      } else if (reported_.insert({e->first, e->second.second}).second) {
-        log_("skipping " + e->first + ": " + what + " " + claim + " is held by " + o->first + " already");
+    if (owner.size() == items.size()) return;  // no claim is shared
+    std::vector<Item> kept;
+    for (const Item& i : items) {
+      const Entry* o = owner.at(claim_of(i));
+      if (o == i.e) {
+        kept.push_back(i);
+      } else if (reported_.insert({i.e->first, i.e->second.second}).second) {
+        log_("skipping " + i.e->first + ": " + what + " " + claim_str(i) + " is held by " + o->first +
+             " already");
       }
     }
-    entries.swap(kept);
+    items.swap(kept);
   };
-  std::vector<const Entry*> entries;
-  for (const auto& e : leases_) entries.push_back(&e);
-  skip_all_but_oldest(entries, "PublicIP", [](const Entry& e) { return e.second.first.public_ip.str(); });
+  std::vector<Item> items;
+  items.reserve(leases_.size());
+  for (const auto& e : leases_) {
+    const SubnetLease& l = e.second.first;
+    // In l3 a MAC leads to one node: the FDB maps it to one VTEP.
+    uint64_t mac = net_.mode == vxlan::Mode::kL2 ? 0
+                   : l.vtep_mac.empty()          ? vxlan::vtep_mac_bits(net_.vni, l.public_ip)
+                                                 : *vxlan::parse_mac(l.vtep_mac);
+    items.push_back({&e, mac});
+  }
+  auto ip_of = [](const Item& i) { return i.e->second.first.public_ip; };
+  skip_all_but_oldest(items, "PublicIP", ip_of, [&](const Item& i) { return ip_of(i).str(); });
   vxlan::Membership m;
   if (net_.mode == vxlan::Mode::kL2) {
-    for (const Entry* e : entries) m.peers.push_back(e->second.first.public_ip);
+    m.peers.reserve(items.size());
+    for (const Item& i : items) m.peers.push_back(ip_of(i));
     return m;
   }
-  // In l3 a MAC leads to one node: the FDB maps it to one VTEP.
-  auto mac_of = [this](const Entry& e) {
-    const SubnetLease& l = e.second.first;
-    return l.vtep_mac.empty() ? vxlan::vtep_mac_bits(net_.vni, l.public_ip) : *vxlan::parse_mac(l.vtep_mac);
-  };
-  skip_all_but_oldest(entries, "VtepMAC", [&](const Entry& e) { return vxlan::mac_str(mac_of(e)); });
-  for (const Entry* e : entries) {
-    m.nodes.push_back({e->second.first.public_ip, e->second.first.subnet, mac_of(*e)});
-  }
+  skip_all_but_oldest(items, "VtepMAC", [](const Item& i) { return i.mac; },
+                      [](const Item& i) { return vxlan::mac_str(i.mac); });
+  m.nodes.reserve(items.size());
+  for (const Item& i : items) m.nodes.push_back({ip_of(i), i.e->second.first.subnet, i.mac});
   m.network = net_.network;
   return m;
 }
 
 std::string peers_file_json(const vxlan::Membership& m, vxlan::Mode mode) {
-  cni::json doc = cni::json::object();
+  // Built directly, not through a JSON document: thousands of nodes at
+  // every membership change. The values are addresses and MACs, which need
+  // no escaping; the output is what cni::json's dump() gives (keys sorted).
+  std::string s;
+  auto quoted = [&s](const std::string& v) {
+    s += '"';
+    s += v;
+    s += '"';
+  };
   if (mode == vxlan::Mode::kL3) {
-    cni::json nodes = cni::json::array();
-    for (const auto& n : m.nodes) {
-      cni::json e = {{"vtep", n.vtep.str()}, {"subnet", n.subnet.str()}};
-      if (n.mac) e["mac"] = vxlan::mac_str(n.mac);
-      nodes.push_back(std::move(e));
+    s.reserve(32 + m.nodes.size() * 80);
+    s += '{';
+    if (m.network) {
+      s += "\"network\":";
+      quoted(m.network->str());
+      s += ',';
     }
-    if (m.network) doc["network"] = m.network->str();
-    doc["nodes"] = std::move(nodes);
-  } else {
-    cni::json peers = cni::json::array();
-    for (const auto& p : m.peers) peers.push_back(p.str());
-    doc["peers"] = std::move(peers);
+    s += "\"nodes\":[";
+    for (size_t i = 0; i < m.nodes.size(); ++i) {
+      const vxlan::Node& n = m.nodes[i];
+      s += i ? ",{" : "{";
+      if (n.mac) {
+        s += "\"mac\":";
+        quoted(vxlan::mac_str(n.mac));
+        s += ',';
+      }
+      s += "\"subnet\":";
+      quoted(n.subnet.str());
+      s += ",\"vtep\":";
+      quoted(n.vtep.str());
+      s += '}';
+    }
+    s += "]}\n";
+    return s;
   }
-  return doc.dump() + "\n";
+  s.reserve(16 + m.peers.size() * 20);
+  s += "{\"peers\":[";
+  for (size_t i = 0; i < m.peers.size(); ++i) {
+    if (i) s += ',';
+    quoted(m.peers[i].str());
+  }
+  s += "]}\n";
+  return s;
 }
 
 }  // namespace knet::node

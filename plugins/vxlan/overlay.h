@@ -101,6 +101,21 @@ nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg, const std::str
 // thrown, naming its entry (nlw::Batch).
 void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, const View& view);
 
+// reconcile's incremental form, for a membership that changed from `before`
+// (what the device holds: a reconcile or apply_delta of it succeeded) to
+// `after`: only the entries of the peers / nodes added, removed or changed
+// are deleted and added, in one batch (deletes first), and the kernel's
+// entries of the others are neither read nor written; the result is what
+// reconcile(after) would leave. One exception reads: in l2 unicast, when
+// peers leave, the device's FDB is listed to drop the MACs learned behind
+// them, as reconcile does. Wants the entries of each view unique (one node
+// per vtep, subnet and MAC, as view_from of a valid membership gives) and
+// the same device and this node (view.self) in both: a new device or a
+// changed self is reconcile's job. Failures as reconcile's; after one the
+// device's state is unknown and reconcile must follow.
+void apply_delta(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, const View& before,
+                 const View& after);
+
 // The host-side veth name of `owner`.
 std::string host_veth_name(const knet::Owner& owner);
 

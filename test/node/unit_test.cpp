@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <base/error.h>
+#include <cni/json.h>
 #include <cni/netconf.h>
 
 #include <cstdio>
@@ -309,6 +310,42 @@ TEST(PeersFile, ReadBackByThePlugin) {
             R"({"network":"10.244.0.0/16","nodes":[{"mac":"02:aa:bb:cc:dd:0b","subnet":"10.244.1.0/24","vtep":"192.0.2.11"},)"
             R"({"mac":"02:aa:bb:cc:dd:0c","subnet":"10.244.7.0/24","vtep":"192.0.2.12"}]})"
             "\n");
+}
+
+// The file is built as text, not through a JSON document: the same bytes
+// as cni::json's dump() for either mode, with and without MACs, network, nodes.
+TEST(PeersFile, SameAsAJsonDump) {
+  auto ip = [](const char* s) { return *knet::IP::parse(s); };
+  auto net = [](const char* s) { return *knet::IPNet::parse(s); };
+  auto dump = [](const vxlan::Membership& m, vxlan::Mode mode) {
+    cni::json doc = cni::json::object();
+    if (mode == vxlan::Mode::kL3) {
+      cni::json nodes = cni::json::array();
+      for (const auto& n : m.nodes) {
+        cni::json e = {{"vtep", n.vtep.str()}, {"subnet", n.subnet.str()}};
+        if (n.mac) e["mac"] = vxlan::mac_str(n.mac);
+        nodes.push_back(std::move(e));
+      }
+      if (m.network) doc["network"] = m.network->str();
+      doc["nodes"] = std::move(nodes);
+    } else {
+      cni::json peers = cni::json::array();
+      for (const auto& p : m.peers) peers.push_back(p.str());
+      doc["peers"] = std::move(peers);
+    }
+    return doc.dump() + "\n";
+  };
+  vxlan::Membership empty, l3, l2;
+  l3.nodes = {{ip("192.0.2.1"), net("10.1.0.0/24")}, {ip("fd00::2"), net("fd10::/64"), 0x02aabbccdd01}};
+  l3.network = net("10.1.0.0/16");
+  l2.peers = {ip("192.0.2.1"), ip("fd00::2")};
+  for (vxlan::Mode mode : {vxlan::Mode::kL3, vxlan::Mode::kL2}) {
+    EXPECT_EQ(peers_file_json(empty, mode), dump(empty, mode));
+    EXPECT_EQ(peers_file_json(l3, mode), dump(l3, mode));
+    EXPECT_EQ(peers_file_json(l2, mode), dump(l2, mode));
+  }
+  l3.network.reset();
+  EXPECT_EQ(peers_file_json(l3, vxlan::Mode::kL3), dump(l3, vxlan::Mode::kL3));
 }
 
 TEST(Status, HealthAndMetrics) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,12 @@
 #include <vector>
 
 #include "overlay.h"
+#include "config.h"
+#include <nlw/link.h>
+#include <nlw/neigh.h>
+#include <nlw/netns.h>
+#include <nlw/route.h>
+#include <nlw/socket.h>
 #include "sandbox.h"
 
 namespace knet::test {
@@ -562,6 +569,137 @@ TEST_F(VxlanTest, FirstAddAndGcRunTogether) {
     ASSERT_EQ(gc(0, conf).code, 0);  // the next round starts without the network
     EXPECT_FALSE(has_link(0, "knetvx42"));
   }
+}
+
+// apply_delta against reconcile: a device taken through a sequence of
+// memberships by apply_delta alone holds, after every step, exactly the
+// routes, neighbours and FDB entries reconcile gives a fresh device in a
+// second namespace (l3, and l2 with a MAC learned behind a leaving peer).
+class VxlanDeltaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::setenv("KNET_RUN_DIR", sb.run_dir().c_str(), 1);  // ensure_device's lock file
+    for (const char* role : {"inc", "ref"}) {
+      std::string ul = sb.add_underlay(), ns = sb.add_ns(role);
+      sb.attach(ul, ns, "ul0", "192.0.2.1/24");
+      socks.push_back(nlw::Socket::in(nlw::NetNS::open(ns)));
+    }
+  }
+
+  static knet::IP ip(const std::string& s) { return *knet::IP::parse(s); }
+  static knet::IPNet net(const std::string& s) { return *knet::IPNet::parse(s); }
+
+  vxlan::Config config(vxlan::Mode mode) const {
+    vxlan::Config c;
+    c.vni = 77;
+    c.mode = mode;
+    c.underlay = "ul0";
+    c.local = ip("192.0.2.1");
+    c.learning = mode == vxlan::Mode::kL2;
+    return c;
+  }
+
+  nlw::LinkInfo device(nlw::Socket& sock, const vxlan::Config& cfg, const vxlan::View& view) {
+    vxlan::Underlay u = vxlan::resolve_underlay(sock, cfg);
+    bool created = false;
+    return vxlan::ensure_device(sock, cfg, "delta", u, view, vxlan::overlay_mtu(cfg, u), created);
+  }
+
+  // The device's entries knet manages, as sorted text (no ifindex: the two
+  // namespaces number their links alike only by chance).
+  static std::vector<std::string> dump(nlw::Socket& sock, int index) {
+    std::vector<std::string> out;
+    for (const auto& r : nlw::list_routes(sock, 0)) {
+      if (r.oif != index || !r.gw) continue;
+      out.push_back("route " + r.dst.str() + " via " + r.gw->str() + " metric " +
+                    (r.priority ? std::to_string(*r.priority) : "-"));
+    }
+    for (const auto& n : nlw::list_neighs(sock, index)) {
+      if (n.permanent()) out.push_back("neigh " + n.ip.str() + " " + n.mac);
+    }
+    for (const auto& e : nlw::list_fdb(sock, index)) {
+      if (e.self && e.dst) out.push_back("fdb " + e.mac + " dst " + e.dst->str());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // Takes the "inc" device from one view to the next with apply_delta only,
+  // and compares it with a new "ref" device reconciled to each view.
+  void run_steps(const vxlan::Config& cfg, const std::vector<vxlan::Membership>& steps,
+                 const std::function<void(size_t, nlw::Socket&, int)>& before_step = {}) {
+    std::vector<vxlan::View> views;
+    for (const auto& m : steps) views.push_back(vxlan::view_from(cfg, m, ip("192.0.2.1")));
+    nlw::LinkInfo inc = device(socks[0], cfg, views[0]);
+    vxlan::reconcile(socks[0], inc, cfg, views[0]);
+    for (size_t i = 1; i < views.size(); ++i) {
+      SCOPED_TRACE("step " + std::to_string(i));
+      if (before_step) before_step(i, socks[0], inc.index);
+      vxlan::apply_delta(socks[0], inc, cfg, views[i - 1], views[i]);
+      nlw::delete_link_if_exists(socks[1], cfg.device());
+      nlw::LinkInfo ref = device(socks[1], cfg, views[i]);
+      vxlan::reconcile(socks[1], ref, cfg, views[i]);
+      std::vector<std::string> want = dump(socks[1], ref.index);
+      EXPECT_EQ(dump(socks[0], inc.index), want);
+      size_t others = cfg.mode == vxlan::Mode::kL3 ? views[i].nodes.size() : views[i].peers.size();
+      // 3 entries a node in l3 (route, neighbour, FDB), one flood entry a peer in l2.
+      EXPECT_EQ(want.size(), others * (cfg.mode == vxlan::Mode::kL3 ? 3 : 1));
+    }
+  }
+
+  Sandbox sb;
+  std::vector<nlw::Socket> socks;
+};
+
+TEST_F(VxlanDeltaTest, L3StepsMatchReconcile) {
+  using vxlan::Node;
+  const Node self{ip("192.0.2.1"), net("10.50.1.0/24")};
+  auto node = [&](int i, const std::string& subnet, uint64_t mac = 0) {
+    return Node{ip("192.0.2." + std::to_string(i)), net(subnet), mac};
+  };
+  auto members = [&](std::vector<Node> others) {
+    vxlan::Membership m;
+    m.nodes.push_back(self);
+    for (auto& n : others) m.nodes.push_back(n);
+    m.network = net("10.50.0.0/16");
+    return m;
+  };
+  Node n2 = node(2, "10.50.2.0/24"), n3 = node(3, "10.50.3.0/24"), n4 = node(4, "10.50.4.0/24"),
+       n5 = node(5, "10.50.5.0/24"), n6 = node(6, "10.50.6.0/24"), n7 = node(7, "10.50.7.0/24"),
+       n8 = node(8, "10.50.8.0/24", 0x020000000008);
+  std::vector<vxlan::Membership> steps;
+  steps.push_back(members({n2, n3, n4, n5, n6}));
+  steps.push_back(members({n2, n3, n4, n5, n6, n7, n8}));  // two join
+  steps.push_back(members({n2, n4, n5, n6, n7, n8}));      // one leaves
+  n4.mac = 0x02000000aa04;                                 // a MAC changes
+  steps.push_back(members({n2, n4, n5, n6, n7, n8}));
+  n5.subnet = net("10.50.55.0/24");  // a subnet changes
+  steps.push_back(members({n2, n4, n5, n6, n7, n8}));
+  std::swap(n2.subnet, n6.subnet);  // two nodes swap subnets
+  steps.push_back(members({n2, n4, n5, n6, n7, n8}));
+  // A node leaves and a new one takes its subnet and MAC, in one event.
+  Node n9 = node(9, n8.subnet.str(), n8.mac);
+  steps.push_back(members({n2, n4, n5, n6, n7, n9}));
+  steps.push_back(members({}));  // all others leave
+  steps.push_back(members({n3, n9}));
+  run_steps(config(vxlan::Mode::kL3), steps);
+}
+
+TEST_F(VxlanDeltaTest, L2StepsMatchReconcile) {
+  auto members = [&](const std::vector<int>& hosts) {
+    vxlan::Membership m;
+    for (int h : hosts) m.peers.push_back(ip("192.0.2." + std::to_string(h)));
+    return m;
+  };
+  std::vector<vxlan::Membership> steps = {members({1, 2, 3, 4}), members({1, 2, 3, 4, 5, 6}),
+                                          members({1, 2, 4, 6}), members({1, 7}), members({1}),
+                                          members({1, 3, 8})};
+  // Before step 2 (3 and 5 leave), MACs learned behind 3 and 5: they must go too.
+  run_steps(config(vxlan::Mode::kL2), steps, [](size_t i, nlw::Socket& sock, int dev) {
+    if (i != 2) return;
+    nlw::add_fdb(sock, dev, "02:00:00:00:30:01", knet::IP::parse("192.0.2.3"), {true, true, false});
+    nlw::add_fdb(sock, dev, "02:00:00:00:50:01", knet::IP::parse("192.0.2.5"), {true, true, false});
+  });
 }
 
 }  // namespace
