@@ -108,6 +108,16 @@ class VxlanTest : public ::testing::Test {
     return config(c, node);
   }
 
+  // An l3 config for `node` with the membership file and host-local
+  // completed from it.
+  json l3_file_config(int node) {
+    return config({{"mode", "l3"},
+                   {"underlay", "ul0"},
+                   {"peersFile", members_path()},
+                   {"ipam", {{"type", "host-local"}}}},
+                  node);
+  }
+
   // One container per node, "<prefix><node>", attached with conf(node);
   // returns their IPs.
   template <class Conf>
@@ -467,13 +477,7 @@ TEST_F(VxlanTest, L3ExplicitRangesStillRouteToTheCluster) {
 TEST_F(VxlanTest, L3OneNodeThenASecondJoins) {
   json members = json::array({{{"vtep", vtep(0)}, {"subnet", "10.247.1.0/24"}}});
   write_members({{"nodes", members}});
-  auto conf = [&](int node) {
-    return config({{"mode", "l3"},
-                   {"underlay", "ul0"},
-                   {"peersFile", members_path()},
-                   {"ipam", {{"type", "host-local"}}}},
-                  node);
-  };
+  auto conf = [&](int node) { return l3_file_config(node); };
   std::string first = attach(0, "o0", conf(0));
   ASSERT_FALSE(HasFailure());
   EXPECT_EQ(first.rfind("10.247.1.", 0), 0u) << first;
@@ -502,13 +506,7 @@ TEST_F(VxlanTest, L3PublishedMacsAndTheWholeNetwork) {
   json members = json::array({{{"vtep", vtep(0)}, {"subnet", "10.248.1.0/24"}, {"mac", mac[0]}},
                               {{"vtep", vtep(1)}, {"subnet", "10.248.2.0/24"}, {"mac", "0A-58-0A-F8-02-00"}}});
   write_members({{"network", "10.248.0.0/16"}, {"nodes", members}});
-  auto conf = [&](int node) {
-    return config({{"mode", "l3"},
-                   {"underlay", "ul0"},
-                   {"peersFile", members_path()},
-                   {"ipam", {{"type", "host-local"}}}},
-                  node);
-  };
+  auto conf = [&](int node) { return l3_file_config(node); };
   std::string ip0 = attach(0, "w0", conf(0)), ip1 = attach(1, "w1", conf(1));
   ASSERT_FALSE(HasFailure());
   EXPECT_EQ(sb.link_json(nodes[0], "knetvx42").value("address", ""), mac[0]);
