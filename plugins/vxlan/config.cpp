@@ -341,10 +341,9 @@ Membership parse_members(const cni::json& obj, Mode mode, uint32_t vni, const st
                       " (use \"" + own + "\")");
   }
   RawMembership raw;
-  std::optional<std::vector<std::string>> peers;
   if (mode == Mode::kL2) {
     if (cni::find_key(obj, "network")) cni::config_error(where + "\"network\" is only used in mode l3");
-    peers = cni::get_string_list(obj, "peers", where + "peers");
+    auto peers = cni::get_string_list(obj, "peers", where + "peers");
     for (size_t i = 0; peers && i < peers->size(); ++i) raw.peers.push_back((*peers)[i]);
     return build(raw, mode, vni, where);
   }

@@ -203,7 +203,8 @@ TEST(Lease, GarbageIsRefusedWithAReason) {
             "key does not name a subnet (a.b.c.d-len)");
   EXPECT_EQ(err(k, lease_json("192.0.2.3", 1, "udp")), "\"BackendType\" is \"udp\", not \"vxlan\"");
   EXPECT_EQ(err(k, lease_json("192.0.2.3", 2)), "\"BackendData.VNI\" 2 is not the network's VNI 1");
-  EXPECT_EQ(err(k, lease_json("fd00::3", 1, "vxlan", "02:00:00:00:00:03")), "\"PublicIP\" fd00::3 is not IPv4 like this node's underlay");
+  EXPECT_EQ(err(k, lease_json("fd00::3", 1, "vxlan", "02:00:00:00:00:03")),
+            "\"PublicIP\" fd00::3 is not IPv4 like this node's underlay");
   EXPECT_EQ(err(k, R"({"BackendType": "vxlan"})"), "\"PublicIP\" missing or not an IP address");
 }
 
