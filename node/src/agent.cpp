@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "node/lease.h"
+#include "node/log.h"
 #include "node/network.h"
 #include "node/registry.h"
 
@@ -81,6 +82,7 @@ std::optional<knet::IPNet> previous_subnet(const vxlan::Config& cfg, const knet:
 void log_line(const std::string& msg) {
   std::string line = "knet-node: " + msg + "\n";
   std::fwrite(line.data(), 1, line.size(), stderr);
+  log_event(cni::LogLevel::kInfo, "agent", msg);
 }
 
 bool Status::lease_held() const {
@@ -161,7 +163,7 @@ int Agent::run() {
           throw;
         }
         ++status_.store_errors;
-        log_line("cannot " + what + ", retrying: " + e.what());
+        log_store_error("cannot " + what + ", retrying: " + e.what());
       }
       if (pause(backoff.next())) return false;
     }
@@ -220,7 +222,7 @@ int Agent::run() {
         status_.lease_expires_ms = now_ms() + leaser.ttl() * 1000;
       } catch (const etcd::Error& e) {
         ++status_.store_errors;
-        log_line("cannot renew the lease of " + leaser.subnet().str() + ", retrying: " + e.what());
+        log_store_error("cannot renew the lease of " + leaser.subnet().str() + ", retrying: " + e.what());
       } catch (const std::exception& e) {
         log_line(e.what());
       }
@@ -230,6 +232,7 @@ int Agent::run() {
   Registry registry(net, opts_.etcd_prefix, log_line);
   auto sync = [&] {
     vxlan::Membership m = registry.membership();
+    log_membership(m);
     vxlan::View view = vxlan::view_from(vcfg, m, underlay.local);
     std::filesystem::create_directories(std::filesystem::path(opts_.peers_file).parent_path());
     knet::write_file_atomic(opts_.peers_file, peers_file_json(m, net.mode));
@@ -278,7 +281,7 @@ int Agent::run() {
         } catch (const etcd::Error& e) {
           // The kernel and the file keep the last membership meanwhile.
           ++status_.store_errors;
-          log_line("cannot list " + subnets + ", keeping the last membership: " + e.what());
+          log_store_error("cannot list " + subnets + ", keeping the last membership: " + e.what());
           pause(list_backoff.next());
           continue;
         }
@@ -318,7 +321,7 @@ int Agent::run() {
             break;
           case etcd::WatchUpdate::Kind::kDisconnected:
             ++status_.store_errors;
-            if (!disconnected) log_line("watch stream lost, keeping the last membership: " + u.error);
+            if (!disconnected) log_store_error("watch stream lost, keeping the last membership: " + u.error);
             disconnected = true;
             break;
           case etcd::WatchUpdate::Kind::kCreated:
