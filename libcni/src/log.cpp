@@ -207,7 +207,11 @@ Logger::~Logger() {
 }
 
 Logger::Logger(Logger&& o) noexcept
-    : config_(std::move(o.config_)), fd_(std::exchange(o.fd_, -1)), failed_(o.failed_) {}
+    : config_(std::move(o.config_)),
+      fd_(std::exchange(o.fd_, -1)),
+      failed_(o.failed_),
+      opened_(o.opened_),
+      have_opened_(std::exchange(o.have_opened_, false)) {}
 
 Logger& Logger::operator=(Logger&& o) noexcept {
   if (this != &o) {
@@ -215,6 +219,8 @@ Logger& Logger::operator=(Logger&& o) noexcept {
     config_ = std::move(o.config_);
     fd_ = std::exchange(o.fd_, -1);
     failed_ = o.failed_;
+    opened_ = o.opened_;
+    have_opened_ = std::exchange(o.have_opened_, false);
   }
   return *this;
 }
@@ -234,12 +240,19 @@ bool Logger::open() noexcept {
     failed_ = true;
     return false;
   }
+  opened_ = st;  // the first write's rotation check needs no second fstat
+  have_opened_ = true;
   return true;
 }
 
 void Logger::rotate_if_needed(size_t incoming) noexcept {
   struct stat mine{};
-  if (::fstat(fd_, &mine) != 0) return;
+  if (have_opened_) {
+    mine = opened_;
+    have_opened_ = false;
+  } else if (::fstat(fd_, &mine) != 0) {
+    return;
+  }
   if (static_cast<uint64_t>(mine.st_size) + incoming <= config_.max_size) return;
   try {
     std::string lock_path = config_.file + ".lock";

@@ -66,11 +66,12 @@ class InspectTest : public ::testing::Test {
   }
 
   // What the host namespace and the state directories hold, as text (less
-  // what the kernel changes by itself: bridge timers, IPv6 DAD).
+  // what the kernel changes by itself: bridge timers, port and operational
+  // states, IPv6 DAD).
   std::string snapshot() {
     std::string s;
-    for (const char* cmd : {"ip -d link show | sed -E 's/[a-z_]+_timer +[0-9.]+//g'",
-                            "ip addr show | sed -E 's/ (tentative|dadfailed)//'", "tc qdisc show", "nft list ruleset"})
+    for (const char* cmd : {"ip -d link show | sed -E 's/[a-z_]+_timer +[0-9.]+//g; s/ state [A-Za-z]+//g'",
+                            "ip addr show | sed -E 's/ (tentative|dadfailed)//; s/ state [A-Za-z]+//g'", "tc qdisc show", "nft list ruleset"})
       s += sb.exec_in(sb.host(), cmd).out;
     s += sb.exec_in(sb.host(), "find " + dir.path() + " " + sb.run_dir() + " -printf '%p %s %T@\\n' | sort").out;
     return s;

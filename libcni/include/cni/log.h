@@ -15,6 +15,8 @@
 // already renamed reopens instead. Writing never throws and never fails the
 // caller: a log that cannot be written is skipped.
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -93,6 +95,8 @@ class Logger {
   LogConfig config_;
   int fd_ = -1;
   bool failed_ = false;  // the file could not be opened: stop trying
+  struct stat opened_ {};  // the file as open() found it
+  bool have_opened_ = false;
 };
 
 }  // namespace cni
