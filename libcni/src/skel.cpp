@@ -165,13 +165,15 @@ class InvocationLog final : public knet::StepSink {
   // The sink to install: this at debug, none otherwise (Steps then cost nothing).
   knet::StepSink* sink() { return logger_.enabled(LogLevel::kDebug) ? this : nullptr; }
 
+  // Kept until the invocation ends and written with its line in one write:
+  // the log's own writes stay outside the steps they time.
   void step_done(const char* name, unsigned depth, uint64_t duration_us) noexcept override {
     try {
-      logger_.write(fields(LogLine(LogLevel::kDebug))
-                        .str("step", name)
-                        .num("depth", depth)
-                        .num("durationUs", static_cast<int64_t>(duration_us))
-                        .finish());
+      pending_ += fields(LogLine(LogLevel::kDebug))
+                      .str("step", name)
+                      .num("depth", depth)
+                      .num("durationUs", static_cast<int64_t>(duration_us))
+                      .finish();
     } catch (...) {
     }
   }
@@ -186,7 +188,7 @@ class InvocationLog final : public knet::StepSink {
         for (const IPConfig& ip : r->ips) ips += (ips.size() > 1 ? "," : "") + LogLine::quote(ip.address.str());
         line.raw("ips", ips + "]");
       }
-      logger_.write(line.num("durationUs", elapsed()).finish());
+      logger_.write(pending_ + line.num("durationUs", elapsed()).finish());
     } catch (...) {
     }
   }
@@ -195,7 +197,7 @@ class InvocationLog final : public knet::StepSink {
     try {
       if (!configured_) logger_ = Logger(LogConfig::from_node_file(LogConfig::node_file_path()));
       if (!logger_.enabled(LogLevel::kError)) return;
-      logger_.write(fields(LogLine(LogLevel::kError))
+      logger_.write(pending_ + fields(LogLine(LogLevel::kError))
                         .str("outcome", "error")
                         .num("code", e.code())
                         .str("msg", e.msg())
@@ -218,6 +220,7 @@ class InvocationLog final : public knet::StepSink {
   std::string verb_, container_, ifname_, netns_, network_;
   bool configured_ = false;
   Logger logger_;
+  std::string pending_;  // the debug lines of the steps so far
 };
 
 }  // namespace

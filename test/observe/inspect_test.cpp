@@ -70,9 +70,9 @@ class InspectTest : public ::testing::Test {
   // states, IPv6 DAD).
   std::string snapshot() {
     std::string s;
-    for (const char* cmd : {"ip -d link show | sed -E 's/[a-z_]+_timer +[0-9.]+//g; s/ state [A-Za-z]+//g'",
-                            "ip addr show | sed -E 's/ (tentative|dadfailed)//; s/ state [A-Za-z]+//g'", "tc qdisc show", "nft list ruleset"})
-      s += sb.exec_in(sb.host(), cmd).out;
+    for (const char* cmd : {"ip -d link show 2>/dev/null | sed -E 's/[a-z_]+_timer +[0-9.]+//g; s/ state [A-Za-z]+//g'",
+                            "ip addr show 2>/dev/null | sed -E 's/ (tentative|dadfailed)//; s/ state [A-Za-z]+//g'", "tc qdisc show", "nft list ruleset"})
+      s += sb.exec_in(sb.host(), std::string(cmd) + " 2>/dev/null").out;  // iproute2's notes on other tests' namespaces
     s += sb.exec_in(sb.host(), "find " + dir.path() + " " + sb.run_dir() + " -printf '%p %s %T@\\n' | sort").out;
     return s;
   }

@@ -8,7 +8,9 @@
 // (`$KNET_LOG_CONFIG` names another) holding the same keys. Neither: no log,
 // and no cost beyond one failed open().
 //
-// Lines are whole: each is one write(2) on an O_APPEND descriptor, so
+// The plugin skeleton writes one "info" line per invocation and, at "debug",
+// one line per kernel step (knet::Step) before it, all in the same write.
+// Lines are whole: each write(2) is on an O_APPEND descriptor, so
 // concurrent plugins never interleave. When a line would take the file past
 // `logMaxSize`, it is renamed to "<logFile>.1" (replacing the older one) under
 // an exclusive flock on "<logFile>.lock", and a writer that finds the file
