@@ -27,7 +27,8 @@ void Step::finish() noexcept {
   if (sink_ == g_step_sink) sink_->step_done(name_, depth_, took);
 }
 
-StepSinkScope::StepSinkScope(StepSink* sink) noexcept : outer_(g_step_sink), outer_depth_(g_step_depth) {
+StepSinkScope::StepSinkScope(StepSink* sink) noexcept
+    : outer_(g_step_sink), outer_depth_(g_step_depth) {
   g_step_sink = sink;
   g_step_depth = 0;
 }

@@ -58,12 +58,14 @@ void read_keys(const json& config, LogConfig& c) {
     } else if (ascii_iequal(*l, "debug")) {
       c.level = LogLevel::kDebug;
     } else {
-      config_error("invalid \"logLevel\": \"" + *l + "\" is not one of \"error\", \"info\", \"debug\"");
+      config_error("invalid \"logLevel\": \"" + *l +
+                   "\" is not one of \"error\", \"info\", \"debug\"");
     }
   }
   if (auto m = get_uint(config, "logMaxSize")) {
     if (*m < kMinLogMaxSize)
-      config_error("invalid \"logMaxSize\": " + std::to_string(*m) + " is below " + std::to_string(kMinLogMaxSize));
+      config_error("invalid \"logMaxSize\": " + std::to_string(*m) + " is below " +
+                   std::to_string(kMinLogMaxSize));
     c.max_size = *m;
   }
 }
@@ -83,7 +85,8 @@ LogConfig LogConfig::from_node_file(const char* node_file) {
   if (fd < 0) return c;
   ::close(fd);
   try {
-    json doc = parse_any(read_user_file(node_file, kMaxNodeFileBytes, "log config", kIOFailure), "log config");
+    json doc = parse_any(read_user_file(node_file, kMaxNodeFileBytes, "log config", kIOFailure),
+                         "log config");
     if (!doc.is_object()) return c;
     read_keys(doc, c);
   } catch (...) {
@@ -106,8 +109,8 @@ LogLine::LogLine(LogLevel level) {
   tm t{};
   ::gmtime_r(&ts.tv_sec, &t);
   char when[96];
-  std::snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", t.tm_year + 1900, t.tm_mon + 1,
-                t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1000);
+  std::snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", t.tm_year + 1900,
+                t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1000);
   buf_ += "{\"time\":\"";
   buf_ += when;
   buf_ += "\",\"level\":\"";
@@ -150,7 +153,10 @@ namespace {
 size_t utf8_seq(std::string_view s, size_t i) {
   auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
   unsigned char c = b(0);
-  size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  size_t n = c >= 0xC2 && c <= 0xDF   ? 2
+             : c >= 0xE0 && c <= 0xEF ? 3
+             : c >= 0xF0 && c <= 0xF4 ? 4
+                                      : 0;
   if (n == 0 || i + n > s.size()) return 0;
   for (size_t k = 1; k < n; ++k)
     if ((b(k) & 0xC0) != 0x80) return 0;
@@ -228,12 +234,13 @@ Logger& Logger::operator=(Logger&& o) noexcept {
 bool Logger::open() noexcept {
   if (fd_ >= 0) return true;
   if (failed_ || config_.file.empty()) return false;
-  fd_ = ::open(config_.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
+  fd_ = ::open(config_.file.c_str(),
+               O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
   if (fd_ < 0) {
     failed_ = true;
     return false;
   }
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {  // never a FIFO or a device
     ::close(fd_);
     fd_ = -1;
@@ -246,7 +253,7 @@ bool Logger::open() noexcept {
 }
 
 void Logger::rotate_if_needed(size_t incoming) noexcept {
-  struct stat mine{};
+  struct stat mine {};
   if (have_opened_) {
     mine = opened_;
     have_opened_ = false;
@@ -264,14 +271,16 @@ void Logger::rotate_if_needed(size_t incoming) noexcept {
         return;
       }
     }
-    struct stat cur{};
-    bool same = ::stat(config_.file.c_str(), &cur) == 0 && cur.st_dev == mine.st_dev && cur.st_ino == mine.st_ino;
+    struct stat cur {};
+    bool same = ::stat(config_.file.c_str(), &cur) == 0 && cur.st_dev == mine.st_dev &&
+                cur.st_ino == mine.st_ino;
     // Under the lock, only one writer renames a given file; the others find
     // a new inode under the name and reopen.
     if (same && static_cast<uint64_t>(cur.st_size) + incoming > config_.max_size)
       same = ::rename(config_.file.c_str(), (config_.file + ".1").c_str()) != 0;
     if (!same) {
-      int fd = ::open(config_.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
+      int fd = ::open(config_.file.c_str(),
+                      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
       if (fd >= 0) {
         ::close(fd_);
         fd_ = fd;

@@ -10,7 +10,7 @@ namespace knet::node {
 namespace {
 
 std::mutex mu;
-cni::Logger logger;  // guarded by mu
+cni::Logger logger;                  // guarded by mu
 std::set<std::string> last_members;  // guarded by mu
 bool have_members = false;
 
@@ -25,7 +25,11 @@ void log_event(cni::LogLevel level, std::string_view event, std::string_view msg
   try {
     std::lock_guard<std::mutex> l(mu);
     if (!logger.enabled(level)) return;
-    logger.write(cni::LogLine(level).str("program", "knet-node").str("event", event).str("msg", msg).finish());
+    logger.write(cni::LogLine(level)
+                     .str("program", "knet-node")
+                     .str("event", event)
+                     .str("msg", msg)
+                     .finish());
   } catch (...) {
     // A log that cannot be written never stops the agent.
   }

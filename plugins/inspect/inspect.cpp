@@ -33,7 +33,9 @@ using Key = std::tuple<std::string, std::string, std::string>;
 constexpr size_t kMaxEntries = 65536;
 constexpr size_t kMaxReservationBytes = 4096;
 
-std::string owner_text(const knet::Owner& o) { return o.network + "/" + o.container_id + "/" + o.ifname; }
+std::string owner_text(const knet::Owner& o) {
+  return o.network + "/" + o.container_id + "/" + o.ifname;
+}
 
 // The reference plugins' iptables chain of (network, container):
 // "CNI-" and the first 24 hex digits of SHA-512(network + container ID).
@@ -45,9 +47,10 @@ std::string reference_chain(const std::string& network, const std::string& conta
 std::optional<std::string> read_small(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return std::nullopt;
-  struct stat st{};
+  struct stat st {};
   std::optional<std::string> out;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<size_t>(st.st_size) <= kMaxReservationBytes) {
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+      static_cast<size_t>(st.st_size) <= kMaxReservationBytes) {
     std::string data(static_cast<size_t>(st.st_size), '\0');
     ssize_t n = ::read(fd, data.data(), data.size());
     if (n >= 0) {
@@ -132,12 +135,14 @@ class Collector {
       report_.notes.push_back("qdiscs: " + e.msg());
     }
     for (const auto& l : links) {
-      std::optional<knet::Owner> owner = l.alias.empty() ? std::nullopt : knet::parse_owner_tag(l.alias);
+      std::optional<knet::Owner> owner =
+          l.alias.empty() ? std::nullopt : knet::parse_owner_tag(l.alias);
       std::string detail = l.master ? "on bridge " + names[l.master] : "";
       std::string q = qdiscs_of(l.index);
       if (!q.empty()) detail += (detail.empty() ? "" : "; ") + std::string("qdiscs ") + q;
       if (owner && (l.kind == "veth" || l.kind == "ifb")) {
-        if (owner->ifname == "gw") continue;  // a bridge's VLAN gateway port: the network's, not a container's
+        if (owner->ifname == "gw")
+          continue;  // a bridge's VLAN gateway port: the network's, not a container's
         if (!wanted(*owner)) continue;
         Work& w = get(*owner);
         w.a.objects.push_back({l.kind, l.name, "knet", detail, owner});
@@ -148,12 +153,15 @@ class Collector {
         }
         continue;
       }
-      bool knet_named = l.name.size() == 15 && ((l.kind == "veth" && knet::is_owner_ifname("veth", l.name)) ||
-                                                (l.kind == "ifb" && knet::is_owner_ifname(bandwidth::kIfbPrefix, l.name)));
+      bool knet_named = l.name.size() == 15 &&
+                        ((l.kind == "veth" && knet::is_owner_ifname("veth", l.name)) ||
+                         (l.kind == "ifb" && knet::is_owner_ifname(bandwidth::kIfbPrefix, l.name)));
       if (l.alias.empty() && knet_named) {
         if (filter_.network.empty() && filter_.container.empty())
-          report_.orphans.push_back({l.kind, l.name, "knet", detail + (detail.empty() ? "" : "; ") +
-                                                                 "no owner tag: an ADD killed between creating and tagging it"});
+          report_.orphans.push_back(
+              {l.kind, l.name, "knet",
+               detail + (detail.empty() ? "" : "; ") +
+                   "no owner tag: an ADD killed between creating and tagging it"});
         continue;
       }
       if (l.kind == "ifb" && l.name.rfind("bwp", 0) == 0) {
@@ -162,7 +170,9 @@ class Collector {
       }
       if (l.kind == "veth" && l.alias.empty() && l.master && kinds[l.master] == "bridge" &&
           filter_.network.empty() && filter_.container.empty()) {
-        report_.unowned.push_back({"veth", l.name, "reference", detail + "; no owner tag (the reference bridge plugin or another tool)"});
+        report_.unowned.push_back(
+            {"veth", l.name, "reference",
+             detail + "; no owner tag (the reference bridge plugin or another tool)"});
       }
     }
   }
@@ -172,21 +182,26 @@ class Collector {
       nat::Nft nft;
       std::map<Key, int> masq, spoof;
       for (const auto& c : nft.comments(nat::kNatTable))
-        if (auto o = knet::parse_owner_tag(c); o && wanted(*o)) ++masq[{o->network, o->container_id, o->ifname}];
+        if (auto o = knet::parse_owner_tag(c); o && wanted(*o))
+          ++masq[{o->network, o->container_id, o->ifname}];
       for (const auto& c : nft.comments(nat::kSpoofTable))
-        if (auto o = knet::parse_owner_tag(c); o && wanted(*o)) ++spoof[{o->network, o->container_id, o->ifname}];
+        if (auto o = knet::parse_owner_tag(c); o && wanted(*o))
+          ++spoof[{o->network, o->container_id, o->ifname}];
       for (const auto& [k, n] : masq) {
         knet::Owner o{std::get<0>(k), std::get<1>(k), std::get<2>(k)};
-        get(o).a.objects.push_back({"nft chain", std::string(nat::kNatTable) + " masquerade", "knet",
-                                    std::to_string(n) + " rule(s)", o});
+        get(o).a.objects.push_back({"nft chain", std::string(nat::kNatTable) + " masquerade",
+                                    "knet", std::to_string(n) + " rule(s)", o});
       }
       for (const auto& [k, n] : spoof) {
         knet::Owner o{std::get<0>(k), std::get<1>(k), std::get<2>(k)};
-        get(o).a.objects.push_back({"nft rule", std::string(nat::kSpoofTable), "knet", std::to_string(n) + " rule(s)", o});
+        get(o).a.objects.push_back(
+            {"nft rule", std::string(nat::kSpoofTable), "knet", std::to_string(n) + " rule(s)", o});
       }
       for (const auto& c : nft.chains()) {
         if (c.chain.rfind("CNI-", 0) == 0 || c.table == "cni_plugins_masquerade") {
-          std::string family = c.family == NFPROTO_IPV4 ? "ip" : c.family == NFPROTO_IPV6 ? "ip6" : "other";
+          std::string family = c.family == NFPROTO_IPV4   ? "ip"
+                               : c.family == NFPROTO_IPV6 ? "ip6"
+                                                          : "other";
           reference_chains_.push_back({c.chain, family + " " + c.table + " " + c.chain});
         }
       }
@@ -213,7 +228,9 @@ class Collector {
         if (!wanted(o)) continue;
         Work& w = get(o);
         w.reservation = true;
-        w.a.objects.push_back({"ip reservation", name, "host-local (knet or reference: shared store)", f.path().string(), o});
+        w.a.objects.push_back({"ip reservation", name,
+                               "host-local (knet or reference: shared store)", f.path().string(),
+                               o});
       }
     }
   }
@@ -227,7 +244,8 @@ class Collector {
       Work& w = get(o);
       w.cached = true;
       if (!c.netns.empty()) w.a.netns = c.netns;
-      w.a.objects.push_back({"cache entry", c.path, "runtime", c.netns.empty() ? "no netns recorded" : "netns " + c.netns, o});
+      w.a.objects.push_back({"cache entry", c.path, "runtime",
+                             c.netns.empty() ? "no netns recorded" : "netns " + c.netns, o});
     }
   }
 
@@ -305,7 +323,8 @@ class Collector {
     }
     if (!filter_.network.empty() || !filter_.container.empty()) return;
     for (const auto& [name, detail] : reference_ifbs_)
-      report_.unowned.push_back({"ifb", name, "reference", detail + (detail.empty() ? "" : "; ") + "owner unknown"});
+      report_.unowned.push_back(
+          {"ifb", name, "reference", detail + (detail.empty() ? "" : "; ") + "owner unknown"});
     for (const auto& [name, where] : reference_chains_)
       report_.unowned.push_back({"iptables chain", where, "reference", "owner unknown"});
   }
@@ -321,8 +340,9 @@ class Collector {
           else if (o.kind == "ifb")
             a.problems.push_back("ifb " + o.name + " whose veth is gone");
           else if (o.kind == "cache entry")
-            a.problems.push_back(a.netns_state == "gone" ? "cache entry whose netns " + a.netns + " is gone"
-                                                         : "cache entry with no netns and no veth");
+            a.problems.push_back(a.netns_state == "gone"
+                                     ? "cache entry whose netns " + a.netns + " is gone"
+                                     : "cache entry with no netns and no veth");
           else
             a.problems.push_back(o.kind + " " + o.name + " whose veth is gone");
         }
@@ -332,9 +352,11 @@ class Collector {
         if (w.reservation && a.container_if.empty() && !a.netns.empty())
           a.problems.push_back("IP reserved but no " + a.owner.ifname + " in " + a.netns);
         if (!w.cached && cached_networks_.count(a.owner.network))
-          a.problems.push_back("no cache entry: an ADD that did not finish, or a runtime that keeps no cache");
+          a.problems.push_back(
+              "no cache entry: an ADD that did not finish, or a runtime that keeps no cache");
       }
-      for (const auto& p : a.problems) report_.inconsistencies.push_back(owner_text(a.owner) + ": " + p);
+      for (const auto& p : a.problems)
+        report_.inconsistencies.push_back(owner_text(a.owner) + ": " + p);
       report_.attachments.push_back(std::move(a));
     }
   }
@@ -349,8 +371,9 @@ class Collector {
   std::map<Key, Work> at_;
   std::map<Key, std::string> host_veth_;
   std::map<int, std::vector<std::string>> qdiscs_;
-  std::map<std::string, std::string> reference_ifbs_;                     // name -> detail
-  std::vector<std::pair<std::string, std::string>> reference_chains_;   // chain -> "family table chain"
+  std::map<std::string, std::string> reference_ifbs_;  // name -> detail
+  std::vector<std::pair<std::string, std::string>>
+      reference_chains_;  // chain -> "family table chain"
   std::set<std::string> cached_networks_;
 };
 
@@ -367,12 +390,17 @@ cni::json object_json(const Object& o) {
 
 }  // namespace
 
-Report inspect(const Places& places, const Filter& filter) { return Collector(places, filter).run(); }
+Report inspect(const Places& places, const Filter& filter) {
+  return Collector(places, filter).run();
+}
 
 cni::json to_json(const Report& r) {
-  cni::json out = {{"attachments", cni::json::array()}, {"orphans", cni::json::array()},
-                   {"inconsistencies", r.inconsistencies}, {"unowned", cni::json::array()},
-                   {"runDir", r.run_files}, {"notes", r.notes}};
+  cni::json out = {{"attachments", cni::json::array()},
+                   {"orphans", cni::json::array()},
+                   {"inconsistencies", r.inconsistencies},
+                   {"unowned", cni::json::array()},
+                   {"runDir", r.run_files},
+                   {"notes", r.notes}};
   for (const auto& a : r.attachments) {
     cni::json j = {{"network", a.owner.network},
                    {"containerID", a.owner.container_id},
@@ -381,7 +409,8 @@ cni::json to_json(const Report& r) {
                    {"netns", {{"path", a.netns}, {"state", a.netns_state}}},
                    {"objects", cni::json::array()},
                    {"problems", a.problems}};
-    if (!a.container_if.empty()) j["containerInterface"] = {{"name", a.container_if}, {"addresses", a.container_addrs}};
+    if (!a.container_if.empty())
+      j["containerInterface"] = {{"name", a.container_if}, {"addresses", a.container_addrs}};
     for (const auto& o : a.objects) j["objects"].push_back(object_json(o));
     out["attachments"].push_back(std::move(j));
   }
@@ -403,18 +432,20 @@ std::string to_table(const Report& r) {
       line("    interface  " + a.container_if + (addrs.empty() ? " (no address)" : addrs));
     }
     for (const auto& o : a.objects)
-      line("    " + o.kind + ": " + o.name + " [" + o.creator + "]" + (o.detail.empty() ? "" : " " + o.detail));
+      line("    " + o.kind + ": " + o.name + " [" + o.creator + "]" +
+           (o.detail.empty() ? "" : " " + o.detail));
     for (const auto& p : a.problems) line("    ! " + p);
   }
   line("ORPHANS (" + std::to_string(r.orphans.size()) + "): what GC would remove");
   for (const auto& o : r.orphans)
-    line("  " + o.kind + ": " + o.name + " [" + o.creator + "]" + (o.owner ? " of " + owner_text(*o.owner) : "") +
-         (o.detail.empty() ? "" : " " + o.detail));
+    line("  " + o.kind + ": " + o.name + " [" + o.creator + "]" +
+         (o.owner ? " of " + owner_text(*o.owner) : "") + (o.detail.empty() ? "" : " " + o.detail));
   line("INCONSISTENCIES (" + std::to_string(r.inconsistencies.size()) + ")");
   for (const auto& i : r.inconsistencies) line("  " + i);
   if (!r.unowned.empty()) {
     line("NOT KNET'S, OWNER UNKNOWN (" + std::to_string(r.unowned.size()) + ")");
-    for (const auto& o : r.unowned) line("  " + o.kind + ": " + o.name + " [" + o.creator + "] " + o.detail);
+    for (const auto& o : r.unowned)
+      line("  " + o.kind + ": " + o.name + " [" + o.creator + "] " + o.detail);
   }
   for (const auto& n : r.notes) line("note: " + n);
   return s;

@@ -28,20 +28,21 @@ struct Filter {
 
 // One object on the node: a link, a chain, a reservation file, a cache entry.
 struct Object {
-  std::string kind;     // "veth", "ifb", "nft chain", "iptables chain", "ip reservation", "cache entry", ...
-  std::string name;     // the link / chain name, the address, the file
-  std::string creator;  // "knet" or "reference" (the containernetworking plugins)
-  std::string detail;   // bridge, qdiscs, rules: free text
+  std::string
+      kind;  // "veth", "ifb", "nft chain", "iptables chain", "ip reservation", "cache entry", ...
+  std::string name;                    // the link / chain name, the address, the file
+  std::string creator;                 // "knet" or "reference" (the containernetworking plugins)
+  std::string detail;                  // bridge, qdiscs, rules: free text
   std::optional<knet::Owner> owner{};  // set when known
 };
 
 struct Attachment {
   knet::Owner owner;
-  std::string netns;        // path, "" if unknown
-  std::string netns_state;  // "exists", "gone", "unknown"
-  std::string container_if;                    // name, "" if not seen
-  std::vector<std::string> container_addrs;    // its addresses
-  std::vector<Object> objects;                 // host-side objects of this attachment
+  std::string netns;                         // path, "" if unknown
+  std::string netns_state;                   // "exists", "gone", "unknown"
+  std::string container_if;                  // name, "" if not seen
+  std::vector<std::string> container_addrs;  // its addresses
+  std::vector<Object> objects;               // host-side objects of this attachment
   bool live = false;
   std::vector<std::string> problems;
 };
@@ -50,9 +51,9 @@ struct Report {
   std::vector<Attachment> attachments;
   std::vector<Object> orphans;  // objects of dead attachments and half-made ones
   std::vector<std::string> inconsistencies;
-  std::vector<Object> unowned;  // objects knet recognises but cannot tie to an attachment
+  std::vector<Object> unowned;         // objects knet recognises but cannot tie to an attachment
   std::vector<std::string> run_files;  // what the run dir holds (locks, peers files)
-  std::vector<std::string> notes;  // what could not be read
+  std::vector<std::string> notes;      // what could not be read
 };
 
 Report inspect(const Places& places, const Filter& filter);

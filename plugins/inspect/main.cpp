@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
   }
   try {
     knet::inspect::Report r = knet::inspect::inspect(places, filter);
-    std::string out = json ? cni::dump_json(knet::inspect::to_json(r)) + "\n" : knet::inspect::to_table(r);
+    std::string out =
+        json ? cni::dump_json(knet::inspect::to_json(r)) + "\n" : knet::inspect::to_table(r);
     std::fwrite(out.data(), 1, out.size(), stdout);
     return 0;
   } catch (const std::exception& e) {

@@ -33,13 +33,24 @@ class InspectTest : public ::testing::Test {
     auto ipam = [&](const std::string& subnet) {
       return json{{"type", "host-local"}, {"subnet", subnet}, {"dataDir", data_dir}};
     };
-    write_list("insp", {{{"type", "bridge"}, {"bridge", "insbr0"}, {"isGateway", true}, {"ipMasq", true},
+    write_list("insp", {{{"type", "bridge"},
+                         {"bridge", "insbr0"},
+                         {"isGateway", true},
+                         {"ipMasq", true},
                          {"ipam", ipam("10.99.0.0/24")}},
-                        {{"type", "bandwidth"}, {"ingressRate", 8000000}, {"ingressBurst", 80000},
-                         {"egressRate", 8000000}, {"egressBurst", 80000}}});
-    write_list("inspmv", {{{"type", "macvlan"}, {"master", "mv0"}, {"ipam", ipam("10.99.1.0/24")}}});
-    write_list("inspvx", {{{"type", "vxlan"}, {"vni", 99}, {"underlay", "u0"}, {"bridge", "insvx99"},
-                           {"peers", {"192.0.2.22"}}, {"ipam", ipam("10.99.2.0/24")}}});
+                        {{"type", "bandwidth"},
+                         {"ingressRate", 8000000},
+                         {"ingressBurst", 80000},
+                         {"egressRate", 8000000},
+                         {"egressBurst", 80000}}});
+    write_list("inspmv",
+               {{{"type", "macvlan"}, {"master", "mv0"}, {"ipam", ipam("10.99.1.0/24")}}});
+    write_list("inspvx", {{{"type", "vxlan"},
+                           {"vni", 99},
+                           {"underlay", "u0"},
+                           {"bridge", "insvx99"},
+                           {"peers", {"192.0.2.22"}},
+                           {"ipam", ipam("10.99.2.0/24")}}});
   }
 
   void write_list(const std::string& name, const json& plugins) {
@@ -51,18 +62,23 @@ class InspectTest : public ::testing::Test {
                     const std::string& id) {
     std::string bin = plugin_path("knet");
     return run_process({plugin_path("cnitool"), verb, network, netns},
-                       {{"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"}, {"NETCONFPATH", conf_dir},
-                        {"CNI_PATH", bin.substr(0, bin.rfind('/'))}, {"CNI_CACHE_DIR", cache_dir},
-                        {"CNI_CONTAINERID", id}, {"CNI_IFNAME", "eth0"}, {"KNET_RUN_DIR", sb.run_dir()},
+                       {{"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"},
+                        {"NETCONFPATH", conf_dir},
+                        {"CNI_PATH", bin.substr(0, bin.rfind('/'))},
+                        {"CNI_CACHE_DIR", cache_dir},
+                        {"CNI_CONTAINERID", id},
+                        {"CNI_IFNAME", "eth0"},
+                        {"KNET_RUN_DIR", sb.run_dir()},
                         {"KNET_LOG_CONFIG", dir.path() + "/none.json"}},
                        "", sb.host(), std::chrono::seconds(30));
   }
 
   RunResult inspect(std::vector<std::string> args) {
-    std::vector<std::string> argv = {plugin_path("knet"), "inspect", "--data-dir", data_dir, "--cache-dir", cache_dir,
-                                     "--run-dir", sb.run_dir()};
+    std::vector<std::string> argv = {plugin_path("knet"), "inspect", "--data-dir", data_dir,
+                                     "--cache-dir",       cache_dir, "--run-dir",  sb.run_dir()};
     argv.insert(argv.end(), args.begin(), args.end());
-    return run_process(argv, {{"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"}}, "", sb.host(), std::chrono::seconds(30));
+    return run_process(argv, {{"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"}}, "", sb.host(),
+                       std::chrono::seconds(30));
   }
 
   // What the host namespace and the state directories hold, as text (less
@@ -70,10 +86,16 @@ class InspectTest : public ::testing::Test {
   // states, IPv6 DAD).
   std::string snapshot() {
     std::string s;
-    for (const char* cmd : {"ip -d link show 2>/dev/null | sed -E 's/[a-z_]+_timer +[0-9.]+//g; s/ state [A-Za-z]+//g'",
-                            "ip addr show 2>/dev/null | sed -E 's/ (tentative|dadfailed)//; s/ state [A-Za-z]+//g'", "tc qdisc show", "nft list ruleset"})
-      s += sb.exec_in(sb.host(), std::string(cmd) + " 2>/dev/null").out;  // iproute2's notes on other tests' namespaces
-    s += sb.exec_in(sb.host(), "find " + dir.path() + " " + sb.run_dir() + " -printf '%p %s %T@\\n' | sort").out;
+    for (const char* cmd :
+         {"ip -d link show 2>/dev/null | sed -E 's/[a-z_]+_timer +[0-9.]+//g; s/ state "
+          "[A-Za-z]+//g'",
+          "ip addr show 2>/dev/null | sed -E 's/ (tentative|dadfailed)//; s/ state [A-Za-z]+//g'",
+          "tc qdisc show", "nft list ruleset"})
+      s += sb.exec_in(sb.host(), std::string(cmd) + " 2>/dev/null")
+               .out;  // iproute2's notes on other tests' namespaces
+    s += sb.exec_in(sb.host(),
+                    "find " + dir.path() + " " + sb.run_dir() + " -printf '%p %s %T@\\n' | sort")
+             .out;
     return s;
   }
 
@@ -101,8 +123,11 @@ bool has_text(const json& list, const std::string& text) {
 TEST_F(InspectTest, ListsAttachmentsOrphansAndInconsistenciesAndChangesNothing) {
   std::string ca = sb.add_container("a"), cb = sb.add_container("b"), cc = sb.add_container("c"),
               cd = sb.add_container("d");
-  for (auto [net, ns, id] : std::vector<std::tuple<std::string, std::string, std::string>>{
-           {"insp", ca, "ctr-a"}, {"insp", cb, "ctr-b"}, {"inspmv", cc, "ctr-c"}, {"inspvx", cd, "ctr-d"}}) {
+  for (auto [net, ns, id] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{{"insp", ca, "ctr-a"},
+                                                                      {"insp", cb, "ctr-b"},
+                                                                      {"inspmv", cc, "ctr-c"},
+                                                                      {"inspvx", cd, "ctr-d"}}) {
     RunResult r = cnitool("add", net, ns, id);
     ASSERT_EQ(r.code, 0) << net << " " << id << ": " << r.out << r.err;
   }
@@ -110,8 +135,11 @@ TEST_F(InspectTest, ListsAttachmentsOrphansAndInconsistenciesAndChangesNothing) 
   // masquerade rules, the reservation and the cache entry stay.
   ASSERT_TRUE(sb.exec_in(sb.host(), "ip netns del " + Sandbox::name_of(cb)).ok());
   // An ADD killed between creating its veth and tagging it.
-  ASSERT_TRUE(sb.exec_in(sb.host(), "ip link add veth0123456789a master insbr0 type veth peer name kp0 netns " +
-                                        Sandbox::name_of(other)).ok());
+  ASSERT_TRUE(
+      sb.exec_in(sb.host(),
+                 "ip link add veth0123456789a master insbr0 type veth peer name kp0 netns " +
+                     Sandbox::name_of(other))
+          .ok());
   // An IP file without a container, and an ifb the reference bandwidth plugin made.
   std::ofstream(data_dir + "/insp/10.99.0.200") << "ghost-ctr\r\neth0";
   ASSERT_TRUE(sb.exec_in(sb.host(), "ip link add bwp0123456789ab type ifb").ok());
@@ -164,7 +192,9 @@ TEST_F(InspectTest, ListsAttachmentsOrphansAndInconsistenciesAndChangesNothing) 
   // Orphans: everything of ctr-b and the ghost, and the untagged veth.
   auto orphan = [&](const std::string& kind, const std::string& name_or_id) {
     for (const auto& o : rep["orphans"])
-      if (o["kind"] == kind && (o["name"] == name_or_id || o.value("containerID", "") == name_or_id)) return true;
+      if (o["kind"] == kind &&
+          (o["name"] == name_or_id || o.value("containerID", "") == name_or_id))
+        return true;
     return false;
   };
   EXPECT_TRUE(orphan("veth", "veth0123456789a"));
@@ -177,7 +207,8 @@ TEST_F(InspectTest, ListsAttachmentsOrphansAndInconsistenciesAndChangesNothing) 
   EXPECT_FALSE(orphan("ip reservation", "ctr-c"));
   // The reference's ifb, recognised by its name, owner unknown.
   bool bwp = false;
-  for (const auto& o : rep["unowned"]) bwp |= o["name"] == "bwp0123456789ab" && o["creator"] == "reference";
+  for (const auto& o : rep["unowned"])
+    bwp |= o["name"] == "bwp0123456789ab" && o["creator"] == "reference";
   EXPECT_TRUE(bwp);
   EXPECT_TRUE(has_text(rep["inconsistencies"], "insp/ctr-b/eth0: IP"));
 
@@ -198,8 +229,11 @@ TEST_F(InspectTest, ListsAttachmentsOrphansAndInconsistenciesAndChangesNothing) 
   EXPECT_EQ(snapshot(), before) << "inspect changed the host";
 
   // Clean up what the sandbox's namespaces do not take with them.
-  for (auto [net, ns, id] : std::vector<std::tuple<std::string, std::string, std::string>>{
-           {"insp", ca, "ctr-a"}, {"insp", cb, "ctr-b"}, {"inspmv", cc, "ctr-c"}, {"inspvx", cd, "ctr-d"}})
+  for (auto [net, ns, id] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{{"insp", ca, "ctr-a"},
+                                                                      {"insp", cb, "ctr-b"},
+                                                                      {"inspmv", cc, "ctr-c"},
+                                                                      {"inspvx", cd, "ctr-d"}})
     cnitool("del", net, ns, id);
 }
 

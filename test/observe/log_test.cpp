@@ -23,7 +23,8 @@ class LogTest : public ::testing::Test {
 
   RunResult run(const std::string& plugin, const std::string& cmd, const std::string& id,
                 const std::string& netns, const std::string& ifname, const json& conf) {
-    return sb.run_plugin(plugin_path(plugin), cni_env(cmd, id, netns, ifname, no_node_file), conf.dump());
+    return sb.run_plugin(plugin_path(plugin), cni_env(cmd, id, netns, ifname, no_node_file),
+                         conf.dump());
   }
 
   // The lines the log gained since `from` lines were read.
@@ -35,8 +36,9 @@ class LogTest : public ::testing::Test {
   }
 };
 
-void expect_info_line(const json& l, const std::string& program, const std::string& verb, const std::string& network,
-                      const std::string& id, const std::string& ifname, const std::string& netns) {
+void expect_info_line(const json& l, const std::string& program, const std::string& verb,
+                      const std::string& network, const std::string& id, const std::string& ifname,
+                      const std::string& netns) {
   EXPECT_EQ(l.value("level", ""), "info") << l;
   EXPECT_EQ(l.value("program", ""), program) << l;
   EXPECT_EQ(l.value("verb", ""), verb) << l;
@@ -46,7 +48,9 @@ void expect_info_line(const json& l, const std::string& program, const std::stri
   EXPECT_EQ(l.value("netns", ""), netns) << l;
   EXPECT_EQ(l.value("outcome", ""), "ok") << l;
   EXPECT_TRUE(l.contains("time") && l["time"].is_string()) << l;
-  EXPECT_TRUE(l.contains("durationUs") && l["durationUs"].is_number_integer() && l["durationUs"] > 0) << l;
+  EXPECT_TRUE(l.contains("durationUs") && l["durationUs"].is_number_integer() &&
+              l["durationUs"] > 0)
+      << l;
 }
 
 TEST_F(LogTest, EveryVerbOfEveryPluginWritesItsLine) {
@@ -66,16 +70,29 @@ TEST_F(LogTest, EveryVerbOfEveryPluginWritesItsLine) {
     std::vector<std::string> verbs;
   };
   std::vector<Case> cases = {
-      {"bridge", "logbr", "eth0",
+      {"bridge",
+       "logbr",
+       "eth0",
        {{"type", "bridge"}, {"bridge", "lgbr0"}, {"ipam", with_ipam("10.91.0.0/24")}},
        {"ADD", "CHECK", "STATUS", "GC", "DEL"}},
-      {"host-local", "loghl", "eth1", {{"type", "host-local"}, {"ipam", with_ipam("10.92.0.0/24")}},
+      {"host-local",
+       "loghl",
+       "eth1",
+       {{"type", "host-local"}, {"ipam", with_ipam("10.92.0.0/24")}},
        {"ADD", "CHECK", "STATUS", "GC", "DEL"}},
-      {"macvlan", "logmv", "eth2",
+      {"macvlan",
+       "logmv",
+       "eth2",
        {{"type", "macvlan"}, {"master", "mv0"}, {"ipam", with_ipam("10.93.0.0/24")}},
        {"ADD", "CHECK", "DEL"}},
-      {"vxlan", "logvx", "eth3",
-       {{"type", "vxlan"}, {"vni", 91}, {"underlay", "u0"}, {"bridge", "lgvx91"}, {"peers", {"192.0.2.12"}},
+      {"vxlan",
+       "logvx",
+       "eth3",
+       {{"type", "vxlan"},
+        {"vni", 91},
+        {"underlay", "u0"},
+        {"bridge", "lgvx91"},
+        {"peers", {"192.0.2.12"}},
         {"ipam", with_ipam("10.94.0.0/24")}},
        {"ADD", "CHECK", "DEL"}},
       {"loopback", "loglo", "lo", {{"type", "loopback"}}, {"ADD", "CHECK", "DEL"}},
@@ -90,7 +107,9 @@ TEST_F(LogTest, EveryVerbOfEveryPluginWritesItsLine) {
     for (const auto& verb : c.verbs) {
       json sent = conf;
       if (verb == "CHECK") sent["prevResult"] = added;
-      if (verb == "GC") sent["cni.dev/valid-attachments"] = json::array({{{"containerID", "ctr-1"}, {"ifname", c.ifname}}});
+      if (verb == "GC")
+        sent["cni.dev/valid-attachments"] =
+            json::array({{{"containerID", "ctr-1"}, {"ifname", c.ifname}}});
       RunResult r = run(c.plugin, verb, "ctr-1", c1, c.ifname, sent);
       ASSERT_EQ(r.code, 0) << c.plugin << " " << verb << ": " << r.out << r.err;
       if (verb == "ADD") added = *r.json;
@@ -109,13 +128,16 @@ TEST_F(LogTest, EveryVerbOfEveryPluginWritesItsLine) {
     }
   }
   // bandwidth, chained after a bridge ADD.
-  json br = {{"cniVersion", "1.1.0"}, {"name", "logbw"}, {"type", "bridge"}, {"bridge", "lgbw0"},
+  json br = {{"cniVersion", "1.1.0"},
+             {"name", "logbw"},
+             {"type", "bridge"},
+             {"bridge", "lgbw0"},
              {"ipam", with_ipam("10.95.0.0/24")}};
   RunResult a = run("bridge", "ADD", "ctr-2", c1, "eth4", br);
   ASSERT_EQ(a.code, 0) << a.out;
-  json bw = {{"cniVersion", "1.1.0"}, {"name", "logbw"}, {"type", "bandwidth"}, {"logFile", log},
-             {"ingressRate", 8000000}, {"ingressBurst", 80000}, {"egressRate", 8000000}, {"egressBurst", 80000},
-             {"prevResult", *a.json}};
+  json bw = {{"cniVersion", "1.1.0"}, {"name", "logbw"},        {"type", "bandwidth"},
+             {"logFile", log},        {"ingressRate", 8000000}, {"ingressBurst", 80000},
+             {"egressRate", 8000000}, {"egressBurst", 80000},   {"prevResult", *a.json}};
   new_lines(seen);
   for (const std::string verb : {"ADD", "CHECK", "DEL"}) {
     RunResult r = run("bandwidth", verb, "ctr-2", c1, "eth4", bw);
@@ -129,8 +151,10 @@ TEST_F(LogTest, EveryVerbOfEveryPluginWritesItsLine) {
 
 TEST_F(LogTest, FailureLineCarriesTheCodeAndMessage) {
   std::string c1 = sb.add_container();
-  json conf = {{"cniVersion", "1.1.0"}, {"name", "logerr"}, {"type", "bridge"}, {"bridge", "lgerr0"},
-               {"logFile", log}, {"ipam", {{"type", "host-local"}, {"subnet", "10.96.0.0/33"}}}};
+  json conf = {
+      {"cniVersion", "1.1.0"}, {"name", "logerr"},
+      {"type", "bridge"},      {"bridge", "lgerr0"},
+      {"logFile", log},        {"ipam", {{"type", "host-local"}, {"subnet", "10.96.0.0/33"}}}};
   RunResult r = run("bridge", "ADD", "ctr-e", c1, "eth0", conf);
   ASSERT_NE(r.code, 0);
   auto lines = log_lines(log);
@@ -144,12 +168,19 @@ TEST_F(LogTest, FailureLineCarriesTheCodeAndMessage) {
 
 TEST_F(LogTest, FiftyParallelAddsWriteFiftyWholeLines) {
   std::string c1 = sb.add_container();
-  json conf = {{"cniVersion", "1.1.0"}, {"name", "logpar"}, {"type", "host-local"}, {"logFile", log},
-               {"ipam", {{"type", "host-local"}, {"subnet", "10.97.0.0/24"}, {"dataDir", dir.path() + "/ipam"}}}};
+  json conf = {
+      {"cniVersion", "1.1.0"},
+      {"name", "logpar"},
+      {"type", "host-local"},
+      {"logFile", log},
+      {"ipam",
+       {{"type", "host-local"}, {"subnet", "10.97.0.0/24"}, {"dataDir", dir.path() + "/ipam"}}}};
   std::vector<std::thread> threads;
   std::vector<int> codes(50, -1);
   for (int i = 0; i < 50; ++i)
-    threads.emplace_back([&, i] { codes[i] = run("host-local", "ADD", "par-" + std::to_string(i), c1, "eth0", conf).code; });
+    threads.emplace_back([&, i] {
+      codes[i] = run("host-local", "ADD", "par-" + std::to_string(i), c1, "eth0", conf).code;
+    });
   for (auto& t : threads) t.join();
   for (int i = 0; i < 50; ++i) EXPECT_EQ(codes[i], 0) << i;
   size_t broken = 0;
@@ -166,8 +197,10 @@ TEST_F(LogTest, FiftyParallelAddsWriteFiftyWholeLines) {
 
 TEST_F(LogTest, UnwritableLogDoesNotFailTheAdd) {
   std::string c1 = sb.add_container();
-  for (const std::string& path : std::vector<std::string>{"/nonexistent-knet-dir/x.log", "/proc/version", dir.path()}) {
-    json conf = {{"cniVersion", "1.1.0"}, {"name", "lognw"}, {"type", "loopback"}, {"logFile", path}};
+  for (const std::string& path :
+       std::vector<std::string>{"/nonexistent-knet-dir/x.log", "/proc/version", dir.path()}) {
+    json conf = {
+        {"cniVersion", "1.1.0"}, {"name", "lognw"}, {"type", "loopback"}, {"logFile", path}};
     RunResult r = run("loopback", "ADD", "ctr-u", c1, "lo", conf);
     EXPECT_EQ(r.code, 0) << path << ": " << r.out;
     EXPECT_TRUE(r.json && r.json->contains("ips")) << r.out;
@@ -176,9 +209,14 @@ TEST_F(LogTest, UnwritableLogDoesNotFailTheAdd) {
 
 TEST_F(LogTest, RotatesAtTheBoundKeepingOneOldFile) {
   std::string c1 = sb.add_container();
-  json conf = {{"cniVersion", "1.1.0"}, {"name", "logrot"}, {"type", "loopback"}, {"logFile", log}, {"logMaxSize", 4096}};
-  for (int i = 0; i < 30; ++i) ASSERT_EQ(run("loopback", "ADD", "rot-" + std::to_string(i), c1, "lo", conf).code, 0);
-  struct stat st{};
+  json conf = {{"cniVersion", "1.1.0"},
+               {"name", "logrot"},
+               {"type", "loopback"},
+               {"logFile", log},
+               {"logMaxSize", 4096}};
+  for (int i = 0; i < 30; ++i)
+    ASSERT_EQ(run("loopback", "ADD", "rot-" + std::to_string(i), c1, "lo", conf).code, 0);
+  struct stat st {};
   ASSERT_EQ(::stat(log.c_str(), &st), 0);
   EXPECT_LE(st.st_size, 4096);
   ASSERT_EQ(::stat((log + ".1").c_str(), &st), 0) << "no rotated file";
@@ -198,7 +236,8 @@ TEST_F(LogTest, NodeWideFileLogsWithoutKeys) {
   std::string node = dir.path() + "/log.json";
   std::ofstream(node) << json{{"logFile", log}}.dump();
   json conf = {{"cniVersion", "1.1.0"}, {"name", "lognode"}, {"type", "loopback"}};
-  RunResult r = sb.run_plugin(plugin_path("loopback"), cni_env("ADD", "ctr-n", c1, "lo", node), conf.dump());
+  RunResult r =
+      sb.run_plugin(plugin_path("loopback"), cni_env("ADD", "ctr-n", c1, "lo", node), conf.dump());
   ASSERT_EQ(r.code, 0) << r.out;
   auto lines = log_lines(log);
   ASSERT_EQ(lines.size(), 1u);
@@ -214,9 +253,16 @@ TEST_F(LogTest, DebugStepDurationsAddUpToTheInvocation) {
   for (int i = 0; i < 5 && best > 0.10; ++i) {
     std::string c = sb.add_container("d" + std::to_string(i));
     std::string path = dir.path() + "/debug" + std::to_string(i) + ".log";
-    json conf = {{"cniVersion", "1.1.0"}, {"name", "logdbg"}, {"type", "bridge"}, {"bridge", "lgdbg0"},
-                 {"isGateway", true}, {"logFile", path}, {"logLevel", "debug"},
-                 {"ipam", {{"type", "host-local"}, {"subnet", "10.98.0.0/24"}, {"dataDir", dir.path() + "/ipam"}}}};
+    json conf = {
+        {"cniVersion", "1.1.0"},
+        {"name", "logdbg"},
+        {"type", "bridge"},
+        {"bridge", "lgdbg0"},
+        {"isGateway", true},
+        {"logFile", path},
+        {"logLevel", "debug"},
+        {"ipam",
+         {{"type", "host-local"}, {"subnet", "10.98.0.0/24"}, {"dataDir", dir.path() + "/ipam"}}}};
     ASSERT_EQ(run("bridge", "ADD", "dbg-" + std::to_string(i), c, "eth0", conf).code, 0);
     int64_t steps = 0, total = -1;
     std::set<std::string> names;

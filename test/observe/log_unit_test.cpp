@@ -23,7 +23,10 @@ std::string temp_dir() {
 void write_file(const std::string& path, const std::string& data) { std::ofstream(path) << data; }
 
 TEST(LogLine, EscapesAndReplacesBytesThatAreNotUtf8) {
-  std::string line = cni::LogLine(cni::LogLevel::kInfo).str("msg", "a\"b\\c\n\x01\xff\xc3\xa9").num("n", -3).finish();
+  std::string line = cni::LogLine(cni::LogLevel::kInfo)
+                         .str("msg", "a\"b\\c\n\x01\xff\xc3\xa9")
+                         .num("n", -3)
+                         .finish();
   auto j = cni::json::parse(line);
   EXPECT_EQ(j["msg"], "a\"b\\c\n\x01\xEF\xBF\xBD\xC3\xA9");
   EXPECT_EQ(j["n"], -3);
@@ -33,19 +36,21 @@ TEST(LogLine, EscapesAndReplacesBytesThatAreNotUtf8) {
 }
 
 TEST(LogConfig, KeysOfTheConfig) {
-  auto c = cni::LogConfig::from_config(cni::json{{"logFile", "/x/y.log"}, {"logLevel", "DEBUG"}, {"logMaxSize", 8192}}, "");
+  auto c = cni::LogConfig::from_config(
+      cni::json{{"logFile", "/x/y.log"}, {"logLevel", "DEBUG"}, {"logMaxSize", 8192}}, "");
   EXPECT_EQ(c.file, "/x/y.log");
   EXPECT_EQ(c.level, cni::LogLevel::kDebug);
   EXPECT_EQ(c.max_size, 8192u);
-  EXPECT_TRUE(cni::LogConfig::from_config(cni::json::object(), "/nonexistent/log.json").file.empty());
+  EXPECT_TRUE(
+      cni::LogConfig::from_config(cni::json::object(), "/nonexistent/log.json").file.empty());
 }
 
 TEST(LogConfig, BadKeysAreConfigErrorsNamingTheKey) {
-  for (const auto& [conf, key] : std::vector<std::pair<cni::json, std::string>>{
-           {{{"logFile", "relative.log"}}, "logFile"},
-           {{{"logFile", 3}}, "logFile"},
-           {{{"logLevel", "loud"}}, "logLevel"},
-           {{{"logMaxSize", 10}}, "logMaxSize"}}) {
+  for (const auto& [conf, key] :
+       std::vector<std::pair<cni::json, std::string>>{{{{"logFile", "relative.log"}}, "logFile"},
+                                                      {{{"logFile", 3}}, "logFile"},
+                                                      {{{"logLevel", "loud"}}, "logLevel"},
+                                                      {{{"logMaxSize", 10}}, "logMaxSize"}}) {
     try {
       cni::LogConfig::from_config(conf, "");
       ADD_FAILURE() << conf.dump();
@@ -70,9 +75,11 @@ TEST(LogConfig, NodeFileIsTheDefaultAndConfigKeysWin) {
   EXPECT_EQ(c.level, cni::LogLevel::kInfo);
   // A broken node file means no log, never a failure.
   write_file(dir + "/log.json", R"({"logFile": "relative"})");
-  EXPECT_TRUE(cni::LogConfig::from_config(cni::json::object(), (dir + "/log.json").c_str()).file.empty());
+  EXPECT_TRUE(
+      cni::LogConfig::from_config(cni::json::object(), (dir + "/log.json").c_str()).file.empty());
   write_file(dir + "/log.json", "not json");
-  EXPECT_TRUE(cni::LogConfig::from_config(cni::json::object(), (dir + "/log.json").c_str()).file.empty());
+  EXPECT_TRUE(
+      cni::LogConfig::from_config(cni::json::object(), (dir + "/log.json").c_str()).file.empty());
   ASSERT_EQ(std::system(("rm -rf " + dir).c_str()), 0);
 }
 
@@ -90,7 +97,11 @@ TEST(Logger, RotationUnderConcurrentWritersKeepsLinesWhole) {
     if (pid == 0) {
       cni::Logger log(c);
       for (int i = 0; i < 300; ++i)
-        log.write(cni::LogLine(cni::LogLevel::kInfo).num("p", p).num("i", i).str("pad", std::string(60, 'x')).finish());
+        log.write(cni::LogLine(cni::LogLevel::kInfo)
+                      .num("p", p)
+                      .num("i", i)
+                      .str("pad", std::string(60, 'x'))
+                      .finish());
       ::_exit(0);
     }
     kids.push_back(pid);
@@ -107,7 +118,7 @@ TEST(Logger, RotationUnderConcurrentWritersKeepsLinesWhole) {
       ++lines;
     }
   }
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(c.file.c_str(), &st), 0);
   EXPECT_LE(st.st_size, 16384 + 4 * 200);  // the bound, plus at most one line per racing writer
   EXPECT_GT(lines, 0u);
@@ -118,7 +129,7 @@ TEST(Logger, UnwritableFileIsSkipped) {
   cni::LogConfig c;
   c.file = "/nonexistent-dir/k.log";
   cni::Logger log(c);
-  log.write("{}\n");  // no throw, no crash
+  log.write("{}\n");     // no throw, no crash
   c.file = "/dev/null";  // not a regular file: never written
   cni::Logger dev(c);
   dev.write("{}\n");
@@ -126,7 +137,9 @@ TEST(Logger, UnwritableFileIsSkipped) {
 
 struct Recorder final : knet::StepSink {
   std::vector<std::pair<std::string, unsigned>> got;
-  void step_done(const char* name, unsigned depth, uint64_t) noexcept override { got.emplace_back(name, depth); }
+  void step_done(const char* name, unsigned depth, uint64_t) noexcept override {
+    got.emplace_back(name, depth);
+  }
 };
 
 TEST(Step, ReportsNestedStepsOnlyWhileASinkIsInstalled) {

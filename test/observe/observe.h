@@ -14,10 +14,13 @@
 namespace knet::test {
 
 inline std::map<std::string, std::string> cni_env(const std::string& cmd, const std::string& id,
-                                                   const std::string& netns, const std::string& ifname,
-                                                   const std::string& node_log_config) {
-  return {{"CNI_COMMAND", cmd},         {"CNI_CONTAINERID", id},
-          {"CNI_NETNS", netns},         {"CNI_IFNAME", ifname},
+                                                  const std::string& netns,
+                                                  const std::string& ifname,
+                                                  const std::string& node_log_config) {
+  return {{"CNI_COMMAND", cmd},
+          {"CNI_CONTAINERID", id},
+          {"CNI_NETNS", netns},
+          {"CNI_IFNAME", ifname},
           {"CNI_PATH", plugin_path("knet").substr(0, plugin_path("knet").rfind('/'))},
           {"KNET_LOG_CONFIG", node_log_config}};
 }

@@ -96,7 +96,7 @@ class Logger {
 
   LogConfig config_;
   int fd_ = -1;
-  bool failed_ = false;  // the file could not be opened: stop trying
+  bool failed_ = false;    // the file could not be opened: stop trying
   struct stat opened_ {};  // the file as open() found it
   bool have_opened_ = false;
 };
