@@ -38,6 +38,7 @@
 #include "nlw/route.h"
 #include "nlw/socket.h"
 #include "overlay.h"
+#include "shell.h"
 
 namespace fs = std::filesystem;
 using cni::json;
@@ -56,18 +57,8 @@ std::vector<std::string> made;   // namespaces to remove at exit
 std::ofstream raw;
 int orig_ns = -1;
 
-int sh(const std::string& cmd) { return std::system(cmd.c_str()); }
-
-std::string sh_out(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
+using bench::sh;
+using bench::sh_out;
 
 std::string add_ns(const std::string& role) {
   std::string name = tag + "-" + role;
@@ -78,9 +69,8 @@ std::string add_ns(const std::string& role) {
 }
 
 void del_ns(const std::string& name) {
-  // Never signal ourselves: this process lives in the sandbox host namespace.
-  sh("ip netns pids " + name + " 2>/dev/null | grep -vx " + std::to_string(getpid()) +
-     " | xargs -r kill -9 2>/dev/null; ip netns del " + name + " 2>/dev/null");
+  // Never signal ourselves: this process lives in the sandbox.
+  bench::kill_and_delete_netns(name);
   made.erase(std::remove(made.begin(), made.end(), name), made.end());
 }
 

@@ -12,7 +12,14 @@ pkgs=(
   golang-github-containerd-go-cni-dev
   podman containerd crun runc busybox-static
   libcurl4-openssl-dev libssl-dev etcd-server etcd-client openssl
+  dpkg-dev lintian
+  catatonit python3-grpcio python3-grpc-tools
 )
+# Node.js for the manifest's offline validation (test/kubernetes): Debian's
+# nodejs + npm unless a node is installed already (another distribution of
+# it, e.g. NodeSource's, bundles its own npm and conflicts with Debian's).
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,4 +35,15 @@ if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/d
   systemctl disable --now etcd
 elif [[ -x /etc/init.d/etcd ]] && /etc/init.d/etcd status >/dev/null 2>&1; then
   /etc/init.d/etcd stop
+fi
+# The npm packages test/kubernetes pins (package-lock.json), in its
+# node_modules (not in git); again only when the lock file changed.
+kube_tests=$(cd "$(dirname "$0")/../test/kubernetes" && pwd)
+# Without the npm registry the tests that need them skip (ctest lists them).
+if ! cmp -s "$kube_tests/package-lock.json" "$kube_tests/node_modules/.knet-lock"; then
+  if (cd "$kube_tests" && timeout 600 npm ci --no-audit --no-fund --loglevel=error); then
+    cp "$kube_tests/package-lock.json" "$kube_tests/node_modules/.knet-lock"
+  else
+    echo "install-deps: npm ci in test/kubernetes failed: its tests will skip" >&2
+  fi
 fi

@@ -69,4 +69,8 @@ void write_sysctl(const NetNS& ns, const std::string& key, const std::string& va
   }
 }
 
+void ensure_sysctl(const NetNS& ns, const std::string& key, const std::string& value) {
+  if (read_sysctl(ns, key) != value) write_sysctl(ns, key, value);
+}
+
 }  // namespace nlw

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -185,6 +186,7 @@ int Agent::run() {
     vcfg = vxlan_config(net, opts_);
     host.emplace(nlw::Socket::current());
     underlay = vxlan::resolve_underlay(*host, vcfg);
+    net.public_family = underlay.local.family;
     mtu = vxlan::overlay_mtu(vcfg, underlay);
     if (!opts_.healthz_addr.empty()) {
       health.emplace(opts_.healthz_addr, [this](const std::string& path) -> HttpResponse {
@@ -211,18 +213,44 @@ int Agent::run() {
     return 1;
   }
   status_.lease_expires_ms = now_ms() + leaser.ttl() * 1000;
+  auto set_own_key = [&] {
+    std::lock_guard<std::mutex> l(mu_);
+    own_key_ = subnet_key(opts_.etcd_prefix, leaser.subnet());
+  };
+  auto own_key = [&] {
+    std::lock_guard<std::mutex> l(mu_);
+    return own_key_;
+  };
+  set_own_key();
   log_line("holding " + leaser.subnet().str() + " (lease " + std::to_string(leaser.lease_id()) +
            ", TTL " + std::to_string(leaser.ttl()) + " s)");
 
+  // The only user of `leaser` until it is joined: renews the lease every
+  // TTL/3, and puts this node's key back at once when the watch saw it
+  // deleted (retried every TTL/3 until it succeeds).
   std::thread keeper([&] {
     const milliseconds period(std::max<int64_t>(500, leaser.ttl() * 1000 / 3));
-    while (!pause(period)) {
+    bool restore = false;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait_for(l, period, [this] { return stopping_.load() || restore_key_.load(); });
+        if (stopping_) return;
+      }
+      restore |= restore_key_.exchange(false);
       try {
-        leaser.renew();
+        if (restore) {
+          if (leaser.restore()) log_line("put " + subnet_key(opts_.etcd_prefix, leaser.subnet()) + " back");
+          restore = false;
+        } else {
+          leaser.renew();
+        }
         status_.lease_expires_ms = now_ms() + leaser.ttl() * 1000;
+        set_own_key();
       } catch (const etcd::Error& e) {
         ++status_.store_errors;
-        log_store_error("cannot renew the lease of " + leaser.subnet().str() + ", retrying: " + e.what());
+        log_store_error("cannot " + std::string(restore ? "restore the key" : "renew the lease") + " of " +
+                        leaser.subnet().str() + ", retrying: " + e.what());
       } catch (const std::exception& e) {
         log_line(e.what());
       }
@@ -230,7 +258,11 @@ int Agent::run() {
   });
 
   Registry registry(net, opts_.etcd_prefix, log_line);
+  // Applies the registry to the file and the kernel. False (nothing done)
+  // while this node's own key is missing: it is being put back, and a
+  // membership without this node must not reach the kernel.
   auto sync = [&] {
+    if (!registry.leases().count(own_key())) return false;
     vxlan::Membership m = registry.membership();
     log_membership(m);
     vxlan::View view = vxlan::view_from(vcfg, m, underlay.local);
@@ -248,12 +280,17 @@ int Agent::run() {
     status_.last_sync_unix = std::time(nullptr);
     ++status_.syncs;
     status_.synced = true;
+    return true;
   };
 
   std::unique_ptr<etcd::Watcher> watcher;
   etcd::Backoff list_backoff(ccfg.backoff);
-  bool need_list = true, dirty = false, disconnected = false;
+  bool need_list = true, dirty = false, disconnected = false, own_missing = false;
   int64_t retry_at = 0;
+  // The resync: the last known membership applied again even without a
+  // change, so an entry removed by hand comes back.
+  const int64_t resync_ms = opts_.resync_interval.count() * 1000;
+  int64_t next_resync = resync_ms ? now_ms() + resync_ms : INT64_MAX;
   int rc = 0;
   try {
     while (!stopping_) {
@@ -286,10 +323,21 @@ int Agent::run() {
           continue;
         }
       }
+      if (now_ms() >= next_resync) {
+        dirty = true;
+        next_resync = now_ms() + resync_ms;
+      }
       if (dirty && now_ms() >= retry_at) {
         try {
-          sync();
-          dirty = false;
+          if (sync()) {
+            dirty = false;
+            own_missing = false;
+          } else {
+            // The keeper puts a deleted key back; its put event ends the wait.
+            if (!own_missing) log_line("this node's key is missing or unusable: sync waits for it");
+            own_missing = true;
+            retry_at = now_ms() + 1000;
+          }
         } catch (const std::exception& e) {
           ++status_.sync_errors;
           status_.synced = false;
@@ -300,16 +348,29 @@ int Agent::run() {
       std::deque<etcd::WatchUpdate> got;
       {
         std::unique_lock<std::mutex> l(mu_);
-        milliseconds wait = dirty ? milliseconds(std::max<int64_t>(1, retry_at - now_ms())) : milliseconds(1000);
+        int64_t until = std::min(dirty ? retry_at : now_ms() + 1000, next_resync);
+        milliseconds wait(std::max<int64_t>(1, until - now_ms()));
         cv_.wait_for(l, wait, [this] { return stopping_.load() || !updates_.empty(); });
         got.swap(updates_);
       }
       for (const auto& u : got) {
         switch (u.kind) {
-          case etcd::WatchUpdate::Kind::kEvents:
+          case etcd::WatchUpdate::Kind::kEvents: {
             registry.apply(u.events);
             dirty = true;
+            const std::string own = own_key();
+            for (const auto& e : u.events) {
+              if (e.kv.key != own) continue;
+              if (e.type == etcd::Event::Type::kDelete) {
+                log_line(own + " was deleted (by hand, or its lease expired): taking it back");
+                restore_key_ = true;
+                cv_.notify_all();
+              } else {
+                retry_at = 0;  // back: sync now
+              }
+            }
             break;
+          }
           case etcd::WatchUpdate::Kind::kCompacted:
             log_line("the watch fell behind a compaction (revision " + std::to_string(u.compact_revision) +
                      "): listing again");
@@ -325,7 +386,11 @@ int Agent::run() {
             disconnected = true;
             break;
           case etcd::WatchUpdate::Kind::kCreated:
-            if (disconnected) log_line("watch stream back");
+            if (disconnected) {
+              // Whatever happened meanwhile: apply the membership again.
+              log_line("watch stream back");
+              dirty = true;
+            }
             disconnected = false;
             break;
           case etcd::WatchUpdate::Kind::kProgress:

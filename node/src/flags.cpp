@@ -27,6 +27,16 @@ std::vector<std::string> split_list(const std::string& s) {
   throw knet::Error("invalid --" + flag + "=" + value + ": " + why);
 }
 
+// A whole number of seconds in [min, max].
+std::chrono::seconds seconds(const std::string& flag, const std::string& v, long min, long max) {
+  long n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end != v.data() + v.size() || n < min || n > max) {
+    bad(flag, v, "expected seconds, " + std::to_string(min) + " ... " + std::to_string(max));
+  }
+  return std::chrono::seconds(n);
+}
+
 }  // namespace
 
 std::string usage() {
@@ -44,6 +54,8 @@ vxlan plugin's peersFile and programs the kernel on every change (docs/knet-node
   --public-ip=IP                 this node's VTEP address (default: iface's first global address)
   --peers-file=PATH              the vxlan plugin's peersFile (default /run/knet/vxlan-peers.json)
   --lease-ttl=SECONDS            TTL of the subnet lease, renewed every TTL/3 (default 60)
+  --resync-interval=SECONDS      re-apply the membership to the kernel and the file this often
+                                 even without a change; 0: never (default 60)
   --healthz-addr=HOST:PORT       serve /healthz and /metrics there (default: off)
   --cni-network=NAME             the CNI network ("name") of the vxlan conflist (default overlay)
   --log-file=PATH                append JSON log lines there (default: the node-wide
@@ -95,14 +107,9 @@ Options parse_flags(const std::vector<std::string>& args) {
          o.peers_file = v;
        }},
       {"lease-ttl",
-       [&](const std::string& f, const std::string& v) {
-         long n = 0;
-         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-         if (ec != std::errc() || end != v.data() + v.size() || n < 2 || n > 86400) {
-           bad(f, v, "expected seconds, 2 ... 86400");
-         }
-         o.lease_ttl = std::chrono::seconds(n);
-       }},
+       [&](const std::string& f, const std::string& v) { o.lease_ttl = seconds(f, v, 2, 86400); }},
+      {"resync-interval",
+       [&](const std::string& f, const std::string& v) { o.resync_interval = seconds(f, v, 0, 86400); }},
       {"healthz-addr",
        [&](const std::string& f, const std::string& v) {
          try {

@@ -66,20 +66,24 @@ bool SubnetLeaser::try_take(const std::optional<knet::IPNet>& preferred, int64_t
   }
   std::string value = mine_.to_json();
   txn.success = {etcd::PutRequest{.key = key, .value = value, .lease = lease}};
-  bool won = false;
-  try {
-    won = client_.txn(txn).succeeded;
-  } catch (const etcd::Error& e) {
-    if (e.cause() != etcd::Cause::kIndeterminate) throw;
-    // It may have been applied: the key tells.
-    auto kv = client_.get(key);
-    won = kv && kv->value == value && kv->lease == lease;
-  }
+  bool won = put_txn(txn, key, value, lease);
   if (won) {
     subnet_ = mine_.subnet;
     lease_id_ = lease;
   }
   return won;
+}
+
+bool SubnetLeaser::put_txn(const etcd::TxnRequest& txn, const std::string& key, const std::string& value,
+                           int64_t lease) {
+  try {
+    return client_.txn(txn).succeeded;
+  } catch (const etcd::Error& e) {
+    if (e.cause() != etcd::Cause::kIndeterminate) throw;
+    // It may have been applied: the key tells.
+    auto kv = client_.get(key);
+    return kv && kv->value == value && kv->lease == lease;
+  }
 }
 
 knet::IPNet SubnetLeaser::acquire(const std::optional<knet::IPNet>& preferred) {
@@ -113,6 +117,19 @@ void SubnetLeaser::renew() {
   std::optional<knet::IPNet> prefer;
   if (lease_id_ != 0) prefer = subnet_;
   acquire(prefer);
+}
+
+bool SubnetLeaser::restore() {
+  int64_t before = lease_id_;
+  renew();  // a lease gone with its key is taken again, key and all
+  if (lease_id_ != before) return true;
+  SubnetLease again = mine_;
+  again.subnet = subnet_;
+  std::string key = subnet_key(prefix_, subnet_), value = again.to_json();
+  etcd::TxnRequest txn;
+  txn.compare = {etcd::Compare::version(key, etcd::Compare::Op::kEqual, 0)};
+  txn.success = {etcd::PutRequest{.key = key, .value = value, .lease = lease_id_}};
+  return put_txn(txn, key, value, lease_id_);
 }
 
 void SubnetLeaser::release() {

@@ -141,7 +141,10 @@ SubnetLease parse_lease(const NetworkConfig& net, std::string_view prefix, std::
     auto public_ip = cni::get_string(doc, "PublicIP");
     auto ip = public_ip ? knet::IP::parse(*public_ip) : std::nullopt;
     if (!ip) throw knet::Error("\"PublicIP\" missing or not an IP address");
-    if (ip->family != net.network.ip.family) throw knet::Error("\"PublicIP\" " + ip->str() + " is not IPv4");
+    if (ip->family != net.public_family) {
+      throw knet::Error("\"PublicIP\" " + ip->str() + " is not " + (net.public_family == AF_INET ? "IPv4" : "IPv6") +
+                        " like this node's underlay");
+    }
     l.public_ip = *ip;
     std::string type = cni::get_string(doc, "BackendType").value_or("");
     if (type != "vxlan") throw knet::Error("\"BackendType\" is \"" + type + "\", not \"vxlan\"");

@@ -487,7 +487,7 @@ void configure_overlay(nlw::Socket& host, const nlw::LinkInfo& dev, const View& 
   const knet::IPNet& subnet = view.self->subnet;
   ensure_address(host, dev.index, knet::IPNet{overlay_ip(*view.self), subnet.ip.bits()});
   nlw::NetNS here = nlw::NetNS::current();
-  nlw::write_sysctl(
+  nlw::ensure_sysctl(
       here, family_of(subnet.ip) == AF_INET ? "net/ipv4/ip_forward" : "net/ipv6/conf/all/forwarding", "1");
 }
 

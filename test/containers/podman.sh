@@ -17,30 +17,8 @@ knet_conflist "$WORK/cni-conf"
 knet_busybox_rootfs "$WORK/rootfs1"
 knet_busybox_rootfs "$WORK/rootfs2"
 
-cat >"$WORK/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-default_sysctls = []
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$WORK/events.log"
-runtime = "$(basename "$runtime")"
-tmp_dir = "$WORK/libpod-tmp"
-[network]
-network_backend = "cni"
-cni_plugin_dirs = ["$WORK/cni-bin"]
-network_config_dir = "$WORK/cni-conf"
-CONF
-cat >"$WORK/storage.conf" <<CONF
-[storage]
-driver = "vfs"
-graphroot = "$WORK/storage"
-runroot = "$WORK/storage-run"
-CONF
-export CONTAINERS_CONF=$WORK/containers.conf CONTAINERS_STORAGE_CONF=$WORK/storage.conf
+knet_podman_config "$runtime"
 
-pod() { within 60 podman --log-level=error --cgroup-manager=cgroupfs "$@"; }
 podman_exec() { pod exec "$1" "${@:2}"; }
 
 nets=$(pod network ls --format '{{.Name}}' 2>&1) || die "podman network ls failed: $nets"

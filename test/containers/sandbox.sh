@@ -236,3 +236,34 @@ knet_check_lifecycle() {
   "$remove"
   assert_released "$a1" "$a2"
 }
+
+# Points podman at the sandbox: containers.conf and storage.conf in $WORK
+# (exported as CONTAINERS_CONF, CONTAINERS_STORAGE_CONF) with a vfs store
+# there, OCI runtime $1, ulimits this machine lets root set (it lacks
+# CAP_SYS_RESOURCE), and the CNI backend reading $WORK/cni-conf and
+# $WORK/cni-bin. `pod` runs podman with them, bounded.
+knet_podman_config() {
+  cat >"$WORK/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+default_sysctls = []
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$WORK/events.log"
+runtime = "$(basename "$1")"
+tmp_dir = "$WORK/libpod-tmp"
+[network]
+network_backend = "cni"
+cni_plugin_dirs = ["$WORK/cni-bin"]
+network_config_dir = "$WORK/cni-conf"
+CONF
+  cat >"$WORK/storage.conf" <<CONF
+[storage]
+driver = "vfs"
+graphroot = "$WORK/storage"
+runroot = "$WORK/storage-run"
+CONF
+  export CONTAINERS_CONF=$WORK/containers.conf CONTAINERS_STORAGE_CONF=$WORK/storage.conf
+}
+pod() { within 60 podman --log-level=error --cgroup-manager=cgroupfs "$@"; }

@@ -85,8 +85,13 @@ TestPki make_test_pki(const std::string& dir) {
   return p;
 }
 
-EtcdServer::EtcdServer(std::string ns_path, std::string dir, const TestPki* pki, std::string host)
-    : ns_path_(std::move(ns_path)), dir_(std::move(dir)), pki_(pki), host_(std::move(host)) {}
+EtcdServer::EtcdServer(std::string ns_path, std::string dir, const TestPki* pki, std::string host,
+                       std::optional<EtcdMember> member)
+    : ns_path_(std::move(ns_path)),
+      dir_(std::move(dir)),
+      pki_(pki),
+      host_(std::move(host)),
+      member_(std::move(member)) {}
 
 EtcdServer::~EtcdServer() = default;  // proc_ kills etcd if it still runs
 
@@ -118,17 +123,24 @@ std::string EtcdServer::log_tail() const {
 }
 
 void EtcdServer::start() {
+  launch();
+  wait_serving();
+}
+
+void EtcdServer::launch() {
   if (proc_.running()) throw std::logic_error("etcd already runs");
   if (access(kEtcd, X_OK) != 0)
     throw std::runtime_error(std::string(kEtcd) +
                              " is not installed (scripts/install-deps.sh installs etcd-server)");
+  const std::string peer = "http://" + (member_ ? host_ : "127.0.0.1") + ":2380";
   std::vector<std::string> args{
-      kEtcd, "--name", "t", "--data-dir", dir_ + "/data", "--listen-client-urls", endpoint(),
-      "--advertise-client-urls", endpoint(), "--listen-peer-urls", "http://127.0.0.1:2380",
-      "--initial-advertise-peer-urls", "http://127.0.0.1:2380", "--initial-cluster",
-      "t=http://127.0.0.1:2380",
-      // A one-member cluster elects itself in ~0.1 s instead of ~1 s.
-      "--heartbeat-interval", "10", "--election-timeout", "100",
+      kEtcd, "--name", member_ ? member_->name : "t", "--data-dir", dir_ + "/data",
+      "--listen-client-urls", endpoint(), "--advertise-client-urls", endpoint(),
+      "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster",
+      member_ ? member_->initial_cluster : "t=" + peer, "--initial-cluster-token", "knet-test",
+      // A one-member cluster elects itself in ~0.1 s instead of ~1 s; a
+      // cluster's new leader takes about one election timeout after a loss.
+      "--heartbeat-interval", member_ ? "50" : "10", "--election-timeout", member_ ? "500" : "100",
       // Progress notifications every 10 minutes would never be seen in a test.
       "--experimental-watch-progress-notify-interval", "300ms", "--logger", "zap", "--log-outputs",
       "stderr"};
@@ -137,7 +149,9 @@ void EtcdServer::start() {
                              "--trusted-ca-file", pki_->ca, "--client-cert-auth"});
   }
   proc_.start(args, {{"PATH", "/usr/bin:/bin"}}, ns_path_, dir_ + "/etcd.log");
+}
 
+void EtcdServer::wait_serving() {
   etcd::ClientConfig probe = client_config();
   probe.request_timeout = milliseconds(300);
   probe.connect_timeout = milliseconds(200);
@@ -162,5 +176,10 @@ void EtcdServer::start() {
 }
 
 void EtcdServer::stop() { proc_.stop(std::chrono::seconds(5)); }
+
+void EtcdServer::kill() {
+  proc_.signal(SIGKILL);
+  proc_.wait(std::chrono::seconds(10));
+}
 
 }  // namespace knet::test

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "daemon.h"
@@ -35,14 +36,23 @@ struct TestPki {
 };
 TestPki make_test_pki(const std::string& dir);
 
+// One member of a multi-member cluster: its name and the initial cluster
+// every member starts with ("a=http://192.0.2.1:2380,b=http://192.0.2.2:2380,...").
+// The member's peer URL is http://<host>:2380.
+struct EtcdMember {
+  std::string name;
+  std::string initial_cluster;
+};
+
 class EtcdServer {
  public:
   // Does not start it. With `pki`, the client URL is https:// and client
   // certificates are required. `host`: the address of the namespace it
   // serves clients on (e.g. a sandbox underlay's, for agents in other
-  // namespaces).
+  // namespaces). With `member`, one member of a cluster (see EtcdMember);
+  // without, a cluster of its own.
   EtcdServer(std::string ns_path, std::string dir, const TestPki* pki = nullptr,
-             std::string host = "127.0.0.1");
+             std::string host = "127.0.0.1", std::optional<EtcdMember> member = std::nullopt);
   // Kills etcd if it still runs.
   ~EtcdServer();
   EtcdServer(const EtcdServer&) = delete;
@@ -52,8 +62,14 @@ class EtcdServer {
   // the tail of its log otherwise. Must be called with the thread in the
   // server's namespace.
   void start();
+  // start() in two steps, for the members of a cluster, which serve only
+  // once a majority runs: launch() each, then wait_serving() each.
+  void launch();
+  void wait_serving();
   // SIGTERM, then SIGKILL after 5 s; waits for it.
   void stop();
+  // SIGKILL (a member that dies); waits for it.
+  void kill();
 
   std::string endpoint() const;
   // A client config for this server, with short timeouts for tests.
@@ -65,6 +81,7 @@ class EtcdServer {
   std::string dir_;
   const TestPki* pki_;
   std::string host_;
+  std::optional<EtcdMember> member_;
   Daemon proc_;
 };
 

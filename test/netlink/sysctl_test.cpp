@@ -32,5 +32,18 @@ TEST(SysctlTest, MissingKeyNamesKeyAndNamespace) {
   }
 }
 
+// ensure_sysctl writes only a different value; the same value is left as is
+// (knet-node in an unprivileged container, whose /proc/sys is read-only).
+TEST(SysctlTest, EnsureWritesOnlyADifferentValue) {
+  Sandbox sb;
+  auto ns = nlw::NetNS::open(sb.host());
+  nlw::ensure_sysctl(ns, "net/ipv4/ip_forward", "1");
+  EXPECT_EQ(nlw::read_sysctl(ns, "net/ipv4/ip_forward"), "1");
+  nlw::ensure_sysctl(ns, "net/ipv4/ip_forward", "1");
+  EXPECT_EQ(nlw::read_sysctl(ns, "net/ipv4/ip_forward"), "1");
+  nlw::ensure_sysctl(ns, "net/ipv4/ip_forward", "0");
+  EXPECT_EQ(nlw::read_sysctl(ns, "net/ipv4/ip_forward"), "0");
+}
+
 }  // namespace
 }  // namespace knet::test

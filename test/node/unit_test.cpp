@@ -37,6 +37,7 @@ TEST(Flags, Defaults) {
   EXPECT_EQ(o.etcd_endpoints, std::vector<std::string>{"http://127.0.0.1:2379"});
   EXPECT_EQ(o.etcd_prefix, "/knet/network");
   EXPECT_EQ(o.lease_ttl, std::chrono::seconds(60));
+  EXPECT_EQ(o.resync_interval, std::chrono::seconds(60));
   EXPECT_EQ(o.peers_file, "/run/knet/vxlan-peers.json");
   EXPECT_TRUE(o.healthz_addr.empty());
   EXPECT_FALSE(o.release_on_exit);
@@ -47,7 +48,7 @@ TEST(Flags, EveryFlagBothForms) {
   Options o = parse_flags({"--etcd-endpoints=https://10.0.0.1:2379,https://10.0.0.2:2379",
                            "--etcd-prefix", "/x/net", "--etcd-cafile=/ca", "--etcd-certfile=/c",
                            "--etcd-keyfile=/k", "--iface", "eth1", "--public-ip=192.0.2.7",
-                           "--peers-file=/etc/cni/net.d/p.json", "--lease-ttl=5",
+                           "--peers-file=/etc/cni/net.d/p.json", "--lease-ttl=5", "--resync-interval", "0",
                            "--healthz-addr=127.0.0.1:9090", "--release-on-exit", "--cni-network=ov"});
   EXPECT_EQ(o.etcd_endpoints.size(), 2u);
   EXPECT_EQ(o.etcd_endpoints[1], "https://10.0.0.2:2379");
@@ -58,6 +59,7 @@ TEST(Flags, EveryFlagBothForms) {
   EXPECT_EQ(o.public_ip->str(), "192.0.2.7");
   EXPECT_EQ(o.peers_file, "/etc/cni/net.d/p.json");
   EXPECT_EQ(o.lease_ttl, std::chrono::seconds(5));
+  EXPECT_EQ(o.resync_interval, std::chrono::seconds(0));
   EXPECT_EQ(o.healthz_addr, "127.0.0.1:9090");
   EXPECT_TRUE(o.release_on_exit);
   EXPECT_EQ(o.cni_network, "ov");
@@ -73,6 +75,8 @@ TEST(Flags, BadFlagsSayWhich) {
             "invalid --lease-ttl=1: expected seconds, 2 ... 86400");
   EXPECT_EQ(error_of([] { parse_flags({"--lease-ttl=10s"}); }),
             "invalid --lease-ttl=10s: expected seconds, 2 ... 86400");
+  EXPECT_EQ(error_of([] { parse_flags({"--resync-interval=-1"}); }),
+            "invalid --resync-interval=-1: expected seconds, 0 ... 86400");
   EXPECT_EQ(error_of([] { parse_flags({"--peers-file=peers.json"}); }),
             "invalid --peers-file=peers.json: must be an absolute path");
   EXPECT_EQ(error_of([] { parse_flags({"--etcd-endpoints=10.0.0.1:2379"}); }),
@@ -190,7 +194,7 @@ TEST(Lease, GarbageIsRefusedWithAReason) {
             "key does not name a subnet (a.b.c.d-len)");
   EXPECT_EQ(err(k, lease_json("192.0.2.3", 1, "udp")), "\"BackendType\" is \"udp\", not \"vxlan\"");
   EXPECT_EQ(err(k, lease_json("192.0.2.3", 2)), "\"BackendData.VNI\" 2 is not the network's VNI 1");
-  EXPECT_EQ(err(k, lease_json("fd00::3")), "\"PublicIP\" fd00::3 is not IPv4");
+  EXPECT_EQ(err(k, lease_json("fd00::3")), "\"PublicIP\" fd00::3 is not IPv4 like this node's underlay");
   EXPECT_EQ(err(k, R"({"BackendType": "vxlan"})"), "\"PublicIP\" missing or not an IP address");
 }
 

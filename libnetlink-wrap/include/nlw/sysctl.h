@@ -14,5 +14,9 @@ class NetNS;
 std::string read_sysctl(const NetNS& ns, const std::string& key);
 // Writes `value` to /proc/sys/<key> inside `ns`.
 void write_sysctl(const NetNS& ns, const std::string& key, const std::string& value);
+// Writes `value` only when the key holds something else: where /proc/sys is
+// read-only (a container without privileges, e.g. knet-node in its DaemonSet)
+// a value that is already right is no error.
+void ensure_sysctl(const NetNS& ns, const std::string& key, const std::string& value);
 
 }  // namespace nlw

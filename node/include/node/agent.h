@@ -44,10 +44,12 @@ class Agent {
   ~Agent();
 
   // Runs until stop(): reads <prefix>/config, takes the lease, creates or
-  // adopts the VTEP, then follows the membership. Returns 0 after stop(),
-  // non-zero (with the reason logged) when the config is bad, the network
-  // is full or the node cannot be set up. Touches nothing (etcd, kernel,
-  // file) before the config and the node's underlay check out.
+  // adopts the VTEP, then follows the membership, re-applies it every
+  // resync interval, and puts this node's key back if it is deleted.
+  // Returns 0 after stop(), non-zero (with the reason logged) when the
+  // config is bad, the network is full or the node cannot be set up.
+  // Touches nothing (etcd, kernel, file) before the config and the node's
+  // underlay check out.
   int run();
   // Asks run() to return; safe from any thread (a signal thread).
   void stop();
@@ -61,6 +63,8 @@ class Agent {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<etcd::WatchUpdate> updates_;  // from the watcher's thread
+  std::string own_key_;                    // this node's key in etcd; under mu_
+  std::atomic<bool> restore_key_{false};   // the watch saw own_key_ deleted
 };
 
 }  // namespace knet::node

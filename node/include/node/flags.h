@@ -22,6 +22,10 @@ struct Options {
   std::optional<knet::IP> public_ip;  // unset: the first global address of iface
   std::string peers_file = "/run/knet/vxlan-peers.json";
   std::chrono::seconds lease_ttl{60};
+  // How often the kernel entries and the file are re-applied from the last
+  // known membership even when nothing changed (an entry removed by hand
+  // comes back); 0: only on changes.
+  std::chrono::seconds resync_interval{60};
   std::string healthz_addr;  // "HOST:PORT"; empty: no health server
   bool release_on_exit = false;
   // The name of the CNI network whose vxlan device the agent makes (its
@@ -35,7 +39,8 @@ struct Options {
 
 // Parses `args` (argv without the program name): --flag=value or --flag
 // value; --release-on-exit and --help take no value. Checks every value
-// (URLs, an absolute peers file, a TTL of 2 ... 86400 s, HOST:PORT).
+// (URLs, an absolute peers file, a TTL of 2 ... 86400 s, a resync
+// interval of 0 ... 86400 s, HOST:PORT).
 // Throws knet::Error naming the flag and what is wrong with it.
 Options parse_flags(const std::vector<std::string>& args);
 

@@ -37,6 +37,12 @@ class SubnetLeaser {
   // etcd::Error when etcd cannot be reached, knet::Error as acquire().
   void renew();
 
+  // Puts this node's key back (same value, same lease) when someone deleted
+  // it while the lease lives: If(Version(key) == 0) Then(Put(...)). When
+  // the lease itself is gone, acquires again as renew() does. True when the
+  // key was written (by either path). Throws as renew().
+  bool restore();
+
   // Revokes the lease: the key goes at once. Errors are the caller's.
   void release();
 
@@ -47,6 +53,10 @@ class SubnetLeaser {
  private:
   // One attempt; false when another agent won the race.
   bool try_take(const std::optional<knet::IPNet>& preferred, int64_t lease);
+  // Runs `txn`, which puts `value` under `key` with `lease`; true when it
+  // was applied (an indeterminate outcome is read back).
+  bool put_txn(const etcd::TxnRequest& txn, const std::string& key, const std::string& value,
+               int64_t lease);
 
   etcd::Client& client_;
   NetworkConfig net_;

@@ -4,6 +4,7 @@
 // (one lease per node). Pure parsing and formatting: no etcd, no kernel.
 
 #include <base/ip.h>
+#include <sys/socket.h>
 
 #include <cstdint>
 #include <optional>
@@ -25,6 +26,11 @@ struct NetworkConfig {
   uint32_t vni = 1;
   uint16_t port = 8472;
   vxlan::Mode mode = vxlan::Mode::kL3;
+  // The address family of every lease's PublicIP: this node's own VTEP
+  // address's (the agent sets it once it knows it). Not from the config: an
+  // IPv4 network may run over an IPv6 underlay. A lease of the other family
+  // is unusable (no VTEP reaches it) and skipped.
+  int public_family = AF_INET;
 
   // Parses and validates the config's bytes with flannel's defaults:
   // SubnetLen 24 (2 more than the network's prefix when that is longer than
@@ -63,7 +69,8 @@ std::string subnet_key(std::string_view prefix, const knet::IPNet& subnet);
 
 // The lease stored under `key` with `value`, checked against `net`: the key
 // must be under subnets_prefix(prefix) and name a subnet of the network, the
-// value JSON with a PublicIP, BackendType "vxlan" and the config's VNI.
+// value JSON with a PublicIP of net.public_family, BackendType "vxlan" and
+// the config's VNI.
 // Throws knet::Error saying why the entry is unusable (one line).
 SubnetLease parse_lease(const NetworkConfig& net, std::string_view prefix, std::string_view key,
                         std::string_view value);
