@@ -28,6 +28,7 @@
 
 #include "cni/error.h"
 #include "cni/exec.h"
+#include "cni/skel.h"
 #include "cni/json.h"
 #include "base/owner.h"
 #include "nlw/addr.h"
@@ -231,6 +232,77 @@ void bench_bridge_chain(bool with_bw, bool masq) {
   // Where a chain DEL's time goes: the bandwidth plugin's own part of it.
   if (with_bw) add_row("  of which bandwidth DEL", "ms", bw_del["knet"], bw_del["ref"]);
   sh("rm -rf " + datadir);
+}
+
+// What the log costs an exec (knet only: the right-hand columns hold the same
+// plugin without a log): a loopback ADD and a bridge+host-local ADD with
+// `logFile` at info against none, alternating, and a VERSION exec (no config
+// read, so no log code runs) as the exec floor.
+void bench_log() {
+  std::string dir = "/tmp/" + tag + "-log";
+  sh("mkdir -p " + dir);
+  std::map<std::string, std::vector<double>> lo, br, version;
+  for (int i = 0; i < opt.runs; ++i) {
+    for (int k = 0; k < 2; ++k) {
+      bool logged = (i + k) % 2 == 0;
+      std::string which = logged ? "log" : "none";
+      std::string ns = add_ns("c");
+      std::string cid = "benchlog" + std::to_string(i) + which;
+      json lc = {{"cniVersion", "1.0.0"}, {"name", "bench-log"}, {"type", "loopback"}};
+      json bc = bridge_conf("bench-log", dir + "/ipam", false, "10.79.0.0/16");
+      if (logged) lc["logFile"] = bc["logFile"] = dir + "/knet.log";
+      Call l{opt.knet_dir, "loopback", "ADD", ns, cid, "lo", "", lc};
+      Outcome a = run(l);
+      check_ok(a, "loopback ADD");
+      lo[which].push_back(a.ms);
+      Call b{opt.knet_dir, "bridge", "ADD", ns, cid, "eth0", "", bc};
+      Outcome ba = run(b);
+      check_ok(ba, "bridge ADD");
+      br[which].push_back(ba.ms);
+      b.cmd = "DEL";
+      check_ok(run(b), "bridge DEL");
+      Call v{opt.knet_dir, "loopback", "VERSION", "", cid, "lo", "", json::object()};
+      version[which].push_back(run(v).ms);
+      del_ns(ns);
+    }
+  }
+  add_row("log: loopback ADD with logFile at info (right: no log)", "ms", lo["log"], lo["none"]);
+  add_row("log: bridge+host-local ADD with logFile at info (right: no log)", "ms", br["log"], br["none"]);
+  add_row("log: knet VERSION exec, the exec floor (both columns)", "ms", version["log"], version["none"]);
+  // The log's own cost, free of exec noise: the skeleton run in-process on a
+  // no-op ADD, 1000 calls per sample, with and without logFile (µs per call).
+  cni::Plugin noop{"", [](const cni::Env&, const cni::NetConf&) {
+                     cni::Result r;
+                     r.ips.push_back({*knet::IPNet::parse("10.79.0.2/16"), std::nullopt, std::nullopt});
+                     return r;
+                   }, nullptr, nullptr, nullptr, nullptr};
+  std::map<std::string, std::vector<double>> inproc;
+  for (int i = 0; i < opt.runs; ++i) {
+    for (int k = 0; k < 2; ++k) {
+      bool logged = (i + k) % 2 == 0;
+      json conf = {{"cniVersion", "1.0.0"}, {"name", "bench-log"}, {"type", "noop"}};
+      if (logged) conf["logFile"] = dir + "/inproc.log";
+      std::string in = conf.dump();
+      auto env = [](const char* key) -> const char* {
+        std::string_view k(key);
+        if (k == "CNI_COMMAND") return "ADD";
+        if (k == "CNI_CONTAINERID") return "benchlog";
+        if (k == "CNI_NETNS") return "/var/run/netns/none";
+        if (k == "CNI_IFNAME") return "eth0";
+        if (k == "CNI_PATH") return "/nonexistent";
+        if (k == "KNET_LOG_CONFIG") return "/nonexistent/log.json";
+        return nullptr;
+      };
+      auto t0 = Clock::now();
+      for (int n = 0; n < 1000; ++n) {
+        std::string out, err;
+        cni::run_plugin(noop, env, [&] { return in; }, out, err);
+      }
+      inproc[logged ? "log" : "none"].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count() / 1000);
+    }
+  }
+  add_row("log: skeleton in-process, no-op ADD, logFile at info (right: no log), per call", "us", inproc["log"], inproc["none"]);
+  sh("rm -rf " + dir);
 }
 
 // ADD, CHECK and DEL of macvlan+host-local by direct exec, on a veth end
@@ -822,6 +894,7 @@ int main(int argc, char** argv) {
       bench_bridge_chain(true, false);
     }
     if (wanted("macvlan")) bench_macvlan_chain();
+    if (wanted("log")) bench_log();
     if (wanted("runtime")) bench_runtime_chains();
     if (wanted("masq")) bench_bridge_chain(false, true);
     if (wanted("rss")) bench_rss_and_size();

@@ -12,6 +12,7 @@
 
 #include "node/agent.h"
 #include "node/flags.h"
+#include "node/log.h"
 
 int main(int argc, char** argv) {
   knet::node::Options opts;
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
     std::fputs(knet::node::usage().c_str(), stdout);
     return 0;
   }
+  knet::node::open_log(opts.log);
   // SIGTERM and SIGINT are taken by one thread with sigtimedwait, before
   // any other thread exists, so no thread is ever interrupted by them.
   sigset_t stop_signals;

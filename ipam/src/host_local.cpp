@@ -1,4 +1,5 @@
 #include "ipam/host_local.h"
+#include <base/step.h>
 
 #include <cni/error.h>
 
@@ -39,6 +40,7 @@ std::string join(const std::set<knet::IP>& ips) {
 }  // namespace
 
 cni::Result add(const Config& cfg, const OwnerKey& owner) {
+  knet::Step step("host-local reserve addresses");
   std::vector<std::optional<knet::IP>> requested = cfg.requested_per_set();
   cni::Result result;
   if (!cfg.resolv_conf.empty()) result.dns = parse_resolv_conf(cfg.resolv_conf);
@@ -82,11 +84,13 @@ cni::Result add(const Config& cfg, const OwnerKey& owner) {
 }
 
 void del(const Config& cfg, const OwnerKey& owner) {
+  knet::Step step("host-local release addresses");
   Store store(cfg.network_dir(), false);
   store.release(owner);
 }
 
 void check(const Config& cfg, const OwnerKey& owner, const std::optional<cni::Result>& prev) {
+  knet::Step step("host-local check reservation");
   Store store(cfg.network_dir(), false);
   std::vector<knet::IP> found = store.find(owner);
   std::set<knet::IP> recorded(found.begin(), found.end());
@@ -103,6 +107,7 @@ void check(const Config& cfg, const OwnerKey& owner, const std::optional<cni::Re
 }
 
 void gc(const Config& cfg, const std::vector<cni::Attachment>& valid) {
+  knet::Step step("host-local gc reservations");
   Store store(cfg.network_dir(), false);
   for (const Reservation& r : store.scan()) {
     bool keep = r.owner.ifname.empty()

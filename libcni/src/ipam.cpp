@@ -1,4 +1,5 @@
 #include "cni/ipam.h"
+#include <base/step.h>
 
 #include "cni/error.h"
 #include "cni/exec.h"
@@ -7,6 +8,7 @@ namespace cni {
 namespace {
 
 json run_ipam(const Env& env, const NetConf& conf, Command cmd) {
+  knet::Step step("ipam");
   if (conf.ipam_type.empty()) config_error("missing \"ipam.type\": this plugin needs an IPAM plugin");
   std::string bin = find_plugin(env.path, conf.ipam_type);
   auto vars = knet::environ_with({{"CNI_COMMAND", std::string(command_name(cmd))}});

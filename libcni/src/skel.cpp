@@ -11,7 +11,10 @@
 #include <ostream>
 #include <string_view>
 
+#include <base/step.h>
+
 #include "cni/error.h"
+#include "cni/log.h"
 #include "cni/version.h"
 
 namespace cni {
@@ -132,9 +135,104 @@ void require_version(const NetConf& conf, std::string_view min, Command cmd) {
 
 }  // namespace
 
+namespace {
+
+thread_local const char* current_program = "";
+
+// The log of one invocation (cni/log.h): one info line when it ends, and at
+// debug one line per kernel step (knet::Step) as each one ends.
+class InvocationLog final : public knet::StepSink {
+ public:
+  explicit InvocationLog(const std::function<const char*(const char*)>& getenv)
+      : start_us_(knet::monotonic_us()) {
+    auto var = [&getenv](const char* k) {
+      const char* v = getenv(k);
+      return std::string(v ? v : "");
+    };
+    verb_ = var("CNI_COMMAND");
+    container_ = var("CNI_CONTAINERID");
+    ifname_ = var("CNI_IFNAME");
+    netns_ = var("CNI_NETNS");
+  }
+
+  // Reads the log keys of the config (or the node-wide file); throws code 7
+  // for invalid keys, after which the node-wide file is used.
+  void configure(const NetConf& conf) {
+    network_ = conf.name;
+    logger_ = Logger(LogConfig::from_config(conf.raw, LogConfig::node_file_path()));
+    configured_ = true;
+  }
+  // The sink to install: this at debug, none otherwise (Steps then cost nothing).
+  knet::StepSink* sink() { return logger_.enabled(LogLevel::kDebug) ? this : nullptr; }
+
+  // Kept until the invocation ends and written with its line in one write:
+  // the log's own writes stay outside the steps they time.
+  void step_done(const char* name, unsigned depth, uint64_t duration_us) noexcept override {
+    try {
+      pending_ += fields(LogLine(LogLevel::kDebug))
+                      .str("step", name)
+                      .num("depth", depth)
+                      .num("durationUs", static_cast<int64_t>(duration_us))
+                      .finish();
+    } catch (...) {
+    }
+  }
+
+  void succeeded(const Result* r) noexcept {
+    try {
+      if (!logger_.enabled(LogLevel::kInfo)) return;
+      LogLine line = fields(LogLine(LogLevel::kInfo));
+      line.str("outcome", "ok");
+      if (r) {
+        std::string ips = "[";
+        for (const IPConfig& ip : r->ips) ips += (ips.size() > 1 ? "," : "") + LogLine::quote(ip.address.str());
+        line.raw("ips", ips + "]");
+      }
+      logger_.write(pending_ + line.num("durationUs", elapsed()).finish());
+    } catch (...) {
+    }
+  }
+
+  void failed(const Error& e) noexcept {
+    try {
+      if (!configured_) logger_ = Logger(LogConfig::from_node_file(LogConfig::node_file_path()));
+      if (!logger_.enabled(LogLevel::kError)) return;
+      logger_.write(pending_ + fields(LogLine(LogLevel::kError))
+                        .str("outcome", "error")
+                        .num("code", e.code())
+                        .str("msg", e.msg())
+                        .num("durationUs", elapsed())
+                        .finish());
+    } catch (...) {
+    }
+  }
+
+ private:
+  LogLine fields(LogLine line) const {
+    line.str("program", current_program).str("verb", verb_);
+    if (!network_.empty()) line.str("network", network_);
+    line.str("containerID", container_).str("ifname", ifname_).str("netns", netns_);
+    return line;
+  }
+  int64_t elapsed() const { return static_cast<int64_t>(knet::monotonic_us() - start_us_); }
+
+  uint64_t start_us_;
+  std::string verb_, container_, ifname_, netns_, network_;
+  bool configured_ = false;
+  Logger logger_;
+  std::string pending_;  // the debug lines of the steps so far
+};
+
+}  // namespace
+
+ProgramName::ProgramName(const char* name) : outer_(current_program) { current_program = name; }
+ProgramName::~ProgramName() { current_program = outer_; }
+const char* ProgramName::current() { return current_program; }
+
 int run_plugin(const Plugin& plugin, const std::function<const char*(const char*)>& getenv,
                const std::function<std::string()>& read_in, std::string& out, std::string& err) {
   std::string version;
+  InvocationLog log(getenv);
   try {
     const char* cmd = getenv("CNI_COMMAND");
     if ((!cmd || !*cmd) && !plugin.about.empty()) {
@@ -151,6 +249,8 @@ int run_plugin(const Plugin& plugin, const std::function<const char*(const char*
     NetConf conf = NetConf::parse(read_in());
     if (conf.cni_version.empty()) conf.cni_version = "0.1.0";
     version = conf.cni_version;
+    log.configure(conf);
+    knet::StepSinkScope steps(log.sink());
     if (!is_supported_version(conf.cni_version)) {
       std::string all;
       for (const auto& v : supported_versions()) all += (all.empty() ? "" : ", ") + v;
@@ -158,11 +258,12 @@ int run_plugin(const Plugin& plugin, const std::function<const char*(const char*
       throw Error(kIncompatibleVersion, "incompatible CNI versions: config is \"" + conf.cni_version + "\"",
                   "plugin supports [" + all + "]");
     }
+    std::optional<Result> added;
     switch (env.command) {
       case Command::Add: {
         if (!plugin.add) throw Error(kInternal, "this plugin does not implement ADD");
-        Result r = plugin.add(env, conf);
-        out += r.dump(conf.cni_version) + "\n";
+        added = plugin.add(env, conf);
+        out += added->dump(conf.cni_version) + "\n";
         break;
       }
       case Command::Del:
@@ -185,13 +286,19 @@ int run_plugin(const Plugin& plugin, const std::function<const char*(const char*
       case Command::Version:
         break;
     }
+    log.succeeded(added ? &*added : nullptr);
     return 0;
   } catch (const Error& e) {
+    log.failed(e);
     write_error(out, e, version);
   } catch (const knet::Error& e) {  // a failure no layer gave a CNI code
-    write_error(out, Error(kInternal, e), version);
+    Error ce(kInternal, e);
+    log.failed(ce);
+    write_error(out, ce, version);
   } catch (const std::exception& e) {
-    write_error(out, Error(kInternal, e.what()), version);
+    Error ce(kInternal, e.what());
+    log.failed(ce);
+    write_error(out, ce, version);
   }
   return 1;
 }

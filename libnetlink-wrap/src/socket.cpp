@@ -1,4 +1,5 @@
 #include "nlw/socket.h"
+#include <base/step.h>
 
 #include <linux/netlink.h>
 #include <netlink/errno.h>
@@ -96,6 +97,7 @@ Socket& Socket::operator=(Socket&&) noexcept = default;
 Socket::~Socket() = default;
 
 Socket Socket::in(const NetNS& ns) {
+  knet::Step step("open netlink socket in netns");
   // A netlink socket belongs to the namespace it was created in for life.
   NsGuard guard(ns);
   return Socket(connect(ns.describe()));

@@ -799,4 +799,44 @@ std::vector<std::string> Nft::comments(const char* table) {
   return out;
 }
 
+std::vector<Nft::ChainName> Nft::chains() {
+  std::vector<ChainName> out;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    out.clear();
+    std::vector<char> buf(kDumpBuffer);
+    uint32_t seq = s_->seq++;
+    nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, NLM_F_DUMP, seq);
+    if (mnl_socket_sendto(s_->sock.get(), nlh, nlh->nlmsg_len) < 0) fail("failed to list nftables chains", errno);
+    auto cb = [](const nlmsghdr* h, void* data) -> int {
+      auto* list = static_cast<std::vector<ChainName>*>(data);
+      ChainPtr ch(nftnl_chain_alloc());
+      if (!ch || nftnl_chain_nlmsg_parse(h, ch.get()) < 0) return MNL_CB_ERROR;
+      const char* table = nftnl_chain_get_str(ch.get(), NFTNL_CHAIN_TABLE);
+      const char* name = nftnl_chain_get_str(ch.get(), NFTNL_CHAIN_NAME);
+      list->push_back({static_cast<uint16_t>(nftnl_chain_get_u32(ch.get(), NFTNL_CHAIN_FAMILY)),
+                       table ? table : "", name ? name : ""});
+      return MNL_CB_OK;
+    };
+    int ret = MNL_CB_OK;
+    while (ret > MNL_CB_STOP) {
+      ssize_t n = mnl_socket_recvfrom(s_->sock.get(), buf.data(), buf.size());
+      if (n < 0) fail("failed to list nftables chains", errno);
+      ret = mnl_cb_run(buf.data(), static_cast<size_t>(n), seq, s_->portid, cb, &out);
+    }
+    if (ret == MNL_CB_STOP) return out;
+    if (errno != EINTR) fail("failed to list nftables chains", errno);
+    // Interrupted by a concurrent change: drain what is left of the dump, then start again.
+    for (int chunks = 0; chunks < 100000; ++chunks) {
+      ssize_t n = mnl_socket_recvfrom(s_->sock.get(), buf.data(), buf.size());
+      if (n <= 0) break;
+      bool done = false;
+      int len = static_cast<int>(n);
+      for (auto* h = reinterpret_cast<const nlmsghdr*>(buf.data()); mnl_nlmsg_ok(h, len); h = mnl_nlmsg_next(h, &len))
+        if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) done = true;
+      if (done) break;
+    }
+  }
+  fail("failed to list nftables chains", EINTR);
+}
+
 }  // namespace knet::nat

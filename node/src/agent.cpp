@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "node/lease.h"
+#include "node/log.h"
 #include "node/network.h"
 #include "node/registry.h"
 
@@ -87,6 +88,7 @@ bool same_membership(const vxlan::Membership& a, const vxlan::Membership& b) {
 void log_line(const std::string& msg) {
   std::string line = "knet-node: " + msg + "\n";
   std::fwrite(line.data(), 1, line.size(), stderr);
+  log_event(cni::LogLevel::kInfo, "agent", msg);
 }
 
 bool Status::lease_held() const {
@@ -167,7 +169,7 @@ int Agent::run() {
           throw;
         }
         ++status_.store_errors;
-        log_line("cannot " + what + ", retrying: " + e.what());
+        log_store_error("cannot " + what + ", retrying: " + e.what());
       }
       if (pause(backoff.next())) return false;
     }
@@ -252,8 +254,8 @@ int Agent::run() {
         set_own_key();
       } catch (const etcd::Error& e) {
         ++status_.store_errors;
-        log_line("cannot " + std::string(restore ? "restore the key" : "renew the lease") + " of " +
-                 leaser.subnet().str() + ", retrying: " + e.what());
+        log_store_error("cannot " + std::string(restore ? "restore the key" : "renew the lease") + " of " +
+                        leaser.subnet().str() + ", retrying: " + e.what());
       } catch (const std::exception& e) {
         log_line(e.what());
       }
@@ -276,6 +278,7 @@ int Agent::run() {
   auto sync = [&] {
     if (!registry.leases().count(own_key())) return false;
     vxlan::Membership m = registry.membership();
+    log_membership(m);
     vxlan::View view = vxlan::view_from(vcfg, m, underlay.local);
     // Unknown from here until the kernel and the file are both done.
     std::optional<vxlan::View> prev = std::exchange(applied, std::nullopt);
@@ -348,7 +351,7 @@ int Agent::run() {
         } catch (const etcd::Error& e) {
           // The kernel and the file keep the last membership meanwhile.
           ++status_.store_errors;
-          log_line("cannot list " + subnets + ", keeping the last membership: " + e.what());
+          log_store_error("cannot list " + subnets + ", keeping the last membership: " + e.what());
           pause(list_backoff.next());
           continue;
         }
@@ -414,7 +417,7 @@ int Agent::run() {
             break;
           case etcd::WatchUpdate::Kind::kDisconnected:
             ++status_.store_errors;
-            if (!disconnected) log_line("watch stream lost, keeping the last membership: " + u.error);
+            if (!disconnected) log_store_error("watch stream lost, keeping the last membership: " + u.error);
             disconnected = true;
             break;
           case etcd::WatchUpdate::Kind::kCreated:

@@ -58,6 +58,10 @@ vxlan plugin's peersFile and programs the kernel on every change (docs/knet-node
                                  even without a change; 0: never (default 60)
   --healthz-addr=HOST:PORT       serve /healthz and /metrics there (default: off)
   --cni-network=NAME             the CNI network ("name") of the vxlan conflist (default overlay)
+  --log-file=PATH                append JSON log lines there (default: the node-wide
+                                 /etc/knet/log.json's logFile, $KNET_LOG_CONFIG moves it; none)
+  --log-level=LEVEL              error, info or debug (default info)
+  --log-max-size=BYTES           rotate the log file at this size, keeping one old file (default 10485760)
   --release-on-exit              give the subnet back on SIGTERM (default: keep it)
   --help                         this text
 )";
@@ -121,6 +125,19 @@ Options parse_flags(const std::vector<std::string>& args) {
          o.cni_network = v;
        }},
   };
+  cni::json log_keys = cni::json::object();
+  for (const char* f : {"log-file", "log-level", "log-max-size"}) {
+    valued[f] = [&](const std::string& flag, const std::string& v) {
+      if (flag == "log-file") log_keys["logFile"] = v;
+      if (flag == "log-level") log_keys["logLevel"] = v;
+      if (flag == "log-max-size") {
+        uint64_t n = 0;
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec != std::errc() || end != v.data() + v.size()) bad(flag, v, "expected a number of bytes");
+        log_keys["logMaxSize"] = n;
+      }
+    };
+  }
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a.rfind("--", 0) != 0) throw knet::Error("unexpected argument \"" + a + "\" (see --help)");
@@ -143,6 +160,11 @@ Options parse_flags(const std::vector<std::string>& args) {
       value = args[++i];
     }
     it->second(name, value);
+  }
+  try {
+    o.log = cni::LogConfig::from_config(log_keys, cni::LogConfig::node_file_path());
+  } catch (const knet::Error& e) {
+    throw knet::Error(e.msg() + " (from --log-file / --log-level / --log-max-size)");
   }
   if (o.etcd_certfile.empty() != o.etcd_keyfile.empty()) {
     throw knet::Error("--etcd-certfile and --etcd-keyfile come together");

@@ -1,4 +1,5 @@
 #include "shaping.h"
+#include <base/step.h>
 
 #include <base/hash.h>
 #include <cni/error.h>
@@ -59,6 +60,7 @@ bool listed_on_host(const cni::Result& prev, const std::string& name) {
 
 Target locate(nlw::Socket& host, nlw::Socket& cont, const nlw::NetNS& cont_ns,
               const knet::Owner& owner, const cni::Result* prev) {
+  knet::Step step("locate host veth");
   nlw::LinkInfo link = nlw::get_link(cont, owner.ifname);
   if (link.kind == "veth" && link.link_netnsid && link.link > 0) {
     auto peer = nlw::find_link(host, link.link);
@@ -71,6 +73,7 @@ Target locate(nlw::Socket& host, nlw::Socket& cont, const nlw::NetNS& cont_ns,
 }
 
 void apply(nlw::Socket& sock, const Target& t, const Config& cfg, const knet::Owner& owner) {
+  knet::Step step("tc apply shaping");
   Plan p = plan(t, cfg);
   remove(sock, &t.link, owner);  // a retried ADD starts from a clean link
   try {
@@ -94,6 +97,7 @@ void apply(nlw::Socket& sock, const Target& t, const Config& cfg, const knet::Ow
 }
 
 void verify(nlw::Socket& sock, const Target& t, const Config& cfg, const knet::Owner& owner) {
+  knet::Step step("tc verify shaping");
   Plan p = plan(t, cfg);
   if (p.direct.enabled()) {
     tc::verify_shaper(sock, t.link.index, spec(p.direct, p.direct_match, cfg, t.link.mtu),
@@ -116,6 +120,7 @@ void verify(nlw::Socket& sock, const Target& t, const Config& cfg, const knet::O
 }
 
 void remove(nlw::Socket& sock, const nlw::LinkInfo* link, const knet::Owner& owner) {
+  knet::Step step("tc remove shaping");
   auto ifb = find_ifb(sock, owner);
   // The ifb goes before the filter that redirects to it: its mirred action
   // lets go of a target being deleted at once, so the deletion waits for one

@@ -1,4 +1,5 @@
 #include "bridge.h"
+#include <base/step.h>
 
 #include <cni/error.h>
 #include <common/attach.h>
@@ -107,6 +108,7 @@ std::string random_mac() {
 }  // namespace
 
 nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg, bool& created) {
+  knet::Step step("ensure bridge");
   created = false;
   std::optional<nlw::LinkInfo> br = nlw::find_link(host, cfg.bridge);
   if (!br) {
@@ -148,6 +150,7 @@ std::string host_veth_name(const knet::Owner& owner) { return knet::owner_ifname
 
 Port create_port(nlw::Socket& host, nlw::Socket& cont_sock, const nlw::NetNS& cont,
                  const nlw::LinkInfo& br, const Config& cfg, const knet::Owner& owner) {
+  knet::Step step("create veth");
   std::string name = host_veth_name(owner);
   std::string tag = knet::owner_tag(owner);
   nlw::VethOptions opts;
@@ -215,6 +218,7 @@ void complete_ip_result(cni::Result& ip, const Config& cfg) {
 
 void configure_container(const nlw::NetNS& cont, nlw::Socket& cont_sock, const nlw::LinkInfo& link,
                          const cni::Result& ip, const Config& cfg) {
+  knet::Step step("configure container interface");
   const std::string& ifname = link.name;
   if (!cfg.enable_dad) {
     try_sysctl(cont, "net/ipv6/conf/" + ifname + "/enhanced_dad", "0");
@@ -226,6 +230,7 @@ void configure_container(const nlw::NetNS& cont, nlw::Socket& cont_sock, const n
 
 void configure_gateway(const nlw::NetNS& host_ns, nlw::Socket& host, const nlw::LinkInfo& br,
                        const cni::Result& ip, const Config& cfg, const std::string& network) {
+  knet::Step step("configure bridge gateway");
   if (!cfg.is_gateway) return;
   nlw::LinkInfo l = gateway_link(host_ns, host, br, cfg, network);
   bool v4 = false, v6 = false;
@@ -239,6 +244,7 @@ void configure_gateway(const nlw::NetNS& host_ns, nlw::Socket& host, const nlw::
 }
 
 void delete_port(nlw::Socket& host, const std::string& netns, const knet::Owner& owner) {
+  knet::Step step("delete veth");
   std::string name = host_veth_name(owner);
   auto l = nlw::find_link(host, name);
   // Untagged: an ADD of this owner died between creating the pair and tagging it.
@@ -261,6 +267,7 @@ void delete_port(nlw::Socket& host, const std::string& netns, const knet::Owner&
 
 void verify(nlw::Socket& host, nlw::Socket& cont_sock, const cni::Result& prev,
             const cni::Interface& iface, const Config& cfg) {
+  knet::Step step("verify bridge and veth");
   const std::string& name = iface.name;
   nlw::LinkInfo link = common::require_container_link(cont_sock, name, "veth");
   common::verify_mac(iface, link);

@@ -1,4 +1,5 @@
 #include "masquerade.h"
+#include <base/step.h>
 
 #include <nat/iptables.h>
 #include <nat/nft.h>
@@ -17,6 +18,7 @@ bool is_tag_of(std::string_view comment, const knet::Owner& owner) {
 
 void add_masquerade(const Config& cfg, const knet::Owner& owner,
                     const std::vector<cni::IPConfig>& ips) {
+  knet::Step step("nft add masquerade");
   std::vector<knet::IPNet> addrs;
   for (const auto& c : ips) addrs.push_back(c.address);
   if (cfg.masq_backend == MasqBackend::kNftables) {
@@ -29,6 +31,7 @@ void add_masquerade(const Config& cfg, const knet::Owner& owner,
 }
 
 void del_masquerade(const Config& cfg, const knet::Owner& owner, NftSession& nft) {
+  knet::Step step("nft delete masquerade");
   if (cfg.masq_backend == MasqBackend::kNftables) {
     nft.get().del_masquerade(knet::owner_tag(owner));
     return;
@@ -44,10 +47,12 @@ void del_masquerade(const Config& cfg, const knet::Owner& owner, NftSession& nft
 }
 
 void add_macspoof(const std::string& port, const std::string& mac, const knet::Owner& owner) {
+  knet::Step step("nft add macspoof");
   nat::Nft().add_macspoof(port, mac, knet::owner_tag(owner));
 }
 
 void del_macspoof(const knet::Owner& owner, NftSession& nft) {
+  knet::Step step("nft delete macspoof");
   nft.get().delete_rules(nat::kSpoofTable,
                           [&](std::string_view c) { return is_tag_of(c, owner); });
 }
@@ -55,6 +60,7 @@ void del_macspoof(const knet::Owner& owner, NftSession& nft) {
 void gc_rules(const Config& cfg, const std::string& network,
               const std::function<bool(const knet::Owner&)>& keep,
               const std::function<bool(const std::string&)>& keep_container) {
+  knet::Step step("nft gc rules");
   auto stale = [&](std::string_view c) {
     auto o = knet::parse_owner_tag(c);
     return o && o->network == network && !keep(*o);

@@ -1,4 +1,5 @@
 #include "macvlan.h"
+#include <base/step.h>
 
 #include <base/owner.h>
 #include <cni/error.h>
@@ -41,6 +42,7 @@ nlw::LinkInfo create(nlw::Socket& sock, const std::string& name, const nlw::Link
 }  // namespace
 
 nlw::LinkInfo resolve_master(nlw::Socket& sock, const Config& cfg) {
+  knet::Step step("find master link");
   nlw::LinkInfo master = common::resolve_link_or_default(sock, cfg.master, "master");
   if (cfg.mtu > master.mtu) {
     cni::config_error("invalid \"mtu\" " + std::to_string(cfg.mtu) + ": larger than the MTU of " +
@@ -52,6 +54,7 @@ nlw::LinkInfo resolve_master(nlw::Socket& sock, const Config& cfg) {
 std::string temp_name(const knet::Owner& owner) { return knet::owner_ifname("mv", owner); }
 
 bool delete_leftover(nlw::Socket& master_sock, const knet::Owner& owner) {
+  knet::Step step("delete leftover macvlan");
   auto l = nlw::find_link(master_sock, temp_name(owner));
   // The name is a hash: only delete what carries this owner's tag.
   if (!l || l->kind != "macvlan" || l->alias != knet::owner_tag(owner)) return false;
@@ -61,6 +64,7 @@ bool delete_leftover(nlw::Socket& master_sock, const knet::Owner& owner) {
 nlw::LinkInfo create_in_container(nlw::Socket& master_sock, const nlw::LinkInfo& master,
                                   nlw::Socket& cont_sock, const nlw::NetNS& cont, const Config& cfg,
                                   const knet::Owner& owner) {
+  knet::Step step("create macvlan");
   if (nlw::find_link(cont_sock, owner.ifname)) {
     throw cni::Error(cni::kInternal, "cannot create macvlan " + owner.ifname + ": a link named " +
                                          owner.ifname + " already exists in " + cont.describe());
@@ -87,6 +91,7 @@ nlw::LinkInfo create_in_container(nlw::Socket& master_sock, const nlw::LinkInfo&
 
 void configure_ip(const nlw::NetNS& cont, nlw::Socket& cont_sock, const nlw::LinkInfo& link,
                   const cni::Result& ip) {
+  knet::Step step("configure container interface");
   if (!ip.ips.empty()) {
     // Make the kernel announce again whenever the link comes up or its
     // address changes, as the reference does; not every kernel has both keys.
@@ -104,6 +109,7 @@ void configure_ip(const nlw::NetNS& cont, nlw::Socket& cont_sock, const nlw::Lin
 
 void verify(nlw::Socket& cont_sock, const cni::Interface& iface, const nlw::LinkInfo& master,
             bool master_in_container, const Config& cfg, const cni::Result& prev) {
+  knet::Step step("verify macvlan");
   const std::string& name = iface.name;
   nlw::LinkInfo link = common::require_container_link(cont_sock, name, "macvlan");
   if (link.macvlan_mode != cfg.mode) {

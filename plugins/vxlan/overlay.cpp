@@ -1,4 +1,5 @@
 #include "overlay.h"
+#include <base/step.h>
 
 #include <base/run_lock.h>
 #include <cni/error.h>
@@ -309,6 +310,7 @@ std::string network_lock_file(const std::string& network) {
 
 nlw::LinkInfo ensure_device(nlw::Socket& host, const Config& cfg, const std::string& network,
                             const Underlay& u, const View& view, unsigned mtu, bool& created) {
+  knet::Step step("ensure vxlan device");
   created = false;
   std::string mac = mac_str(view.self ? node_mac(cfg.vni, *view.self) : vtep_mac_bits(cfg.vni, u.local));
   if (auto l = nlw::find_link(host, cfg.device())) {
@@ -355,6 +357,7 @@ nlw::LinkInfo ensure_device(nlw::Socket& host, const Config& cfg, const std::str
 
 nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg, const std::string& network,
                             unsigned mtu, bool& created) {
+  knet::Step step("ensure bridge");
   created = false;
   auto br = nlw::find_link(host, cfg.bridge);
   if (br && br->kind != "bridge") {
@@ -377,6 +380,7 @@ nlw::LinkInfo ensure_bridge(nlw::Socket& host, const Config& cfg, const std::str
 }
 
 void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, const View& view) {
+  knet::Step step("reconcile peers");
   // One batch of requests, not one request and ack at a time: thousands of
   // peers are thousands of requests. Every change is attempted; the first
   // failure is thrown after the others are applied (see nlw::Batch).
@@ -426,6 +430,7 @@ void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, c
 std::string host_veth_name(const knet::Owner& owner) { return knet::owner_ifname("veth", owner); }
 
 bool delete_veth(nlw::Socket& host, const knet::Owner& owner) {
+  knet::Step step("delete veth");
   auto l = nlw::find_link(host, host_veth_name(owner));
   // The name is a hash: only delete what carries this owner's tag.
   if (!l || l->kind != "veth" || l->alias != knet::owner_tag(owner)) return false;
@@ -434,6 +439,7 @@ bool delete_veth(nlw::Socket& host, const knet::Owner& owner) {
 
 nlw::LinkInfo create_veth(nlw::Socket& host, const nlw::LinkInfo& bridge, nlw::Socket& cont_sock,
                           const nlw::NetNS& cont, const knet::Owner& owner, unsigned mtu) {
+  knet::Step step("create veth");
   if (nlw::find_link(cont_sock, owner.ifname)) {
     throw cni::Error(cni::kInternal, "cannot create veth " + owner.ifname + ": a link named " +
                                          owner.ifname + " already exists in " + cont.describe());
@@ -458,6 +464,7 @@ nlw::LinkInfo create_veth(nlw::Socket& host, const nlw::LinkInfo& bridge, nlw::S
 }
 
 void configure_overlay(nlw::Socket& host, const nlw::LinkInfo& dev, const View& view) {
+  knet::Step step("configure overlay");
   const knet::IPNet& subnet = view.self->subnet;
   ensure_address(host, dev.index, knet::IPNet{overlay_ip(*view.self), subnet.ip.bits()});
   nlw::NetNS here = nlw::NetNS::current();
@@ -467,6 +474,7 @@ void configure_overlay(nlw::Socket& host, const nlw::LinkInfo& dev, const View& 
 
 void configure_router(nlw::Socket& host, const nlw::LinkInfo& bridge, const nlw::LinkInfo& dev,
                       const View& view, const cni::Result& ip) {
+  knet::Step step("configure router");
   const knet::IPNet& subnet = view.self->subnet;
   ensure_address(host, bridge.index, knet::IPNet{node_gateway(view, ip), subnet.prefix});
   configure_overlay(host, dev, view);
@@ -539,6 +547,7 @@ void verify_container(nlw::Socket& host, nlw::Socket& cont_sock, const Config& c
 
 void remove_stale(nlw::Socket& host, const Config& cfg, const std::string& network,
              const std::vector<cni::Attachment>& valid, bool locked) {
+  knet::Step step("remove stale peers");
   auto br = nlw::find_link(host, cfg.bridge);
   std::string tag = network_tag(network);
   int remaining = 0;

@@ -297,4 +297,14 @@ void verify_shaper(nlw::Socket& sock, int ifindex, const ShaperSpec& spec,
   verify_htb(sock, ifindex, q.get(), spec, label);
 }
 
+std::vector<QdiscInfo> list_qdiscs(nlw::Socket& sock) {
+  std::vector<QdiscInfo> out;
+  CachePtr cache = qdisc_cache(sock);
+  for (nl_object* o = nl_cache_get_first(cache.get()); o; o = nl_cache_get_next(o)) {
+    auto* tc = TC_CAST(o);
+    out.push_back({rtnl_tc_get_ifindex(tc), rtnl_tc_get_parent(tc), rtnl_tc_get_handle(tc), kind_of(o)});
+  }
+  return out;
+}
+
 }  // namespace knet::tc

@@ -82,6 +82,21 @@ class InProcessInvocation {
   InProcessInvocation* outer_;
 };
 
+// The name of the program this thread runs ("bridge", "host-local"), for the
+// log: set by each program's multi-call entry for the life of the call, so an
+// IPAM plugin run in-process inside another plugin logs under its own name.
+class ProgramName {
+ public:
+  explicit ProgramName(const char* name);
+  ~ProgramName();
+  ProgramName(const ProgramName&) = delete;
+  ProgramName& operator=(const ProgramName&) = delete;
+  static const char* current();
+
+ private:
+  const char* outer_;
+};
+
 // Writes the spec's error JSON for `e` ("cniVersion", "code", "msg", "details").
 json error_json(const Error& e, std::string_view version);
 

@@ -7,6 +7,7 @@
 #include <base/ip.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -71,6 +72,16 @@ class Nft {
 
   // The comments of every rule in `table` (all families), for inspection and GC.
   std::vector<std::string> comments(const char* table);
+
+  // A chain of any table, as `nft list chains` shows it.
+  struct ChainName {
+    uint16_t family;  // NFPROTO_IPV4, NFPROTO_IPV6, NFPROTO_BRIDGE, ...
+    std::string table;
+    std::string chain;
+  };
+  // Every chain of every table, whoever made it (knet, iptables-nft, the
+  // reference plugins): read-only, for inspection. One dump.
+  std::vector<ChainName> chains();
 
   struct State;
 

@@ -2,6 +2,7 @@
 // knet-node's command line, with flannel's flag names where flannel has one.
 
 #include <base/ip.h>
+#include <cni/log.h>
 
 #include <chrono>
 #include <optional>
@@ -30,6 +31,9 @@ struct Options {
   // The name of the CNI network whose vxlan device the agent makes (its
   // conflist's "name"): the plugin reuses a device only of its own network.
   std::string cni_network = "overlay";
+  // --log-file / --log-level / --log-max-size, else the node-wide log file
+  // (cni/log.h): where the JSON log goes; an empty file means none.
+  cni::LogConfig log{};
   bool help = false;
 };
 

@@ -1,4 +1,5 @@
 #include "common/attach.h"
+#include <base/step.h>
 
 #include "common/check.h"
 
@@ -35,6 +36,7 @@ nlw::LinkInfo resolve_link_or_default(Socket& sock, const std::string& name, con
 }
 
 void apply_ip_config(Socket& sock, int index, const cni::Result& ip) {
+  knet::Step step("add addresses and routes");
   bool v6 = false;
   for (const auto& c : ip.ips) {
     add_address(sock, index, c.address);

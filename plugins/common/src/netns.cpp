@@ -1,4 +1,5 @@
 #include "common/netns.h"
+#include <base/step.h>
 
 #include <cni/error.h>
 #include <nlw/error.h>
@@ -6,6 +7,7 @@
 namespace knet::common {
 
 nlw::NetNS open_container_netns(const std::string& path) {
+  knet::Step step("open container netns");
   try {
     return nlw::NetNS::open(path);
   } catch (const nlw::NotFound& e) {
@@ -16,6 +18,7 @@ nlw::NetNS open_container_netns(const std::string& path) {
 }
 
 std::optional<nlw::NetNS> open_netns_for_del(const std::string& path) {
+  knet::Step step("open container netns");
   if (path.empty()) return std::nullopt;
   try {
     return nlw::NetNS::open(path);

@@ -5,6 +5,8 @@
 
 #include <base/ip.h>
 
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "tc/bucket.h"
@@ -54,5 +56,15 @@ bool remove_shaper(nlw::Socket& sock, int ifindex, uint32_t handle = kRootHandle
 // of link `ifindex`, its classes or its filters do not implement `spec`.
 void verify_shaper(nlw::Socket& sock, int ifindex, const ShaperSpec& spec,
                    const std::string& label);
+
+// A qdisc as the kernel reports it, for inspection.
+struct QdiscInfo {
+  int ifindex = 0;
+  uint32_t parent = 0;  // TC_H_ROOT, TC_H_INGRESS, or a class
+  uint32_t handle = 0;
+  std::string kind;  // "tbf", "htb", "ingress", "noqueue", ...
+};
+// Every qdisc of every link in sock's namespace (one dump).
+std::vector<QdiscInfo> list_qdiscs(nlw::Socket& sock);
 
 }  // namespace knet::tc
