@@ -278,7 +278,6 @@ int Agent::run() {
   auto sync = [&] {
     if (!registry.leases().count(own_key())) return false;
     vxlan::Membership m = registry.membership();
-    log_membership(m);
     vxlan::View view = vxlan::view_from(vcfg, m, underlay.local);
     // Unknown from here until the kernel and the file are both done.
     std::optional<vxlan::View> prev = std::exchange(applied, std::nullopt);
@@ -297,6 +296,9 @@ int Agent::run() {
     } else {
       vxlan::apply_delta(*host, dev, vcfg, *prev, view);
     }
+    // Who joined and left, once the kernel has them (the log is not in the
+    // path of a change).
+    log_membership(m);
     // The kernel first (it is what makes traffic flow), then the file,
     // rewritten by every full sync (it may have been removed by hand) and
     // otherwise only when the membership changed.
