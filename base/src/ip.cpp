@@ -9,16 +9,39 @@
 
 namespace knet {
 
+namespace {
+
+// A dotted quad as inet_pton(AF_INET) reads it: four decimal octets of at
+// most 255, no leading zeros, nothing else. By hand: a membership of
+// thousands of nodes is parsed on every ADD, and inet_pton wants a copy
+// with a terminating NUL first.
+bool parse_v4(std::string_view s, uint8_t* out) {
+  size_t i = 0;
+  for (int octet = 0; octet < 4; ++octet) {
+    if (octet > 0 && (i == s.size() || s[i++] != '.')) return false;
+    size_t start = i;
+    unsigned v = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 3) v = v * 10 + unsigned(s[i++] - '0');
+    if (i == start || v > 255 || (i - start > 1 && s[start] == '0')) return false;
+    out[octet] = static_cast<uint8_t>(v);
+  }
+  return i == s.size();
+}
+
+}  // namespace
+
 std::optional<IP> IP::parse(std::string_view s) {
   if (s.empty() || s.size() > INET6_ADDRSTRLEN) return std::nullopt;
-  std::string z(s);
   IP ip;
-  if (z.find(':') == std::string::npos) {
-    if (inet_pton(AF_INET, z.c_str(), ip.bytes.data()) != 1) return std::nullopt;
+  if (s.find(':') == std::string_view::npos) {
+    if (!parse_v4(s, ip.bytes.data())) return std::nullopt;
     ip.family = AF_INET;
     return ip;
   }
-  if (inet_pton(AF_INET6, z.c_str(), ip.bytes.data()) != 1) return std::nullopt;
+  char z[INET6_ADDRSTRLEN + 1];
+  s.copy(z, s.size());
+  z[s.size()] = '\0';
+  if (inet_pton(AF_INET6, z, ip.bytes.data()) != 1) return std::nullopt;
   ip.family = AF_INET6;
   return ip;
 }
@@ -83,9 +106,10 @@ std::string IPNet::str() const { return ip.str() + "/" + std::to_string(prefix);
 
 IPNet IPNet::network() const {
   IPNet n = *this;
-  for (int i = 0; i < static_cast<int>(ip.size()); ++i) {
-    int keep = std::clamp(prefix - i * 8, 0, 8);
-    n.ip.bytes[i] &= static_cast<uint8_t>(0xff00 >> keep);
+  int whole = std::clamp(prefix / 8, 0, static_cast<int>(ip.size()));  // bytes kept as they are
+  if (whole < static_cast<int>(ip.size())) {
+    n.ip.bytes[whole] &= static_cast<uint8_t>(0xff00 >> (prefix % 8));
+    std::fill(n.ip.bytes.begin() + whole + 1, n.ip.bytes.begin() + static_cast<long>(ip.size()), 0);
   }
   return n;
 }

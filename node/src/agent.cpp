@@ -272,7 +272,7 @@ int Agent::run() {
     // see the device, the file and the entries agree.
     knet::RunDirLock lock(vxlan::network_lock_file(opts_.cni_network));
     bool created = false;
-    nlw::LinkInfo dev = vxlan::ensure_device(*host, vcfg, opts_.cni_network, underlay, mtu, created);
+    nlw::LinkInfo dev = vxlan::ensure_device(*host, vcfg, opts_.cni_network, underlay, view, mtu, created);
     if (created) log_line("created VTEP " + dev.name + " (" + dev.mac + ") on " + underlay.link.name);
     vxlan::reconcile(*host, dev, vcfg, view);
     if (net.mode == vxlan::Mode::kL3) vxlan::configure_overlay(*host, dev, view);

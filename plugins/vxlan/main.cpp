@@ -70,7 +70,7 @@ cni::Result add(const cni::Env& env, const cni::NetConf& conf) {
 
   // The network's shared objects outlive this ADD, unless this ADD made them and fails.
   bool new_dev = false, new_br = false;
-  nlw::LinkInfo dev = vx::ensure_device(host, cfg, conf.name, node.underlay, node.mtu, new_dev);
+  nlw::LinkInfo dev = vx::ensure_device(host, cfg, conf.name, node.underlay, node.view, node.mtu, new_dev);
   common::LinkUndo undo_dev(host, new_dev ? dev.name : "");
   nlw::LinkInfo br = vx::ensure_bridge(host, cfg, conf.name, node.mtu, new_br);
   common::LinkUndo undo_br(host, new_br ? br.name : "");

@@ -1,8 +1,7 @@
 #include "overlay.h"
-#include <base/step.h>
 
-#include <base/hash.h>
 #include <base/run_lock.h>
+#include <base/step.h>
 #include <cni/error.h>
 #include <common/attach.h>
 #include <common/check.h>
@@ -19,6 +18,8 @@
 #include <cstdio>
 #include <set>
 #include <utility>
+
+#include "hash_index.h"
 
 namespace knet::vxlan {
 namespace {
@@ -65,72 +66,81 @@ std::string device_difference(const nlw::LinkInfo& l, const Config& cfg, const s
 // compares thousands of them). l3 FDB: (vtep, mac); neighbour: (overlay
 // address, mac); route: (subnet, gateway); l2 flood entry: (peer).
 struct EntryKey {
-  EntryKey() = default;
-  EntryKey(const knet::IP& ip_, const knet::IP& gw_, uint64_t mac_, int prefix_)
-      : hash(mac_ ^ static_cast<uint64_t>(prefix_)), ip(ip_), gw(gw_), mac(mac_), prefix(prefix_) {
-    // Compared first, so nearly every comparison is one of integers.
-    for (const knet::IP* a : {&ip, &gw}) {
-      for (size_t i = 0; i < a->bytes.size(); ++i) hash = knet::fnv1a_mix(hash, a->bytes[i]);
-    }
-  }
-  uint64_t hash = 0;
   knet::IP ip{};
   knet::IP gw{};
   uint64_t mac = 0;
   int prefix = 0;
-  auto operator<=>(const EntryKey&) const = default;
+  bool operator==(const EntryKey&) const = default;
+
+  uint64_t hash() const {
+    return hash_ip(gw, hash_ip(ip, hash_mix(mac, static_cast<uint64_t>(prefix))));
+  }
+};
+
+// Wanted entries by key, in O(1): `key_of(i)` is the key of the i-th.
+template <class KeyOf>
+class EntryIndex {
+ public:
+  EntryIndex(size_t n, KeyOf key_of) : index_(n), key_of_(std::move(key_of)) {
+    for (size_t i = 0; i < n; ++i) index_.add(key_of_(i).hash(), i);
+  }
+  std::optional<size_t> find(const EntryKey& k) const {
+    return index_.find(k.hash(), [&](size_t i) { return key_of_(i) == k; });
+  }
+
+ private:
+  HashIndex index_;
+  KeyOf key_of_;
 };
 
 enum Kind { kFdb, kNeigh, kRoute, kKinds };
 
-// "aa:bb:cc:dd:ee:ff" as a number; 0 for anything else (no entry knet wants has it).
-uint64_t mac_bits(const std::string& mac) {
-  if (mac.size() != 17) return 0;
-  uint64_t v = 0;
-  for (size_t i = 0; i < 17; i += 3) {
-    for (size_t j = i; j < i + 2; ++j) {
-      char c = mac[j];
-      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                             : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-      if (d < 0) return 0;
-      v = v << 4 | static_cast<uint64_t>(d);
-    }
-  }
-  return v;
-}
+// A kernel's "aa:bb:cc:dd:ee:ff" as a number; 0 for anything else (no entry knet wants has it).
+uint64_t mac_bits(const std::string& mac) { return parse_mac(mac).value_or(0); }
 
-EntryKey route_key(const knet::IPNet& dst, const knet::IP& gw) {
-  knet::IPNet net = dst.network();
-  return {net.ip, gw, 0, net.prefix};
-}
+// Routes are kept in network form by the kernel, node subnets by the parser.
+EntryKey route_key(const knet::IPNet& dst, const knet::IP& gw) { return {dst.ip, gw, 0, dst.prefix}; }
 
 // The entries l3 wants for the remote nodes of a view, found by key in
-// O(log n): which node (index into view.nodes) a listed entry belongs to.
+// O(1): which node (index into view.nodes) a listed entry belongs to.
 // Reconcile and verify compare alike through it.
 struct L3Want {
-  std::vector<std::string> macs;  // per node
-  std::vector<std::pair<EntryKey, size_t>> by_key[kKinds];
-
-  L3Want(const Config& cfg, const View& view) {
-    macs.reserve(view.nodes.size());
-    for (auto& v : by_key) v.reserve(view.nodes.size());
-    for (size_t i = 0; i < view.nodes.size(); ++i) {
-      const Node& n = view.nodes[i];
-      macs.push_back(vtep_mac(cfg.vni, n.vtep));
-      uint64_t mac = mac_bits(macs.back());
-      by_key[kFdb].push_back({{n.vtep, {}, mac, 0}, i});
-      by_key[kNeigh].push_back({{overlay_ip(n), {}, mac, 0}, i});
-      by_key[kRoute].push_back({route_key(n.subnet, overlay_ip(n)), i});
+  // The key of node i's entry of kind K.
+  template <Kind K>
+  struct KeyOf {
+    const L3Want* want;
+    EntryKey operator()(size_t i) const {
+      const Node& n = want->view.nodes[i];
+      if constexpr (K == kFdb) return {n.vtep, {}, want->macs[i], 0};
+      if constexpr (K == kNeigh) return {overlay_ip(n), {}, want->macs[i], 0};
+      if constexpr (K == kRoute) return route_key(n.subnet, overlay_ip(n));
     }
-    for (auto& v : by_key) std::sort(v.begin(), v.end());
-  }
+  };
+
+  const View& view;
+  std::vector<uint64_t> macs;  // per node: node_mac
+  EntryIndex<KeyOf<kFdb>> fdb;
+  EntryIndex<KeyOf<kNeigh>> neigh;
+  EntryIndex<KeyOf<kRoute>> route;
+
+  L3Want(const Config& cfg, const View& v)
+      : view(v),
+        macs(node_macs(cfg, v)),
+        fdb(v.nodes.size(), {this}),
+        neigh(v.nodes.size(), {this}),
+        route(v.nodes.size(), {this}) {}
+  L3Want(const L3Want&) = delete;  // the indexes point back to it
 
   std::optional<size_t> find(Kind kind, const EntryKey& k) const {
-    const auto& v = by_key[kind];
-    auto it = std::lower_bound(v.begin(), v.end(), k,
-                               [](const std::pair<EntryKey, size_t>& e, const EntryKey& x) { return e.first < x; });
-    if (it == v.end() || it->first != k) return std::nullopt;
-    return it->second;
+    return kind == kFdb ? fdb.find(k) : kind == kNeigh ? neigh.find(k) : route.find(k);
+  }
+
+ private:
+  static std::vector<uint64_t> node_macs(const Config& cfg, const View& v) {
+    std::vector<uint64_t> out;
+    out.reserve(v.nodes.size());
+    for (const Node& n : v.nodes) out.push_back(node_mac(cfg.vni, n));
+    return out;
   }
 };
 
@@ -176,7 +186,7 @@ L3Listed list_l3(nlw::Socket& host, int dev_index, const L3Want& want, size_t no
 // metrics the bucket is 256 times shorter. A metric only orders routes to the
 // same prefix, and each node's subnet has one route here. IPv6 routes do not
 // share such state and keep the kernel's default.
-std::optional<uint32_t> l3_metric(const knet::IPNet& subnet) {
+std::optional<uint32_t> l3_metric(const knet::IPNet& subnet) {  // network form
   if (!subnet.ip.is_v4()) return std::nullopt;
   uint32_t h = 0;
   for (size_t i = 0; i < subnet.ip.size(); ++i) h = h * 31 + subnet.ip.bytes[i];
@@ -189,7 +199,7 @@ nlw::RouteSpec l3_route(const Node& n, int dev_index) {
   r.gw = overlay_ip(n);
   r.oif = dev_index;
   r.onlink = true;
-  r.priority = l3_metric(n.subnet.network());
+  r.priority = l3_metric(n.subnet);
   return r;
 }
 
@@ -260,6 +270,7 @@ View view_from(const Config& cfg, const Membership& m, const knet::IP& local) {
     if (p != local) v.peers.push_back(p);
   }
   v.all_nodes = m.nodes;
+  v.network = m.network;
   for (const auto& n : m.nodes) {
     if (n.vtep.family != local.family) {
       cni::config_error("node vtep " + n.vtep.str() + " and the local VTEP address " + local.str() +
@@ -302,7 +313,7 @@ knet::IP node_gateway(const View& view, const cni::Result& ip) {
 
 void add_cluster_route(cni::Result& ip, const View& view) {
   const knet::IPNet& subnet = view.self->subnet;
-  auto cluster = cluster_cidr(view.all_nodes, family_of(subnet.ip));
+  auto cluster = view.network ? view.network : cluster_cidr(view.all_nodes, family_of(subnet.ip));
   if (!cluster || *cluster == subnet) return;
   for (const auto& r : ip.routes) {
     if (!r.table && r.dst.ip.family == cluster->ip.family && r.dst.prefix <= cluster->prefix &&
@@ -324,10 +335,10 @@ std::string network_lock_file(const std::string& network) {
 }
 
 nlw::LinkInfo ensure_device(nlw::Socket& host, const Config& cfg, const std::string& network,
-                            const Underlay& u, unsigned mtu, bool& created) {
+                            const Underlay& u, const View& view, unsigned mtu, bool& created) {
   knet::Step step("ensure vxlan device");
   created = false;
-  std::string mac = vtep_mac(cfg.vni, u.local);
+  std::string mac = mac_str(view.self ? node_mac(cfg.vni, *view.self) : vtep_mac_bits(cfg.vni, u.local));
   if (auto l = nlw::find_link(host, cfg.device())) {
     if (l->kind == "vxlan" && l->alias.empty()) {
       nlw::set_alias(host, l->index, network_tag(network));  // see the contract
@@ -402,28 +413,24 @@ void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, c
   nlw::Batch batch(host);
   if (cfg.mode == Mode::kL2) {
     if (cfg.group) return;  // the group is the device's own default remote
-    // A sorted vector of keys and a flag each, not sets: thousands of peers
-    // on every ADD (the keys compare by their hash first, see EntryKey).
-    std::vector<EntryKey> want;
-    want.reserve(view.peers.size());
-    for (const auto& p : view.peers) want.emplace_back(p, knet::IP{}, 0, 0);
-    std::sort(want.begin(), want.end());
-    want.erase(std::unique(want.begin(), want.end()), want.end());
-    std::vector<bool> have(want.size());
+    // An index and a flag per peer, not sets: thousands of peers on every
+    // ADD (view.peers has no duplicates).
+    auto key_of = [&](size_t i) { return EntryKey{view.peers[i], {}, 0, 0}; };
+    EntryIndex want(view.peers.size(), key_of);
+    std::vector<bool> have(view.peers.size());
     for (const auto& e : nlw::list_fdb(host, dev.index)) {
       if (!e.self || !e.dst) continue;
-      EntryKey k(*e.dst, knet::IP{}, 0, 0);
-      auto it = std::lower_bound(want.begin(), want.end(), k);
-      if (it == want.end() || *it != k) {
+      auto i = want.find({*e.dst, {}, 0, 0});
+      if (!i) {
         nlw::del_fdb(batch, dev.index, e.mac, e.dst);  // flood entry or MAC learned behind it
       } else if (e.mac == kZeroMac) {
-        have[static_cast<size_t>(it - want.begin())] = true;
+        have[*i] = true;
       }
     }
-    for (size_t i = 0; i < want.size(); ++i) {
+    for (size_t i = 0; i < view.peers.size(); ++i) {
       // Exists: a concurrent ADD on this node added it.
       if (!have[i]) {
-        nlw::add_fdb(batch, dev.index, kZeroMac, want[i].ip, {true, true, true},
+        nlw::add_fdb(batch, dev.index, kZeroMac, view.peers[i], {true, true, true},
                      nlw::Batch::kAcceptExists);
       }
     }
@@ -439,8 +446,8 @@ void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, c
       [&](const nlw::FdbEntry& e) { nlw::del_fdb(batch, dev.index, e.mac, e.dst); });
   for (size_t i = 0; i < view.nodes.size(); ++i) {
     const Node& n = view.nodes[i];
-    if (!have.has(i, kFdb)) nlw::add_fdb(batch, dev.index, want.macs[i], n.vtep);
-    if (!have.has(i, kNeigh)) nlw::add_neigh(batch, dev.index, overlay_ip(n), want.macs[i]);
+    if (!have.has(i, kFdb)) nlw::add_fdb(batch, dev.index, mac_str(want.macs[i]), n.vtep);
+    if (!have.has(i, kNeigh)) nlw::add_neigh(batch, dev.index, overlay_ip(n), mac_str(want.macs[i]));
     if (!have.has(i, kRoute)) nlw::add_route(batch, l3_route(n, dev.index), true);
   }
   batch.finish();
@@ -532,11 +539,11 @@ void verify_host(nlw::Socket& host, const Config& cfg, const std::string& networ
   L3Listed have = list_l3(host, dev->index, want, view.nodes.size(), ignore, ignore, ignore);
   for (size_t i = 0; i < view.nodes.size(); ++i) {
     const Node& n = view.nodes[i];
-    const std::string& mac = want.macs[i];
+    auto mac = [&] { return mac_str(want.macs[i]); };
     auto node = [&] { return " for node " + n.vtep.str() + " on " + dev->name; };
-    if (!have.has(i, kFdb)) common::check_failed("no FDB entry " + mac + " dst " + n.vtep.str() + node());
+    if (!have.has(i, kFdb)) common::check_failed("no FDB entry " + mac() + " dst " + n.vtep.str() + node());
     if (!have.has(i, kNeigh)) {
-      common::check_failed("no neighbour entry " + overlay_ip(n).str() + " lladdr " + mac + node());
+      common::check_failed("no neighbour entry " + overlay_ip(n).str() + " lladdr " + mac() + node());
     }
     if (!have.has(i, kRoute)) {
       common::check_failed("no route " + n.subnet.str() + " via " + overlay_ip(n).str() + node());

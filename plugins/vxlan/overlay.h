@@ -44,6 +44,7 @@ struct View {
   std::vector<Node> nodes{};
   std::optional<Node> self{};
   std::vector<Node> all_nodes{};  // l3: every node, this one included
+  std::optional<knet::IPNet> network{};  // l3: the membership's `network`
 };
 
 // Splits `m` around `local`. Throws a config error when an entry's address
@@ -66,23 +67,26 @@ cni::NetConf ipam_conf(const cni::NetConf& conf, const Config& cfg,
 // of the node subnet's family in `ip`, else the subnet's first host.
 knet::IP node_gateway(const View& view, const cni::Result& ip);
 
-// l3: adds to `ip` a route to the cluster CIDR (cluster_cidr of every
-// node's subnet of this node's family) via node_gateway, unless a route of
-// `ip` already covers it. A membership of this node alone has no cluster
-// beyond the node's subnet (reached by the connected route): no route then.
+// l3: adds to `ip` a route to the cluster CIDR via node_gateway, unless a
+// route of `ip` already covers it. The cluster CIDR is the membership's
+// `network` when it has one (so the route covers nodes that join later),
+// else cluster_cidr of every node's subnet of this node's family. A cluster
+// CIDR that is this node's subnet (a membership of this node alone, without
+// `network`) is reached by the connected route: no route then.
 void add_cluster_route(cni::Result& ip, const View& view);
 
 // The name of the per-network lock file under the run dir (see
 // knet::RunDirLock): "vxlan-" + a hash of `network` (any name fits a path).
 std::string network_lock_file(const std::string& network);
 
-// The network's VXLAN device, up: the existing one if it matches the config
-// (its MTU is corrected in place; an untagged one, left by an ADD killed
-// between creating and tagging it, is tagged), a new one otherwise
-// (`created` set). The caller holds the network's lock.
+// The network's VXLAN device, up, with this node's VTEP MAC (its `mac` in
+// view.self, else the derived one): the existing one if it matches the
+// config (its MTU and MAC are corrected in place; an untagged one, left by
+// an ADD killed between creating and tagging it, is tagged), a new one
+// otherwise (`created` set). The caller holds the network's lock.
 // Throws when a link of that name exists and differs, naming the difference.
 nlw::LinkInfo ensure_device(nlw::Socket& host, const Config& cfg, const std::string& network,
-                            const Underlay& u, unsigned mtu, bool& created);
+                            const Underlay& u, const View& view, unsigned mtu, bool& created);
 
 // The bridge cfg.bridge, up, created (with the network tag, `created` set)
 // when missing. Throws if a non-bridge link has the name.

@@ -7,6 +7,7 @@
 #include <base/error.h>
 #include <cni/netconf.h>
 
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <string>
@@ -164,9 +165,16 @@ const NetworkConfig& net16() {
   return c;
 }
 
-std::string lease_json(const std::string& ip, int vni = 1, const std::string& type = "vxlan") {
-  return R"({"PublicIP": ")" + ip + R"(", "BackendType": ")" + type +
-         R"(", "BackendData": {"VNI": )" + std::to_string(vni) + R"(, "VtepMAC": "02:aa:bb:cc:dd:ee"}})";
+// A lease of `ip`; its VtepMAC 02:aa:bb:cc:dd:<ip's last octet> unless `mac` says ("-": none).
+std::string lease_json(const std::string& ip, int vni = 1, const std::string& type = "vxlan",
+                       std::string mac = "") {
+  if (mac.empty()) {
+    char last[8];
+    std::snprintf(last, sizeof last, "%02x", std::stoi(ip.substr(ip.rfind('.') + 1)));
+    mac = "02:aa:bb:cc:dd:" + std::string(last);
+  }
+  std::string data = R"({"VNI": )" + std::to_string(vni) + (mac == "-" ? "" : R"(, "VtepMAC": ")" + mac + "\"") + "}";
+  return R"({"PublicIP": ")" + ip + R"(", "BackendType": ")" + type + R"(", "BackendData": )" + data + "}";
 }
 
 TEST(Lease, KeysAndValuesInFlannelsFormat) {
@@ -194,7 +202,8 @@ TEST(Lease, GarbageIsRefusedWithAReason) {
             "key does not name a subnet (a.b.c.d-len)");
   EXPECT_EQ(err(k, lease_json("192.0.2.3", 1, "udp")), "\"BackendType\" is \"udp\", not \"vxlan\"");
   EXPECT_EQ(err(k, lease_json("192.0.2.3", 2)), "\"BackendData.VNI\" 2 is not the network's VNI 1");
-  EXPECT_EQ(err(k, lease_json("fd00::3")), "\"PublicIP\" fd00::3 is not IPv4 like this node's underlay");
+  EXPECT_EQ(err(k, lease_json("fd00::3", 1, "vxlan", "02:00:00:00:00:03")),
+            "\"PublicIP\" fd00::3 is not IPv4 like this node's underlay");
   EXPECT_EQ(err(k, R"({"BackendType": "vxlan"})"), "\"PublicIP\" missing or not an IP address");
 }
 
@@ -233,6 +242,47 @@ TEST(Registry, SkipsGarbageAndDuplicatesWithOneLineEach) {
   EXPECT_EQ(m.nodes[2].vtep.str(), "192.0.2.14");
 }
 
+// l3: every node with its published VtepMAC (the derived one when the lease
+// has none) and the config's Network; a VtepMAC that is no unicast MAC is
+// garbage, and of two leases with one MAC the older wins (the FDB maps a MAC
+// to one VTEP), reported once.
+TEST(Registry, PublishesMacsAndTheNetwork) {
+  std::vector<std::string> log;
+  Registry r(net16(), "/knet/network", [&](const std::string& m) { log.push_back(m); });
+  r.reset({kv("10.244.1.0-24", lease_json("192.0.2.11", 1, "vxlan", "0A-58-0A-F4-01-00"), 5),
+           kv("10.244.2.0-24", lease_json("192.0.2.12", 1, "vxlan", "-"), 6),
+           kv("10.244.3.0-24", lease_json("192.0.2.13", 1, "vxlan", "01:00:5e:00:00:01"), 7),
+           kv("10.244.4.0-24", lease_json("192.0.2.14", 1, "vxlan", "02:zz"), 8),
+           kv("10.244.5.0-24", lease_json("192.0.2.15", 1, "vxlan", "0a:58:0a:f4:01:00"), 4)});
+  vxlan::Membership m = r.membership();
+  ASSERT_EQ(m.nodes.size(), 2u);
+  EXPECT_EQ(m.nodes[0].vtep.str(), "192.0.2.12");
+  EXPECT_EQ(m.nodes[0].mac, vxlan::vtep_mac_bits(1, m.nodes[0].vtep));
+  EXPECT_EQ(m.nodes[1].vtep.str(), "192.0.2.15");  // older than .11, which has its MAC
+  EXPECT_EQ(vxlan::mac_str(m.nodes[1].mac), "0a:58:0a:f4:01:00");
+  ASSERT_TRUE(m.network);
+  EXPECT_EQ(m.network->str(), "10.244.0.0/16");
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[0], "skipping /knet/network/subnets/10.244.3.0-24 (revision 7): "
+                    "\"BackendData.VtepMAC\" \"01:00:5e:00:00:01\" is not a unicast MAC");
+  EXPECT_EQ(log[1], "skipping /knet/network/subnets/10.244.4.0-24 (revision 8): "
+                    "\"BackendData.VtepMAC\" \"02:zz\" is not a unicast MAC");
+  EXPECT_EQ(log[2], "skipping /knet/network/subnets/10.244.1.0-24: VtepMAC 0a:58:0a:f4:01:00 is held by "
+                    "/knet/network/subnets/10.244.5.0-24 already");
+  r.membership();
+  EXPECT_EQ(log.size(), 3u) << "a duplicate is reported once";
+
+  // l2 uses no VTEP MAC: one MAC on two leases is no reason to skip either.
+  NetworkConfig l2 = net16();
+  l2.mode = vxlan::Mode::kL2;
+  Registry r2(l2, "/knet/network", [&](const std::string& m) { log.push_back(m); });
+  r2.reset({kv("10.244.1.0-24", lease_json("192.0.2.11", 1, "vxlan", "02:00:00:00:00:01"), 5),
+            kv("10.244.2.0-24", lease_json("192.0.2.12", 1, "vxlan", "02:00:00:00:00:01"), 6)});
+  m = r2.membership();
+  EXPECT_EQ(m.peers.size(), 2u);
+  EXPECT_FALSE(m.network);
+}
+
 // What the agent writes is what the vxlan plugin reads.
 TEST(PeersFile, ReadBackByThePlugin) {
   TempDir dir;
@@ -244,17 +294,21 @@ TEST(PeersFile, ReadBackByThePlugin) {
     if (mode == vxlan::Mode::kL2) {
       for (const auto& n : m.nodes) m.peers.push_back(n.vtep);
       m.nodes.clear();
+      m.network.reset();
     }
     vxlan::Config cfg;
     cfg.mode = mode;
+    cfg.vni = 1;
     cfg.peers_file = dir.path() + "/peers.json";
     std::ofstream(cfg.peers_file) << peers_file_json(m, mode);
     vxlan::Membership back = vxlan::load_members(cfg);
     EXPECT_EQ(back.nodes, m.nodes);
     EXPECT_EQ(back.peers, m.peers);
+    EXPECT_EQ(back.network, m.network);
   }
   EXPECT_EQ(peers_file_json(r.membership(), vxlan::Mode::kL3),
-            R"({"nodes":[{"subnet":"10.244.1.0/24","vtep":"192.0.2.11"},{"subnet":"10.244.7.0/24","vtep":"192.0.2.12"}]})"
+            R"({"network":"10.244.0.0/16","nodes":[{"mac":"02:aa:bb:cc:dd:0b","subnet":"10.244.1.0/24","vtep":"192.0.2.11"},)"
+            R"({"mac":"02:aa:bb:cc:dd:0c","subnet":"10.244.7.0/24","vtep":"192.0.2.12"}]})"
             "\n");
 }
 

@@ -1,4 +1,10 @@
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
 
 #include "base/ip.h"
 
@@ -15,6 +21,30 @@ TEST(IP, ParseAndFormat) {
   EXPECT_FALSE(IP::parse("010.1.2.3"));
   EXPECT_FALSE(IP::parse(""));
   EXPECT_FALSE(IP::parse("1.2.3.4/24"));
+}
+
+// IPv4 is parsed by hand: it must accept exactly what inet_pton accepts.
+TEST(IP, V4ParsesAsInetPton) {
+  std::vector<std::string> cases = {"0.0.0.0", "255.255.255.255", "1.2.3.4", "01.2.3.4", "1.2.3.04", "1.2.3.0",
+                                    "1.2.3.256", "1.2.3.1000", "1.2.3", "1.2.3.4.5", "1..3.4", ".1.2.3", "1.2.3.",
+                                    " 1.2.3.4", "1.2.3.4 ", "1.2.3.4\n", "1.2.3.-4", "1.2.3.+4", "a.b.c.d", "0x1.2.3.4",
+                                    "1.2.3.4a", "192.0.2.1", "000.0.0.0", "0.00.0.0", "9.99.199.249"};
+  std::mt19937 rng(17);
+  const char alphabet[] = "0123456789.";
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    for (int n = rng() % 17; n > 0; --n) s += alphabet[rng() % 11];
+    cases.push_back(s);
+  }
+  for (const auto& s : cases) {
+    unsigned char want[4];
+    bool ok = inet_pton(AF_INET, s.c_str(), want) == 1;
+    auto got = IP::parse(s);
+    ASSERT_EQ(got.has_value(), ok) << "\"" << s << "\"";
+    if (ok) {
+      EXPECT_EQ(std::memcmp(got->bytes.data(), want, 4), 0) << s;
+    }
+  }
 }
 
 TEST(IP, Arithmetic) {
@@ -47,6 +77,19 @@ TEST(IPNet, ParseMaskContains) {
   EXPECT_EQ(IPNet::parse("10.0.0.7/32")->last().str(), "10.0.0.7");
   EXPECT_EQ(IPNet::parse("::1/128")->network().str(), "::1/128");
   EXPECT_EQ(IPNet::parse("0.0.0.0/0")->last().str(), "255.255.255.255");
+}
+
+TEST(IPNet, NetworkOfEveryPrefix) {
+  for (const char* a : {"255.255.255.255", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"}) {
+    IP ip = *IP::parse(a);
+    for (int p = 0; p <= ip.bits(); ++p) {
+      IP n = IPNet{ip, p}.network().ip;
+      for (int b = 0; b < ip.bits(); ++b) {
+        bool set = n.bytes[b / 8] >> (7 - b % 8) & 1;
+        ASSERT_EQ(set, b < p) << a << "/" << p << " bit " << b;
+      }
+    }
+  }
 }
 
 TEST(IPNet, Overlaps) {

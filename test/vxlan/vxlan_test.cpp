@@ -108,6 +108,16 @@ class VxlanTest : public ::testing::Test {
     return config(c, node);
   }
 
+  // An l3 config for `node` with the membership file and host-local
+  // completed from it.
+  json l3_file_config(int node) {
+    return config({{"mode", "l3"},
+                   {"underlay", "ul0"},
+                   {"peersFile", members_path()},
+                   {"ipam", {{"type", "host-local"}}}},
+                  node);
+  }
+
   // One container per node, "<prefix><node>", attached with conf(node);
   // returns their IPs.
   template <class Conf>
@@ -467,13 +477,7 @@ TEST_F(VxlanTest, L3ExplicitRangesStillRouteToTheCluster) {
 TEST_F(VxlanTest, L3OneNodeThenASecondJoins) {
   json members = json::array({{{"vtep", vtep(0)}, {"subnet", "10.247.1.0/24"}}});
   write_members({{"nodes", members}});
-  auto conf = [&](int node) {
-    return config({{"mode", "l3"},
-                   {"underlay", "ul0"},
-                   {"peersFile", members_path()},
-                   {"ipam", {{"type", "host-local"}}}},
-                  node);
-  };
+  auto conf = [&](int node) { return l3_file_config(node); };
   std::string first = attach(0, "o0", conf(0));
   ASSERT_FALSE(HasFailure());
   EXPECT_EQ(first.rfind("10.247.1.", 0), 0u) << first;
@@ -488,6 +492,56 @@ TEST_F(VxlanTest, L3OneNodeThenASecondJoins) {
             std::string::npos);
   EXPECT_TRUE(ping("o2", there));
   EXPECT_TRUE(ping("o1", here));
+}
+
+// The peersFile as knet-node writes it: every node's published VTEP MAC
+// and the network. Each node's device takes its own entry's MAC, and each
+// node programs the others' as given (read back from the kernel's
+// neighbour and FDB tables); a node without "mac" keeps the derived one.
+// A container's route is the whole network, so one started while the
+// cluster has two nodes reaches the pods of a third that joins later with
+// a subnet outside the prefix of the first two (10.248.0.0/22).
+TEST_F(VxlanTest, L3PublishedMacsAndTheWholeNetwork) {
+  const std::string mac[] = {"0a:58:0a:f8:01:00", "0a:58:0a:f8:02:00"};
+  json members = json::array({{{"vtep", vtep(0)}, {"subnet", "10.248.1.0/24"}, {"mac", mac[0]}},
+                              {{"vtep", vtep(1)}, {"subnet", "10.248.2.0/24"}, {"mac", "0A-58-0A-F8-02-00"}}});
+  write_members({{"network", "10.248.0.0/16"}, {"nodes", members}});
+  auto conf = [&](int node) { return l3_file_config(node); };
+  std::string ip0 = attach(0, "w0", conf(0)), ip1 = attach(1, "w1", conf(1));
+  ASSERT_FALSE(HasFailure());
+  EXPECT_EQ(sb.link_json(nodes[0], "knetvx42").value("address", ""), mac[0]);
+  EXPECT_EQ(sb.link_json(nodes[1], "knetvx42").value("address", ""), mac[1]);
+  json neigh = json_in(0, "ip -j neigh show dev knetvx42 10.248.2.0");
+  ASSERT_EQ(neigh.size(), 1u) << neigh;
+  EXPECT_EQ(neigh[0].value("lladdr", ""), mac[1]);
+  EXPECT_EQ(fdb_dsts(0, mac[1]), (std::vector<std::string>{vtep(1)}));
+  neigh = json_in(1, "ip -j neigh show dev knetvx42 10.248.1.0");
+  ASSERT_EQ(neigh.size(), 1u) << neigh;
+  EXPECT_EQ(neigh[0].value("lladdr", ""), mac[0]);
+  EXPECT_EQ(fdb_dsts(1, mac[0]), (std::vector<std::string>{vtep(0)}));
+  EXPECT_EQ(results["w0"]["routes"][0]["dst"], "10.248.0.0/16") << results["w0"];
+  EXPECT_NE(sb.exec_in(netns["w0"], "ip route").out.find("10.248.0.0/16 via 10.248.1.1"),
+            std::string::npos);
+  EXPECT_TRUE(ping("w0", ip1));
+  EXPECT_TRUE(ping("w1", ip0));
+
+  members.push_back({{"vtep", vtep(2)}, {"subnet", "10.248.200.0/24"}});
+  write_members({{"network", "10.248.0.0/16"}, {"nodes", members}});
+  std::string ip2 = attach(2, "w2", conf(2));
+  attach(0, "w3", conf(0));  // node 1's next ADD brings in node 3
+  ASSERT_FALSE(HasFailure());
+  std::string derived = knet::vxlan::vtep_mac(42, *knet::IP::parse(vtep(2)));
+  EXPECT_EQ(sb.link_json(nodes[2], "knetvx42").value("address", ""), derived);
+  neigh = json_in(0, "ip -j neigh show dev knetvx42 10.248.200.0");
+  ASSERT_EQ(neigh.size(), 1u) << neigh;
+  EXPECT_EQ(neigh[0].value("lladdr", ""), derived);
+  EXPECT_EQ(fdb_dsts(0, derived), (std::vector<std::string>{vtep(2)}));
+  EXPECT_TRUE(ping("w0", ip2)) << "the first container's route does not cover the third node";
+  EXPECT_TRUE(ping("w2", ip0));
+  json check = conf(0);
+  check["prevResult"] = results["w0"];
+  RunResult rc = run("CHECK", 0, "w0", netns["w0"], check);
+  EXPECT_EQ(rc.code, 0) << rc.out;
 }
 
 // ADD and GC of a network hold its lock (an flock under KNET_RUN_DIR): while

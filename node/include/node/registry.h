@@ -29,9 +29,11 @@ class Registry {
   // Applies watch events in order: a put (re)reads its key, a delete drops it.
   void apply(const std::vector<etcd::Event>& events);
 
-  // The usable leases as the vxlan plugin's membership (l3 `nodes`, l2
-  // `peers`), in key order. Of leases with one PublicIP the oldest (lowest
-  // create revision) wins; the others are skipped and reported once each.
+  // The usable leases as the vxlan plugin's membership (l3 `nodes`, each
+  // with its VtepMAC, or the derived MAC when the lease has none, and the
+  // config's Network as `network`; l2 `peers`), in key order. Of leases
+  // with one PublicIP, or in l3 one VTEP MAC, the oldest (lowest create
+  // revision) wins; the others are skipped and reported once each.
   vxlan::Membership membership() const;
   // The usable leases by key (garbage left out, duplicates still in).
   const std::map<std::string, std::pair<SubnetLease, int64_t>>& leases() const { return leases_; }
@@ -46,8 +48,9 @@ class Registry {
   mutable std::set<std::pair<std::string, int64_t>> reported_;    // (key, create revision)
 };
 
-// The vxlan plugin's peersFile for `m` (docs/vxlan.md): {"nodes": [{"vtep",
-// "subnet"}...]} in l3, {"peers": [...]} in l2.
+// The vxlan plugin's peersFile for `m` (docs/vxlan.md): {"network",
+// "nodes": [{"vtep", "subnet", "mac"}...]} in l3 ("network" and "mac" when
+// `m` has them), {"peers": [...]} in l2.
 std::string peers_file_json(const vxlan::Membership& m, vxlan::Mode mode);
 
 }  // namespace knet::node
