@@ -1,7 +1,7 @@
 #include "overlay.h"
-#include <base/step.h>
 
 #include <base/run_lock.h>
+#include <base/step.h>
 #include <cni/error.h>
 #include <common/attach.h>
 #include <common/check.h>
