@@ -2,16 +2,22 @@
 
 #include <config.h>  // the vxlan plugin's Membership
 
+#include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <mutex>
-#include <set>
+#include <tuple>
+#include <vector>
 
 namespace knet::node {
 namespace {
 
 std::mutex mu;
 cni::Logger logger;                  // guarded by mu
-std::set<std::string> last_members;  // guarded by mu
+// A member: its address, and for an l3 node its subnet (address, prefix;
+// prefix -1 for an l2 peer).
+using Member = std::tuple<knet::IP, knet::IP, int>;
+std::vector<Member> last_members;  // sorted, guarded by mu
 bool have_members = false;
 
 }  // namespace
@@ -42,21 +48,30 @@ void log_store_error(const std::string& msg) {
 }
 
 void log_membership(const vxlan::Membership& m) {
-  std::set<std::string> now;
-  for (const auto& n : m.nodes) now.insert(n.vtep.str() + " " + n.subnet.str());
-  for (const auto& p : m.peers) now.insert(p.str());
-  std::set<std::string> joined, left;
+  // Compared as sorted addresses, strings only for who joined or left: the
+  // membership has thousands of nodes and comes at every watch event.
+  std::vector<Member> now;
+  now.reserve(m.nodes.size() + m.peers.size());
+  for (const auto& n : m.nodes) now.emplace_back(n.vtep, n.subnet.ip, n.subnet.prefix);
+  for (const auto& p : m.peers) now.emplace_back(p, knet::IP{}, -1);
+  std::sort(now.begin(), now.end());
+  std::vector<Member> joined, left;
   {
     std::lock_guard<std::mutex> l(mu);
-    for (const auto& x : now)
-      if (!last_members.count(x)) joined.insert(x);
-    for (const auto& x : last_members)
-      if (!now.count(x)) left.insert(x);
-    last_members = now;
+    if (have_members && now == last_members) return;
+    std::set_difference(now.begin(), now.end(), last_members.begin(), last_members.end(),
+                        std::back_inserter(joined));
+    std::set_difference(last_members.begin(), last_members.end(), now.begin(), now.end(),
+                        std::back_inserter(left));
+    last_members = std::move(now);
     have_members = true;
   }
-  for (const auto& x : joined) log_event(cni::LogLevel::kInfo, "membership", "joined " + x);
-  for (const auto& x : left) log_event(cni::LogLevel::kInfo, "membership", "left " + x);
+  auto str = [](const Member& x) {
+    const auto& [ip, net, prefix] = x;
+    return prefix < 0 ? ip.str() : ip.str() + " " + knet::IPNet{net, prefix}.str();
+  };
+  for (const auto& x : joined) log_event(cni::LogLevel::kInfo, "membership", "joined " + str(x));
+  for (const auto& x : left) log_event(cni::LogLevel::kInfo, "membership", "left " + str(x));
 }
 
 }  // namespace knet::node

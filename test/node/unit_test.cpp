@@ -10,12 +10,14 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "node/agent.h"
 #include "node/flags.h"
+#include "node/log.h"
 #include "node/network.h"
 #include "node/registry.h"
 #include "sandbox.h"
@@ -347,6 +349,36 @@ TEST(PeersFile, SameAsAJsonDump) {
   }
   l3.network.reset();
   EXPECT_EQ(peers_file_json(l3, vxlan::Mode::kL3), dump(l3, vxlan::Mode::kL3));
+}
+
+// Who joined and who left, one line each, nothing when nothing changed.
+TEST(MembershipLog, JoinedAndLeft) {
+  TempDir dir;
+  cni::LogConfig c;
+  c.file = dir.path() + "/node.log";
+  open_log(c);
+  auto node = [](const char* vtep, const char* subnet) {
+    return vxlan::Node{*knet::IP::parse(vtep), *knet::IPNet::parse(subnet)};
+  };
+  vxlan::Membership a, b;
+  a.nodes = {node("192.0.2.11", "10.244.1.0/24"), node("192.0.2.12", "10.244.2.0/24")};
+  b.nodes = {node("192.0.2.12", "10.244.2.0/24"), node("192.0.2.13", "10.244.3.0/24")};
+  log_membership(a);
+  log_membership(a);
+  log_membership(b);
+  open_log({});
+  std::ifstream in(c.file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto count = [&](const std::string& s) {
+    size_t n = 0;
+    for (size_t at = text.find(s); at != std::string::npos; at = text.find(s, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("joined 192.0.2.11 10.244.1.0/24"), 1u) << text;
+  EXPECT_EQ(count("joined 192.0.2.12 10.244.2.0/24"), 1u) << text;
+  EXPECT_EQ(count("joined 192.0.2.13 10.244.3.0/24"), 1u) << text;
+  EXPECT_EQ(count("left 192.0.2.11 10.244.1.0/24"), 1u) << text;
+  EXPECT_EQ(count("left "), 1u) << text;
 }
 
 TEST(Status, HealthAndMetrics) {
