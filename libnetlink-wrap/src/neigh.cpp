@@ -134,54 +134,44 @@ bool delete_quietly(Socket& sock, W&& what, F&& f) {
   return true;
 }
 
-// One entry of an RTM_GETNEIGH dump, read straight from the message.
-struct RawNeigh {
-  int family = 0;
-  int index = 0;
-  int state = 0;
-  int flags = 0;
-  std::string mac{};
-  std::optional<knet::IP> ip{};  // NDA_DST
-};
-
-
 // The entries of one RTM_GETNEIGH dump whose request carries `header`
 // (ifinfomsg for the FDB, ndmsg for the neighbour tables) and `filter_index`
-// as NDA_IFINDEX when non-zero. The kernel filters by device, so only that
-// device's entries cross the socket; no libnl cache is built (its insert
-// compares each new all-zeros flood entry with all others: quadratic).
+// as NDA_IFINDEX when non-zero, each passed to `fn` as the kernel sent it.
+// The kernel filters by device, so only that device's entries cross the
+// socket; no libnl cache is built (its insert compares each new all-zeros
+// flood entry with all others: quadratic), and nothing is copied per entry.
 template <class Header>
-std::vector<RawNeigh> dump_neigh(Socket& sock, const Header& header, int filter_index,
-                                 const std::function<std::string()>& what) {
-  std::vector<RawNeigh> entries;
+void dump_neigh(Socket& sock, const Header& header, int filter_index,
+                const std::function<void(const NeighView&)>& fn,
+                const std::function<void()>& restart, const std::function<std::string()>& what) {
   auto parse = [&](const nlmsghdr* hdr) {
     if (hdr->nlmsg_type != RTM_NEWNEIGH) return;
     nlattr* tb[NDA_MAX + 1];
     if (nlmsg_parse(const_cast<nlmsghdr*>(hdr), sizeof(ndmsg), tb, NDA_MAX, nullptr) < 0) return;
     const auto* nd = static_cast<const ndmsg*>(nlmsg_data(hdr));
-    RawNeigh n;
+    NeighView n;
     n.family = nd->ndm_family;
     n.index = nd->ndm_ifindex;
     n.state = nd->ndm_state;
     n.flags = nd->ndm_flags;
     n.ip = detail::ip_of(tb[NDA_DST]);
     if (tb[NDA_LLADDR]) {
-      n.mac = detail::mac_str(static_cast<const unsigned char*>(nla_data(tb[NDA_LLADDR])),
-                              static_cast<size_t>(nla_len(tb[NDA_LLADDR])));
+      n.lladdr = static_cast<const unsigned char*>(nla_data(tb[NDA_LLADDR]));
+      n.lladdr_len = static_cast<size_t>(nla_len(tb[NDA_LLADDR]));
     }
-    entries.push_back(std::move(n));
+    fn(n);
   };
   auto attrs = [&](nl_msg* msg) {
     return filter_index ? nla_put_u32(msg, NDA_IFINDEX, filter_index) : 0;
   };
-  detail::dump(sock, RTM_GETNEIGH, &header, sizeof header, attrs, parse, [&] { entries.clear(); },
-               what);
-  return entries;
+  detail::dump(sock, RTM_GETNEIGH, &header, sizeof header, attrs, parse, restart, what);
 }
 
 }  // namespace
 
 bool NeighInfo::permanent() const { return state & NUD_PERMANENT; }
+
+std::string NeighView::mac() const { return lladdr ? detail::mac_str(lladdr, lladdr_len) : std::string(); }
 
 void add_neigh(Socket& sock, int index, const knet::IP& ip, const std::string& mac) {
   NeighPtr n = neigh_entry(index, ip, mac);
@@ -195,20 +185,28 @@ bool del_neigh(Socket& sock, int index, const knet::IP& ip) {
                         [&] { return rtnl_neigh_delete(sock.get(), n.get(), 0); });
 }
 
+void for_each_neigh(Socket& sock, int index, int family,
+                    const std::function<void(const NeighView&)>& fn,
+                    const std::function<void()>& restart) {
+  // One dump: the kernel's AF_UNSPEC dump walks the ARP and NDP tables both.
+  ndmsg req{};
+  req.ndm_family = static_cast<unsigned char>(family);
+  auto what = [&] {
+    return "failed to list neighbours" + (index ? " on " + link_label(sock, index) : "");
+  };
+  auto keep = [&](const NeighView& n) {
+    bool ip_family = family ? n.family == family : n.family == AF_INET || n.family == AF_INET6;
+    if (ip_family && (!index || n.index == index) && n.ip) fn(n);
+  };
+  dump_neigh(sock, req, index, keep, restart, what);
+}
+
 std::vector<NeighInfo> list_neighs(Socket& sock, int index, int family) {
   std::vector<NeighInfo> out;
-  for (int f : {AF_INET, AF_INET6}) {
-    if (family && f != family) continue;
-    ndmsg req{};
-    req.ndm_family = static_cast<unsigned char>(f);
-    auto what = [&] {
-      return "failed to list neighbours" + (index ? " on " + link_label(sock, index) : "");
-    };
-    for (RawNeigh& n : dump_neigh(sock, req, index, what)) {
-      if (n.family != f || (index && n.index != index) || !n.ip) continue;
-      out.push_back({n.index, *n.ip, std::move(n.mac), n.state});
-    }
-  }
+  for_each_neigh(
+      sock, index, family,
+      [&](const NeighView& n) { out.push_back({n.index, *n.ip, n.mac(), n.state}); },
+      [&] { out.clear(); });
   return out;
 }
 
@@ -227,19 +225,29 @@ bool del_fdb(Socket& sock, int index, const std::string& mac, const std::optiona
                         [&] { return rtnl_neigh_delete(sock.get(), n.get(), 0); });
 }
 
-std::vector<FdbEntry> list_fdb(Socket& sock, int index) {
+void for_each_fdb(Socket& sock, int index, const std::function<void(const NeighView&)>& fn,
+                  const std::function<void()>& restart) {
   // The bridge FDB dump takes an ifinfomsg: ifi_index restricts it to one
   // device (a bridge port's master entries and the device's own).
   ifinfomsg req{};
   req.ifi_family = AF_BRIDGE;
   req.ifi_index = index;
-  std::vector<FdbEntry> out;
   auto what = [&] { return "failed to list FDB entries of " + link_label(sock, index); };
-  for (RawNeigh& n : dump_neigh(sock, req, 0, what)) {
-    if (n.family != AF_BRIDGE || n.index != index) continue;
-    out.push_back({index, std::move(n.mac), n.ip, (n.flags & NTF_SELF) != 0,
-                   (n.state & NUD_PERMANENT) != 0});
-  }
+  auto keep = [&](const NeighView& n) {
+    if (n.family == AF_BRIDGE && n.index == index) fn(n);
+  };
+  dump_neigh(sock, req, 0, keep, restart, what);
+}
+
+std::vector<FdbEntry> list_fdb(Socket& sock, int index) {
+  std::vector<FdbEntry> out;
+  for_each_fdb(
+      sock, index,
+      [&](const NeighView& n) {
+        out.push_back({index, n.mac(), n.ip, (n.flags & NTF_SELF) != 0,
+                       (n.state & NUD_PERMANENT) != 0});
+      },
+      [&] { out.clear(); });
   return out;
 }
 

@@ -171,17 +171,24 @@ std::optional<RouteSpec> parse_route(const nlmsghdr* hdr) {
 
 }  // namespace
 
-std::vector<RouteSpec> list_routes(Socket& sock, int family, uint32_t table) {
+void for_each_route(Socket& sock, int family, uint32_t table,
+                    const std::function<void(const RouteSpec&)>& fn,
+                    const std::function<void()>& restart) {
   rtmsg req{};
   req.rtm_family = static_cast<unsigned char>(family);
-  std::vector<RouteSpec> out;
   auto parse = [&](const nlmsghdr* hdr) {
     auto r = parse_route(hdr);
-    if (r && (!table || r->table == table)) out.push_back(std::move(*r));
+    if (r && (!table || r->table == table)) fn(*r);
   };
   detail::dump(
-      sock, RTM_GETROUTE, &req, sizeof req, [](nl_msg*) { return 0; }, parse, [&] { out.clear(); },
+      sock, RTM_GETROUTE, &req, sizeof req, [](nl_msg*) { return 0; }, parse, restart,
       [] { return std::string("failed to list routes"); });
+}
+
+std::vector<RouteSpec> list_routes(Socket& sock, int family, uint32_t table) {
+  std::vector<RouteSpec> out;
+  for_each_route(
+      sock, family, table, [&](const RouteSpec& r) { out.push_back(r); }, [&] { out.clear(); });
   return out;
 }
 

@@ -13,9 +13,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 
 #include "nlw/error.h"
 #include "nlw/netns.h"
+#include "util.h"
 
 namespace nlw {
 
@@ -26,6 +28,9 @@ struct Socket::State {
   std::string ext_msg;  // the kernel's extended-ack text, e.g. "Nexthop has invalid gateway"
   uint32_t batch_seq = 1;     // sequence numbers of batched requests (libnl keeps its own)
   size_t batch_capacity = 0;  // acks the receive buffer holds; 0 until a Batch asks
+  // detail::dump's receive buffer, allocated on the first dump. Not zeroed:
+  // only the pages the kernel writes into are ever touched.
+  std::unique_ptr<char[]> dump_buf;
   ~State() {
     if (sk) nl_socket_free(sk);  // also closes the fd
   }
@@ -383,4 +388,157 @@ void Batch::finish() {
   throw_classified(first.err, 0, msg);
 }
 
+
+// ---- dumps
+
+namespace detail {
+namespace {
+
+// The receive buffer of a dump. The kernel sizes a dump's reads by the
+// largest buffer a reader offered, up to 32 KiB; a single message may be
+// larger (a link with many VFs), hence the room beyond that.
+constexpr size_t kDumpBuf = 256 * 1024;
+// How long a dump may wait for the kernel's next read before giving up.
+constexpr int kDumpTimeoutMs = 30000;
+
+// What ended a dump: its last message (NLMSG_DONE or NLMSG_ERROR).
+struct DumpEnd {
+  bool done = false;
+  int err = 0;      // the kernel's errno, 0 when the dump completed
+  std::string ext;  // its extended-ack text
+};
+
+// The error of an NLMSG_DONE whose payload carries one (a dump the kernel
+// cut short), with the extended-ack attributes that follow it.
+void read_done(const nlmsghdr* h, DumpEnd& end) {
+  end.done = true;
+  if (h->nlmsg_len < NLMSG_LENGTH(sizeof(int))) return;
+  int e = *static_cast<const int*>(NLMSG_DATA(h));
+  if (e >= 0) return;
+  end.err = -e;
+  if (!(h->nlmsg_flags & NLM_F_ACK_TLVS)) return;
+  const char* p = static_cast<const char*>(NLMSG_DATA(h)) + NLMSG_ALIGN(sizeof(int));
+  const char* stop = reinterpret_cast<const char*>(h) + h->nlmsg_len;
+  while (p + sizeof(nlattr) <= stop) {
+    const auto* a = reinterpret_cast<const nlattr*>(p);
+    if (a->nla_len < sizeof(nlattr) || p + a->nla_len > stop) break;
+    if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
+      const char* t = p + NLA_HDRLEN;
+      end.ext.assign(t, strnlen(t, a->nla_len - NLA_HDRLEN));
+      return;
+    }
+    p += NLA_ALIGN(a->nla_len);
+  }
+}
+
+}  // namespace
+
+void dump(Socket& sock, int type, const void* header, size_t header_len,
+          const std::function<int(nl_msg*)>& attrs,
+          const std::function<void(const nlmsghdr*)>& parse, const std::function<void()>& restart,
+          const std::function<std::string()>& what) {
+  Socket::State& st = *sock.s_;
+  if (!st.dump_buf) st.dump_buf.reset(new char[kDumpBuf]);
+  char* buf = st.dump_buf.get();
+  int fd = nl_socket_get_fd(st.sk);
+  for (int attempt = 0;; ++attempt) {
+    restart();
+    MsgPtr msg = alloc_msg(type, NLM_F_DUMP);
+    int rc = nlmsg_append(msg.get(), const_cast<void*>(header), header_len, NLMSG_ALIGNTO);
+    if (rc == 0) rc = attrs(msg.get());
+    if (rc < 0) throw Error(what() + ": cannot build the dump request");
+    sock.clear_error();
+    // Sent by hand, numbered from the batches' sequence (libnl would expect
+    // to read the reply of a number it hands out itself).
+    nlmsghdr* req = nlmsg_hdr(msg.get());
+    req->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    req->nlmsg_seq = st.batch_seq++;
+    req->nlmsg_pid = 0;
+    const uint32_t seq = req->nlmsg_seq;
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    ssize_t sent;
+    do {
+      sent = sendto(fd, req, req->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+    } while (sent < 0 && errno == EINTR);
+    if (sent < 0) {
+      throw Error(what() + " in " + st.ns_name + ": cannot send the dump request: " +
+                  std::strerror(errno));
+    }
+
+    DumpEnd end;
+    bool interrupted = false;
+    std::exception_ptr error;
+    int waited_ms = 0;
+    // Bounded: every pass reads one datagram or waits, at most
+    // kDumpTimeoutMs in all, for one; the kernel ends a dump with DONE or ERROR.
+    while (!end.done) {
+      iovec iov{buf, kDumpBuf};
+      msghdr mh{};
+      mh.msg_iov = &iov;
+      mh.msg_iovlen = 1;
+      ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+          throw Error(what() + " in " + st.ns_name + ": cannot read the dump: " +
+                      std::strerror(errno));
+        }
+        if (waited_ms >= kDumpTimeoutMs) {
+          throw Error(what() + " in " + st.ns_name + ": the kernel sent no reply within " +
+                      std::to_string(kDumpTimeoutMs / 1000) + " s");
+        }
+        pollfd p{fd, POLLIN, 0};
+        constexpr int kStep = 100;
+        if (poll(&p, 1, kStep) < 0 && errno != EINTR) {
+          throw Error(what() + " in " + st.ns_name + ": cannot wait for the dump: " +
+                      std::strerror(errno));
+        }
+        waited_ms += kStep;
+        continue;
+      }
+      if (mh.msg_flags & MSG_TRUNC) {
+        // The rest of this read is lost: the dump cannot be completed.
+        throw Error(what() + " in " + st.ns_name + ": a reply of the dump is larger than " +
+                    std::to_string(kDumpBuf) + " bytes");
+      }
+      size_t len = static_cast<size_t>(n);
+      for (auto* h = reinterpret_cast<const nlmsghdr*>(buf); NLMSG_OK(h, len);
+           h = NLMSG_NEXT(h, len)) {
+        // Another request's late reply (a dump given up above, an ack).
+        if (h->nlmsg_seq != seq) continue;
+        if (h->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
+        if (h->nlmsg_type == NLMSG_DONE) {
+          read_done(h, end);
+          break;
+        }
+        if (h->nlmsg_type == NLMSG_ERROR) {
+          end.done = true;
+          if (h->nlmsg_len >= NLMSG_LENGTH(sizeof(nlmsgerr))) {
+            const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+            end.err = -e->error;
+            if (end.err) end.ext = ext_ack_message(e);
+          }
+          break;
+        }
+        if (h->nlmsg_type < NLMSG_MIN_TYPE || error) continue;  // NOOP, OVERRUN
+        try {
+          parse(h);
+        } catch (...) {
+          error = std::current_exception();  // thrown once the dump is read whole
+        }
+      }
+    }
+    if (error) std::rethrow_exception(error);
+    if (end.err) {
+      st.last_errno = end.err;
+      st.ext_msg = std::move(end.ext);
+      throw_nl(sock, -nl_syserr2nlerr(end.err), what);
+    }
+    if (!interrupted) return;
+    if (attempt >= 3) throw_nl(sock, -NLE_DUMP_INTR, what);
+  }
+}
+
+}  // namespace detail
 }  // namespace nlw

@@ -70,48 +70,6 @@ std::optional<knet::IP> ip_of(const nlattr* a) {
   return ip;
 }
 
-void dump(Socket& sock, int type, const void* header, size_t header_len,
-          const std::function<int(nl_msg*)>& attrs,
-          const std::function<void(const nlmsghdr*)>& parse, const std::function<void()>& restart,
-          const std::function<std::string()>& what) {
-  struct Ctx {
-    const std::function<void(const nlmsghdr*)>* parse;
-    std::exception_ptr error;
-  };
-  auto on_valid = [](nl_msg* msg, void* arg) -> int {
-    auto* ctx = static_cast<Ctx*>(arg);
-    if (ctx->error) return NL_SKIP;
-    try {
-      (*ctx->parse)(nlmsg_hdr(msg));
-    } catch (...) {
-      // No exception may cross libnl's C frames: carry it out.
-      ctx->error = std::current_exception();
-      return NL_SKIP;
-    }
-    return NL_OK;
-  };
-  using CbPtr = std::unique_ptr<nl_cb, decltype(&nl_cb_put)>;
-  CbPtr own(nl_socket_get_cb(sock.get()), &nl_cb_put);  // a new reference
-  CbPtr cb(own ? nl_cb_clone(own.get()) : nullptr, &nl_cb_put);
-  if (!cb) throw Error("out of memory allocating a netlink callback");
-  for (int attempt = 0;; ++attempt) {
-    Ctx ctx{&parse, nullptr};
-    restart();
-    nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, on_valid, &ctx);
-    MsgPtr msg = alloc_msg(type, NLM_F_DUMP);
-    int rc = nlmsg_append(msg.get(), const_cast<void*>(header), header_len, NLMSG_ALIGNTO);
-    if (rc == 0) rc = attrs(msg.get());
-    if (rc < 0) throw Error(what() + ": cannot build the dump request");
-    sock.clear_error();
-    rc = nl_send_auto(sock.get(), msg.get());
-    if (rc >= 0) rc = nl_recvmsgs(sock.get(), cb.get());
-    if (ctx.error) std::rethrow_exception(ctx.error);
-    if (rc == -NLE_DUMP_INTR && attempt < 3) continue;
-    if (rc < 0) throw_nl(sock, rc, what);
-    return;
-  }
-}
-
 MsgPtr alloc_msg(int type, int flags) {
   MsgPtr m(nlmsg_alloc_simple(type, flags));
   if (!m) throw Error("out of memory allocating a netlink message");

@@ -44,13 +44,19 @@ std::optional<knet::IP> ip_of(const nlattr* a);
 
 namespace nlw::detail {
 
-// Runs one dump of `type` on `sock`, read straight from the messages (no
-// libnl cache: building one costs more than the kernel's side for thousands
-// of entries). The request carries `header` and what `attrs` adds (0 or a
-// negative libnl error); `parse` sees every reply message. An exception from
-// `parse` is carried out after the rest of the dump is read, so the socket's
-// next request gets its own reply. A dump the kernel reports as interrupted
-// (a concurrent change) is redone whole, after `restart`, up to 3 times.
+// Runs one dump of `type` on `sock`, read straight from the socket into one
+// buffer the socket keeps (no libnl cache, no per-message copies: building
+// a cache, or copying each message, costs more than the kernel's side for
+// thousands of entries). The buffer is large, so the kernel fills each read
+// with as many entries as it may (32 KiB): a dump resumed fewer times costs
+// the kernel less, as it walks a vxlan FDB or neighbour table from the start
+// at every resumption. The request carries `header` and what `attrs` adds (0
+// or a negative libnl error); `parse` sees every reply message of this
+// request. An exception from `parse` is carried out after the rest of the
+// dump is read, so the socket's next request gets its own reply. A dump the
+// kernel reports as interrupted (a concurrent change) is redone whole, after
+// `restart`, up to 3 times. An error the kernel returns is thrown as
+// throw_nl does, naming `what`; no reply for 30 s throws too.
 void dump(Socket& sock, int type, const void* header, size_t header_len,
           const std::function<int(nl_msg*)>& attrs,
           const std::function<void(const nlmsghdr*)>& parse, const std::function<void()>& restart,

@@ -6,6 +6,7 @@
 #include <common/attach.h>
 #include <common/check.h>
 #include <common/tagged_link.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <nlw/addr.h>
 #include <nlw/error.h>
@@ -96,8 +97,14 @@ class EntryIndex {
 
 enum Kind { kFdb, kNeigh, kRoute, kKinds };
 
-// A kernel's "aa:bb:cc:dd:ee:ff" as a number; 0 for anything else (no entry knet wants has it).
-uint64_t mac_bits(const std::string& mac) { return parse_mac(mac).value_or(0); }
+// A dumped entry's 6-byte lladdr as a number; 0 for anything else (no
+// entry knet wants has it).
+uint64_t mac_bits(const nlw::NeighView& n) {
+  if (!n.lladdr || n.lladdr_len != 6) return 0;
+  uint64_t v = 0;
+  for (size_t i = 0; i < 6; ++i) v = v << 8 | n.lladdr[i];
+  return v;
+}
 
 // Routes are kept in network form by the kernel, node subnets by the parser.
 EntryKey route_key(const knet::IPNet& dst, const knet::IP& gw) { return {dst.ip, gw, 0, dst.prefix}; }
@@ -152,7 +159,9 @@ struct L3Listed {
 };
 
 // Lists the device's routes, permanent neighbours and own FDB entries, marks
-// those `want` has and passes each of the others to its `unwanted_*`.
+// those `want` has and passes each of the others to its `unwanted_*` once
+// the three dumps are read. Entries are looked at as the kernel sends them,
+// never copied (thousands on every ADD); only unwanted ones are kept.
 template <class OnRoute, class OnNeigh, class OnFdb>
 L3Listed list_l3(nlw::Socket& host, int dev_index, const L3Want& want, size_t nodes,
                  OnRoute&& unwanted_route, OnNeigh&& unwanted_neigh, OnFdb&& unwanted_fdb) {
@@ -162,18 +171,39 @@ L3Listed list_l3(nlw::Socket& host, int dev_index, const L3Want& want, size_t no
     if (i) l.present[*i] |= static_cast<uint8_t>(1u << kind);
     return i.has_value();
   };
-  for (const auto& r : nlw::list_routes(host, 0)) {
-    if (r.oif != dev_index || !r.gw) continue;
-    if (!mark(kRoute, route_key(r.dst, *r.gw))) unwanted_route(r);
-  }
-  for (const auto& n : nlw::list_neighs(host, dev_index)) {
-    if (!n.permanent()) continue;
-    if (!mark(kNeigh, {n.ip, {}, mac_bits(n.mac), 0})) unwanted_neigh(n);
-  }
-  for (const auto& e : nlw::list_fdb(host, dev_index)) {
-    if (!e.self || !e.dst) continue;
-    if (!mark(kFdb, {*e.dst, {}, mac_bits(e.mac), 0})) unwanted_fdb(e);
-  }
+  // A dump read again (interrupted by a concurrent change) starts its kind afresh.
+  auto forget = [&](Kind kind) {
+    for (uint8_t& p : l.present) p &= static_cast<uint8_t>(~(1u << kind));
+  };
+  std::vector<nlw::RouteSpec> routes;
+  nlw::for_each_route(
+      host, 0, RT_TABLE_MAIN,
+      [&](const nlw::RouteSpec& r) {
+        if (r.oif != dev_index || !r.gw) return;
+        if (!mark(kRoute, route_key(r.dst, *r.gw))) routes.push_back(r);
+      },
+      [&] { forget(kRoute), routes.clear(); });
+  std::vector<nlw::NeighInfo> neighs;
+  nlw::for_each_neigh(
+      host, dev_index, 0,
+      [&](const nlw::NeighView& n) {
+        if (!(n.state & NUD_PERMANENT)) return;
+        if (!mark(kNeigh, {*n.ip, {}, mac_bits(n), 0})) neighs.push_back({n.index, *n.ip, n.mac(), n.state});
+      },
+      [&] { forget(kNeigh), neighs.clear(); });
+  std::vector<nlw::FdbEntry> fdb;
+  nlw::for_each_fdb(
+      host, dev_index,
+      [&](const nlw::NeighView& e) {
+        if (!(e.flags & NTF_SELF) || !e.ip) return;
+        if (!mark(kFdb, {*e.ip, {}, mac_bits(e), 0})) {
+          fdb.push_back({e.index, e.mac(), e.ip, true, (e.state & NUD_PERMANENT) != 0});
+        }
+      },
+      [&] { forget(kFdb), fdb.clear(); });
+  for (const auto& r : routes) unwanted_route(r);
+  for (const auto& n : neighs) unwanted_neigh(n);
+  for (const auto& e : fdb) unwanted_fdb(e);
   return l;
 }
 
@@ -392,15 +422,20 @@ void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, c
     auto key_of = [&](size_t i) { return EntryKey{view.peers[i], {}, 0, 0}; };
     EntryIndex want(view.peers.size(), key_of);
     std::vector<bool> have(view.peers.size());
-    for (const auto& e : nlw::list_fdb(host, dev.index)) {
-      if (!e.self || !e.dst) continue;
-      auto i = want.find({*e.dst, {}, 0, 0});
-      if (!i) {
-        nlw::del_fdb(batch, dev.index, e.mac, e.dst);  // flood entry or MAC learned behind it
-      } else if (e.mac == kZeroMac) {
-        have[*i] = true;
-      }
-    }
+    std::vector<nlw::FdbEntry> unwanted;  // flood entries or MACs learned behind them
+    nlw::for_each_fdb(
+        host, dev.index,
+        [&](const nlw::NeighView& e) {
+          if (!(e.flags & NTF_SELF) || !e.ip) return;
+          auto i = want.find({*e.ip, {}, 0, 0});
+          if (!i) {
+            unwanted.push_back({e.index, e.mac(), e.ip, true, (e.state & NUD_PERMANENT) != 0});
+          } else if (mac_bits(e) == 0 && e.lladdr_len == 6) {
+            have[*i] = true;
+          }
+        },
+        [&] { have.assign(have.size(), false), unwanted.clear(); });
+    for (const auto& e : unwanted) nlw::del_fdb(batch, dev.index, e.mac, e.dst);
     for (size_t i = 0; i < view.peers.size(); ++i) {
       // Exists: a concurrent ADD on this node added it.
       if (!have[i]) {

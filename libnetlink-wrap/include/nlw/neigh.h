@@ -4,6 +4,8 @@
 #include <base/ip.h>
 #include <nlw/socket.h>
 
+#include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +26,28 @@ void add_neigh(Socket& sock, int index, const knet::IP& ip, const std::string& m
 bool del_neigh(Socket& sock, int index, const knet::IP& ip);
 // Neighbour entries on link `index` (0 = all) of `family` (0 = both).
 std::vector<NeighInfo> list_neighs(Socket& sock, int index, int family = 0);
+
+// One entry of a neighbour or FDB dump as the kernel sent it, for readers of
+// thousands of entries: nothing is copied, and `lladdr` points into the
+// dump's buffer, valid only during the call that receives it.
+struct NeighView {
+  int family = 0;  // AF_INET, AF_INET6; AF_BRIDGE for an FDB entry
+  int index = 0;
+  int state = 0;  // NUD_*
+  int flags = 0;  // NTF_*
+  std::optional<knet::IP> ip{};         // NDA_DST (a vxlan FDB entry's remote)
+  const unsigned char* lladdr = nullptr;  // NDA_LLADDR; nullptr when there is none
+  size_t lladdr_len = 0;
+  // "aa:bb:cc:dd:ee:ff" (as NeighInfo::mac), "" when there is no lladdr.
+  std::string mac() const;
+};
+// What list_neighs lists, each entry passed to `fn` as it is read. A dump
+// the kernel reports as interrupted by a concurrent change is read again
+// whole: `restart` is called before every attempt, the first included, so
+// `fn`'s caller can drop what an interrupted attempt gave it.
+void for_each_neigh(Socket& sock, int index, int family,
+                    const std::function<void(const NeighView&)>& fn,
+                    const std::function<void()>& restart);
 
 // A forwarding-database entry of a bridge port or a vxlan device.
 struct FdbEntry {
@@ -55,6 +79,9 @@ bool del_fdb(Socket& sock, int index, const std::string& mac, const std::optiona
              bool self = true);
 // FDB entries whose link is `index`.
 std::vector<FdbEntry> list_fdb(Socket& sock, int index);
+// The same passed to `fn` one by one, as for_each_neigh does.
+void for_each_fdb(Socket& sock, int index, const std::function<void(const NeighView&)>& fn,
+                  const std::function<void()>& restart);
 
 // The same requests queued on a Batch (see nlw/socket.h for when they are
 // sent and how failures are reported). Deletes accept an entry that is

@@ -5,6 +5,7 @@
 #include <nlw/socket.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,11 @@ bool del_route(Socket& sock, const RouteSpec& r);
 // table). Local/broadcast/multicast routes of the kernel's local table are
 // included only when table is RT_TABLE_LOCAL or 0.
 std::vector<RouteSpec> list_routes(Socket& sock, int family, uint32_t table = 254);
+// The same passed to `fn` one by one as they are read; `restart` is called
+// before every attempt of the dump (see nlw::for_each_neigh).
+void for_each_route(Socket& sock, int family, uint32_t table,
+                    const std::function<void(const RouteSpec&)>& fn,
+                    const std::function<void()>& restart);
 // add_route and del_route queued on a Batch (see nlw/socket.h); the delete
 // accepts a route that is already gone, the add what `accept` says.
 void add_route(Batch& batch, const RouteSpec& r, bool replace = false,

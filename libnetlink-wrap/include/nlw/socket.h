@@ -1,6 +1,7 @@
 #pragma once
 // An rtnetlink socket bound to one network namespace.
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -8,16 +9,25 @@
 
 struct nl_sock;
 struct nl_msg;
+struct nlmsghdr;
 
 namespace nlw {
 
 class NetNS;
+class Socket;
+
+namespace detail {
+// The wrapper's dump reader (src/util.h says what it does).
+void dump(Socket& sock, int type, const void* header, size_t header_len,
+          const std::function<int(nl_msg*)>& attrs,
+          const std::function<void(const nlmsghdr*)>& parse, const std::function<void()>& restart,
+          const std::function<std::string()>& what);
+}  // namespace detail
 
 // An rtnetlink libnl socket created while inside a namespace, so every request
 // on it acts on that namespace afterwards without switching back and forth.
 // Move-only. It records the kernel's errno and extended-ack message of the
 // last failed request, which the wrapper puts into its error messages.
-class Socket;
 [[noreturn]] void throw_nl(const Socket& sock, int nl_err,
                            const std::function<std::string()>& what);
 
@@ -57,6 +67,9 @@ class Socket {
   // Keeps the failure's errno and kernel message across the lookups `what` makes.
   friend void throw_nl(const Socket& sock, int nl_err, const std::function<std::string()>& what);
   friend class Batch;
+  friend void detail::dump(Socket&, int, const void*, size_t, const std::function<int(nl_msg*)>&,
+                           const std::function<void(const nlmsghdr*)>&,
+                           const std::function<void()>&, const std::function<std::string()>&);
 };
 
 // Requests sent back to back without waiting for each one's ack: what a
