@@ -38,15 +38,9 @@ struct Socket::State {
 
 namespace {
 
-// Extended acks carry a human-readable reason after the echoed request; the
-// echo is only the header when the kernel capped it.
-std::string ext_ack_message(const nlmsgerr* e) {
-  const auto* hdr =
-      reinterpret_cast<const nlmsghdr*>(reinterpret_cast<const char*>(e) - NLMSG_HDRLEN);
-  if (!(hdr->nlmsg_flags & NLM_F_ACK_TLVS)) return {};
-  size_t off = sizeof(nlmsgerr);
-  if (!(hdr->nlmsg_flags & NLM_F_CAPPED)) off += e->msg.nlmsg_len - NLMSG_HDRLEN;
-  off = NLMSG_ALIGN(NLMSG_HDRLEN + off);
+// The text of the NLMSGERR_ATTR_MSG attribute among the extended-ack
+// attributes that start `off` bytes into `hdr`, "" if there is none.
+std::string ext_ack_text(const nlmsghdr* hdr, size_t off) {
   const char* p = reinterpret_cast<const char*>(hdr) + off;
   const char* end = reinterpret_cast<const char*>(hdr) + hdr->nlmsg_len;
   while (p + sizeof(nlattr) <= end) {
@@ -59,6 +53,18 @@ std::string ext_ack_message(const nlmsgerr* e) {
     p += NLA_ALIGN(a->nla_len);
   }
   return {};
+}
+
+// Extended acks carry a human-readable reason after the echoed request; the
+// echo is only the header when the kernel capped it.
+std::string ext_ack_message(const nlmsgerr* e) {
+  const auto* hdr =
+      reinterpret_cast<const nlmsghdr*>(reinterpret_cast<const char*>(e) - NLMSG_HDRLEN);
+  if (!(hdr->nlmsg_flags & NLM_F_ACK_TLVS)) return {};
+  size_t off = sizeof(nlmsgerr);
+  if (!(hdr->nlmsg_flags & NLM_F_CAPPED)) off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+  off = NLMSG_ALIGN(NLMSG_HDRLEN + off);
+  return ext_ack_text(hdr, off);
 }
 
 // Runs inside libnl's receive loop, so nothing may escape it: the errno is
@@ -416,19 +422,7 @@ void read_done(const nlmsghdr* h, DumpEnd& end) {
   int e = *static_cast<const int*>(NLMSG_DATA(h));
   if (e >= 0) return;
   end.err = -e;
-  if (!(h->nlmsg_flags & NLM_F_ACK_TLVS)) return;
-  const char* p = static_cast<const char*>(NLMSG_DATA(h)) + NLMSG_ALIGN(sizeof(int));
-  const char* stop = reinterpret_cast<const char*>(h) + h->nlmsg_len;
-  while (p + sizeof(nlattr) <= stop) {
-    const auto* a = reinterpret_cast<const nlattr*>(p);
-    if (a->nla_len < sizeof(nlattr) || p + a->nla_len > stop) break;
-    if ((a->nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
-      const char* t = p + NLA_HDRLEN;
-      end.ext.assign(t, strnlen(t, a->nla_len - NLA_HDRLEN));
-      return;
-    }
-    p += NLA_ALIGN(a->nla_len);
-  }
+  if (h->nlmsg_flags & NLM_F_ACK_TLVS) end.ext = ext_ack_text(h, NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(int)));
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -166,6 +167,12 @@ void make_dir(const std::string& dir) {
   if (ec) io_fail("create directory", dir, ec.value());
 }
 
+// Makes the renames and removals in `dir` durable.
+void sync_dir(const std::string& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd || ::fsync(fd.get()) != 0) io_fail("fsync directory", dir, errno);
+}
+
 }  // namespace
 
 std::string usage() {
@@ -193,18 +200,16 @@ Exit status: 0 installed (or already was), 2 bad command line, 3 conflist refuse
 )";
 }
 
-Options parse_args(const std::vector<std::string>& args) {
-  Options o;
-  std::map<std::string, std::string*> valued = {{"bin-dir", &o.bin_dir},
-                                                {"conf-dir", &o.conf_dir},
-                                                {"conflist", &o.conflist},
-                                                {"conf-name", &o.conf_name}};
+namespace {
+
+// Reads `--name VALUE`, `--name=VALUE` and the valueless `--flag`s into
+// `valued` and `flags`. Returns false when --help (or -h) was given.
+bool parse_flags(const std::vector<std::string>& args,
+                 const std::map<std::string, std::string*>& valued,
+                 const std::map<std::string, bool*>& flags) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      o.help = true;
-      return o;
-    }
+    if (a == "--help" || a == "-h") return false;
     if (a.rfind("--", 0) != 0) throw UsageError("unexpected argument \"" + a + "\" (see --help)");
     std::string name = a.substr(2), value;
     bool has_value = false;
@@ -213,9 +218,9 @@ Options parse_args(const std::vector<std::string>& args) {
       name.resize(eq);
       has_value = true;
     }
-    if (name == "exclusive") {
-      if (has_value) throw UsageError("--exclusive takes no value");
-      o.exclusive = true;
+    if (auto f = flags.find(name); f != flags.end()) {
+      if (has_value) throw UsageError("--" + name + " takes no value");
+      *f->second = true;
       continue;
     }
     auto it = valued.find(name);
@@ -227,17 +232,35 @@ Options parse_args(const std::vector<std::string>& args) {
     if (value.empty()) throw UsageError("--" + name + " is empty");
     *it->second = value;
   }
+  return true;
+}
+
+// A --conf-name runtimes load as a list: a plain file name ending in .conflist.
+void check_conf_name(const std::string& name) {
+  if (!plain_file_name(name) || name.front() == '.' || fs::path(name).extension() != ".conflist") {
+    throw UsageError("--conf-name \"" + name +
+                     "\" is not a file name ending in .conflist (runtimes load *.conflist as a list)");
+  }
+}
+
+}  // namespace
+
+Options parse_args(const std::vector<std::string>& args) {
+  Options o;
+  std::map<std::string, std::string*> valued = {{"bin-dir", &o.bin_dir},
+                                                {"conf-dir", &o.conf_dir},
+                                                {"conflist", &o.conflist},
+                                                {"conf-name", &o.conf_name}};
+  if (!parse_flags(args, valued, {{"exclusive", &o.exclusive}})) {
+    o.help = true;
+    return o;
+  }
   for (const auto& [name, field] : valued) {
     if (name != "conf-name" && field->empty())
       throw UsageError("--" + name + " is required (see --help)");
   }
   if (o.conf_name.empty()) o.conf_name = base_name(o.conflist);
-  if (!plain_file_name(o.conf_name) || o.conf_name.front() == '.' ||
-      fs::path(o.conf_name).extension() != ".conflist") {
-    throw UsageError(
-        "--conf-name \"" + o.conf_name +
-        "\" is not a file name ending in .conflist (runtimes load *.conflist as a list)");
-  }
+  check_conf_name(o.conf_name);
   return o;
 }
 
@@ -302,11 +325,183 @@ std::vector<Step> install(const Options& o, std::string_view executable) {
                "--exclusive moves it aside, or choose a lower --conf-name"});
     }
   }
-  if (moved) {
-    Fd dir(::open(o.conf_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dir || ::fsync(dir.get()) != 0) io_fail("fsync directory", o.conf_dir, errno);
+  if (moved) sync_dir(o.conf_dir);
+  return steps;
+}
+
+std::string uninstall_usage() {
+  return R"(usage: knet uninstall --bin-dir DIR --conf-dir DIR --conf-name NAME [--restore] [--keep-binaries]
+
+Removes what `knet install` put on a node, in the reverse order: the conflist
+NAME from the conf dir first (new pods no longer get knet's network), then
+every link to knet in the bin dir, then DIR/knet. Anything else is left and
+named: a NAME that is not a regular file, a plugin file that is not a link
+to knet. A killed run leaves a node the next run finishes; a second run finds
+nothing to do. See docs/deploy.md.
+
+Remove the pods of knet's network first (drain the node): a runtime that
+cannot exec a plugin cannot DEL what the plugin made for a pod.
+
+  --bin-dir DIR     the CNI bin dir knet was installed into, e.g. /opt/cni/bin
+  --conf-dir DIR    the CNI conf dir, e.g. /etc/cni/net.d
+  --conf-name NAME  the conflist `knet install` wrote there (ends in .conflist)
+  --restore         rename every NAME.knet_bak of the conf dir (what --exclusive moved
+                    aside) back to NAME, unless NAME exists again
+  --keep-binaries   leave knet and its plugin links in the bin dir
+  --help            this text
+
+Exit status: 0 removed (or nothing was there), 2 bad command line, 4 a file
+could not be removed or renamed.
+)";
+}
+
+UninstallOptions parse_uninstall_args(const std::vector<std::string>& args) {
+  UninstallOptions o;
+  std::map<std::string, std::string*> valued = {
+      {"bin-dir", &o.bin_dir}, {"conf-dir", &o.conf_dir}, {"conf-name", &o.conf_name}};
+  if (!parse_flags(args, valued, {{"restore", &o.restore}, {"keep-binaries", &o.keep_binaries}})) {
+    o.help = true;
+    return o;
+  }
+  for (const auto& [name, field] : valued) {
+    if (field->empty()) throw UsageError("--" + name + " is required (see --help)");
+  }
+  check_conf_name(o.conf_name);
+  return o;
+}
+
+std::vector<Step> uninstall(const UninstallOptions& o) {
+  std::vector<Step> steps;
+  auto is_dir = [](const std::string& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  };
+  auto remove = [&](const std::string& path) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) io_fail("remove", path, errno);
+    steps.push_back({Step::kRemoved, path, {}});
+  };
+  bool have_bin = is_dir(o.bin_dir), have_conf = is_dir(o.conf_dir);
+  Fd lock;
+  std::set<std::string> bin_names = {"knet"};
+  for (const char* p : knet::kLinkedPrograms) bin_names.insert(p);
+  if (have_bin) {
+    lock = lock_dir(o.bin_dir);
+    remove_leftovers(o.bin_dir, bin_names, steps);
+  }
+
+  if (have_conf) {
+    remove_leftovers(o.conf_dir, {o.conf_name}, steps);
+    bool changed = false;
+    std::string conf = join(o.conf_dir, o.conf_name);
+    struct stat st {};
+    if (::lstat(conf.c_str(), &st) == 0) {
+      if (S_ISREG(st.st_mode)) {
+        remove(conf);
+        changed = true;
+      } else {
+        steps.push_back({Step::kNote, conf, "is not a regular file (not what knet install writes): left"});
+      }
+    }
+    if (o.restore) {
+      std::error_code ec;
+      std::vector<std::string> backups;
+      for (const auto& e : fs::directory_iterator(o.conf_dir, ec)) {
+        std::string n = e.path().filename().string();
+        size_t len = std::strlen(kBackupSuffix);
+        if (n.size() > len && n.compare(n.size() - len, len, kBackupSuffix) == 0) {
+          backups.push_back(e.path().string());
+        }
+      }
+      if (ec) io_fail("read directory", o.conf_dir, ec.value());
+      std::sort(backups.begin(), backups.end());
+      for (const std::string& bak : backups) {
+        std::string orig = bak.substr(0, bak.size() - std::strlen(kBackupSuffix));
+        if (::lstat(orig.c_str(), &st) == 0) {
+          steps.push_back({Step::kNote, bak, "not restored: " + orig + " exists again"});
+          continue;
+        }
+        if (::rename(bak.c_str(), orig.c_str()) != 0) io_fail("rename " + bak + " to", orig, errno);
+        steps.push_back({Step::kRestored, bak, orig});
+        changed = true;
+      }
+    }
+    if (changed) sync_dir(o.conf_dir);
+  }
+
+  if (have_bin && !o.keep_binaries) {
+    // Every link to knet (also one of a plugin an older knet had), then knet.
+    std::error_code ec;
+    std::vector<std::string> links;
+    for (const auto& e : fs::directory_iterator(o.bin_dir, ec)) {
+      if (links_to(e.path().string(), "knet")) links.push_back(e.path().string());
+    }
+    if (ec) io_fail("read directory", o.bin_dir, ec.value());
+    std::sort(links.begin(), links.end());
+    for (const std::string& l : links) remove(l);
+    for (const char* p : knet::kLinkedPrograms) {
+      std::string path = join(o.bin_dir, p);
+      struct stat st {};
+      if (::lstat(path.c_str(), &st) == 0) {
+        steps.push_back({Step::kNote, path, "is not a link to knet (another plugin's file): left"});
+      }
+    }
+    std::string exe = join(o.bin_dir, "knet");
+    struct stat st {};
+    if (::lstat(exe.c_str(), &st) == 0) {
+      if (S_ISREG(st.st_mode)) {
+        remove(exe);
+      } else {
+        steps.push_back({Step::kNote, exe, "is not a regular file (not what knet install writes): left"});
+      }
+    }
+    if (!links.empty() || S_ISREG(st.st_mode)) sync_dir(o.bin_dir);
   }
   return steps;
+}
+
+int print_steps(const std::vector<Step>& steps, bool uninstalling) {
+  int written = 0, unchanged = 0, removed = 0;
+  for (const Step& s : steps) {
+    switch (s.kind) {
+      case Step::kWritten:
+        std::printf("installed %s\n", s.path.c_str());
+        ++written;
+        break;
+      case Step::kUnchanged:
+        std::printf("unchanged %s\n", s.path.c_str());
+        ++unchanged;
+        break;
+      case Step::kMovedAside:
+        std::printf("moved aside %s -> %s\n", s.path.c_str(), s.detail.c_str());
+        break;
+      case Step::kLeftoverRemoved:
+        std::printf("removed leftover %s (of an install that was interrupted)\n", s.path.c_str());
+        break;
+      case Step::kNote:
+        std::printf("note: %s %s\n", s.path.c_str(), s.detail.c_str());
+        break;
+      case Step::kRemoved:
+        std::printf("removed %s\n", s.path.c_str());
+        ++removed;
+        break;
+      case Step::kRestored:
+        std::printf("restored %s -> %s\n", s.path.c_str(), s.detail.c_str());
+        ++removed;
+        break;
+    }
+  }
+  if (uninstalling) {
+    if (removed == 0) {
+      std::printf("knet uninstall: nothing to do, nothing of knet's is installed there\n");
+    } else {
+      std::printf("knet uninstall: %d files removed or restored\n", removed);
+    }
+  } else if (written == 0) {
+    std::printf("knet install: nothing to do, all %d files already installed\n", unchanged);
+  } else {
+    std::printf("knet install: %d files installed, %d unchanged\n", written, unchanged);
+  }
+  return kExitOk;
 }
 
 }  // namespace knet::install

@@ -44,9 +44,9 @@ std::string usage();
 
 // One file install() looked at, and what it did.
 struct Step {
-  enum Kind { kWritten, kUnchanged, kMovedAside, kLeftoverRemoved, kNote } kind;
+  enum Kind { kWritten, kUnchanged, kMovedAside, kLeftoverRemoved, kNote, kRemoved, kRestored } kind;
   std::string path;
-  std::string detail;  // kMovedAside: the new name; kNote: the text
+  std::string detail;  // kMovedAside, kRestored: the new name; kNote: the text
 };
 
 // Installs `executable` (the bytes of knet itself) as bin_dir/knet, a link
@@ -59,5 +59,33 @@ struct Step {
 // flock on bin_dir meanwhile, so the temp files of a killed earlier run are
 // removed. Throws knet::Error when a file operation fails.
 std::vector<Step> install(const Options& o, std::string_view executable);
+
+// `knet uninstall`'s command line.
+struct UninstallOptions {
+  std::string bin_dir;
+  std::string conf_dir;
+  std::string conf_name;       // the conflist `knet install` wrote
+  bool restore = false;        // rename the *.knet_bak files of --exclusive back
+  bool keep_binaries = false;  // leave knet and its links in bin_dir
+  bool help = false;
+};
+
+// Parses the arguments after `uninstall`. Throws UsageError.
+UninstallOptions parse_uninstall_args(const std::vector<std::string>& args);
+std::string uninstall_usage();
+
+// Removes what install() put in place, in the reverse order, so a kill at
+// any moment leaves a node a later run finishes: conf_dir/conf_name first
+// (a runtime stops giving new pods knet's network), then every link in
+// bin_dir that points to "knet", then bin_dir/knet. Only what install()
+// makes is removed: a conflist that is not a regular file, a plugin that is
+// another program's file, a link elsewhere are left and named (kNote). With
+// `restore`, each `<name>.knet_bak` in conf_dir is renamed back to <name>
+// unless <name> exists again. Holds install()'s lock on bin_dir. A second
+// run finds nothing to do. Throws knet::Error when a file operation fails.
+std::vector<Step> uninstall(const UninstallOptions& o);
+
+// Prints one line per step and a summary line to stdout; returns kExitOk.
+int print_steps(const std::vector<Step>& steps, bool uninstalling);
 
 }  // namespace knet::install

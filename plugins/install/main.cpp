@@ -16,38 +16,6 @@ namespace {
 // The executable to install: the one running (multi-call: every plugin).
 constexpr size_t kMaxExecutableBytes = 512u << 20;
 
-int print_steps(const std::vector<knet::install::Step>& steps) {
-  using Step = knet::install::Step;
-  int written = 0, unchanged = 0;
-  for (const Step& s : steps) {
-    switch (s.kind) {
-      case Step::kWritten:
-        std::printf("installed %s\n", s.path.c_str());
-        ++written;
-        break;
-      case Step::kUnchanged:
-        std::printf("unchanged %s\n", s.path.c_str());
-        ++unchanged;
-        break;
-      case Step::kMovedAside:
-        std::printf("moved aside %s -> %s\n", s.path.c_str(), s.detail.c_str());
-        break;
-      case Step::kLeftoverRemoved:
-        std::printf("removed leftover %s (of an install that was interrupted)\n", s.path.c_str());
-        break;
-      case Step::kNote:
-        std::printf("note: %s %s\n", s.path.c_str(), s.detail.c_str());
-        break;
-    }
-  }
-  if (written == 0) {
-    std::printf("knet install: nothing to do, all %d files already installed\n", unchanged);
-  } else {
-    std::printf("knet install: %d files installed, %d unchanged\n", written, unchanged);
-  }
-  return knet::install::kExitOk;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -61,7 +29,7 @@ int main(int argc, char** argv) {
     }
     std::string self = cni::read_user_file("/proc/self/exe", kMaxExecutableBytes, "this executable",
                                            cni::kIOFailure);
-    return print_steps(install(o, self));
+    return print_steps(install(o, self), false);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "knet install: %s\n", e.msg().c_str());
     return kExitUsage;

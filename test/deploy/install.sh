@@ -24,12 +24,12 @@ mkdir -p "$work/src"
 objcopy --strip-debug "$plugins/knet" "$knet"
 bin=$work/opt/cni/bin conf=$work/etc/cni/net.d
 # The programs that must become links: every link of the build dir but the
-# tools (`knet install` and `knet inspect` run as `knet <tool>`, never from a bin dir).
+# tools (`knet install`, `knet uninstall` and `knet inspect` run as `knet <tool>`, never from a bin dir).
 linked=()
 for l in "$plugins"/*; do
   [[ -L $l && $(readlink "$l") == knet ]] || continue
   n=$(basename "$l")
-  [[ $n == install || $n == inspect ]] || linked+=("$n")
+  [[ $n == install || $n == inspect || $n == uninstall ]] || linked+=("$n")
 done
 ((${#linked[@]} >= 6)) || die "expected at least 6 plugin links in $plugins, found: ${linked[*]}"
 

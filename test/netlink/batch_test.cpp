@@ -15,39 +15,12 @@
 namespace knet::test {
 namespace {
 
-class BatchTest : public NetlinkTest {
+class BatchTest : public VxlanDeviceTest {
  protected:
-  void SetUp() override {
-    // An onlink gateway is checked against the local table, which needs lo up.
-    nlw::set_up(sock, nlw::get_link(sock, "lo").index);
-    vx = nlw::create_vxlan(sock, "vxlan1", {.vni = 1, .local = knet::IP::parse("192.0.2.1")}).index;
-    nlw::set_up(sock, vx);
-  }
-
-  // The i-th of a few thousand distinct peers: overlay address 10.200.x.y,
-  // MAC 02:00:00:00:x:y, subnet 10.<100 + i / 256>.<i % 256>.0/24.
-  static knet::IP overlay(int i) {
-    return *knet::IP::parse("10.200." + std::to_string(i / 256) + "." + std::to_string(i % 256));
-  }
-  static std::string mac(int i) {
-    char buf[18];
-    std::snprintf(buf, sizeof buf, "02:00:00:00:%02x:%02x", (i / 256) & 0xff, i & 0xff);
-    return buf;
-  }
-  static knet::IPNet subnet(int i) {
-    return *knet::IPNet::parse("10." + std::to_string(100 + i / 256) + "." +
-                              std::to_string(i % 256) + ".0/24");
-  }
-  nlw::RouteSpec route(int i) const {
-    return {.dst = subnet(i), .gw = overlay(i), .oif = vx, .onlink = true};
-  }
-
   long count_routes() {
     auto rs = nlw::list_routes(sock, AF_INET);
     return std::count_if(rs.begin(), rs.end(), [&](const nlw::RouteSpec& r) { return r.oif == vx; });
   }
-
-  int vx = 0;
 };
 
 // 3 x 400 requests (several windows); one route in the middle whose gateway

@@ -20,40 +20,22 @@
 namespace knet::test {
 namespace {
 
-class DumpTest : public NetlinkTest {
+class DumpTest : public VxlanDeviceTest {
  protected:
   // Enough entries of each kind for ~10 reads of 32 KiB per dump.
   static constexpr int kEntries = 3000;
 
   void SetUp() override {
-    // An onlink gateway is checked against the local table, which needs lo up.
-    nlw::set_up(sock, nlw::get_link(sock, "lo").index);
-    vx = nlw::create_vxlan(sock, "vxlan1", {.vni = 1, .local = knet::IP::parse("192.0.2.1")}).index;
-    nlw::set_up(sock, vx);
+    VxlanDeviceTest::SetUp();
     nlw::Batch batch(sock);
     for (int i = 0; i < kEntries; ++i) {
-      nlw::add_route(batch, {.dst = subnet(i), .gw = overlay(i), .oif = vx, .onlink = true});
+      nlw::add_route(batch, route(i));
       nlw::add_neigh(batch, vx, overlay(i), mac(i));
       nlw::add_fdb(batch, vx, mac(i), knet::IP::parse("198.18." + std::to_string(i / 256) + "." +
                                                       std::to_string(i % 256)));
     }
     batch.finish();
   }
-
-  static knet::IP overlay(int i) {
-    return *knet::IP::parse("10.200." + std::to_string(i / 256) + "." + std::to_string(i % 256));
-  }
-  static std::string mac(int i) {
-    char buf[18];
-    std::snprintf(buf, sizeof buf, "02:00:00:00:%02x:%02x", (i / 256) & 0xff, i & 0xff);
-    return buf;
-  }
-  static knet::IPNet subnet(int i) {
-    return *knet::IPNet::parse("10." + std::to_string(100 + i / 256) + "." +
-                              std::to_string(i % 256) + ".0/24");
-  }
-
-  int vx = 0;
 };
 
 TEST_F(DumpTest, ThousandsOfEachKindReadOnceOverManyReads) {
