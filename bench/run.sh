@@ -28,10 +28,10 @@ args=(--knet "$knet_bin" --ref /usr/lib/cni --runs "${RUNS:-30}" --raw bench/raw
   echo
   "$build/bench/knet-bench" "${args[@]}"
 } > bench/results.md.new
-# Keep the sections of bench/node_scale.sh ("## knet-node scale", its table,
-# and "## knet-node scale: ..." written by hand after it).
+# Keep every "## " section after the table: bench/node_scale.sh's ("## knet-node
+# scale") and the readings written by hand ("## Reading the DEL rows", ...).
 if [[ -f bench/results.md ]]; then
-  awk '/^## /{keep = (index($0, "## knet-node scale") == 1)} keep' bench/results.md > bench/results.md.node
+  awk '/^## /{keep = 1} keep' bench/results.md > bench/results.md.node
   [[ -s bench/results.md.node ]] && { echo; cat bench/results.md.node; } >> bench/results.md.new
   rm -f bench/results.md.node
 fi
