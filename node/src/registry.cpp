@@ -132,15 +132,22 @@ void Registry::change(const std::string& key, std::optional<Lease> now) {
     claim_ip(&*it, false);
     leases_.erase(it);
   }
-  changed_.try_emplace(key, was);
-  unreported_.insert(key);
+  note_change(key, was);
   if (now) {
     now->member = false;
     now->text.clear();
     auto it = leases_.emplace(key, std::move(*now)).first;
     claim_ip(&*it, true);
   }
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
   for (const auto& k : touched) settle(k);
+}
+
+void Registry::note_change(const std::string& key, const std::optional<vxlan::Node>& was) {
+  if (listing_) return;  // reset() reports every lease and forgets the change
+  changed_.try_emplace(key, was);
+  unreported_.insert(key);
 }
 
 void Registry::settle(const std::string& key) {
@@ -149,8 +156,7 @@ void Registry::settle(const std::string& key) {
   Lease& l = it->second;
   bool member = by_ip_.holder(l.lease.public_ip) == &*it && (!l3() || by_mac_.holder(l.mac) == &*it);
   if (member == l.member) return;
-  changed_.try_emplace(key, l.member ? std::optional(node_of(l)) : std::nullopt);
-  unreported_.insert(key);
+  note_change(key, l.member ? std::optional(node_of(l)) : std::nullopt);
   l.member = member;
   l.text.clear();
   if (member) {
@@ -186,8 +192,12 @@ void Registry::reset(const std::vector<etcd::KeyValue>& kvs) {
   by_ip_.clear();
   by_mac_.clear();
   members_ = 0;
-  for (const auto& kv : kvs) put(kv);
   changed_.clear();
+  unreported_.clear();
+  listing_ = true;
+  for (const auto& kv : kvs) put(kv);
+  listing_ = false;
+  report_all_ = true;
 }
 
 void Registry::apply(const std::vector<etcd::Event>& events) {
@@ -204,14 +214,13 @@ void Registry::report_skipped() {
   // Of the leases claiming one thing, the oldest holds it; each other one
   // is skipped, and reported once.
   std::vector<std::string> mac_lines;
-  for (const auto& key : unreported_) {
-    auto it = leases_.find(key);
-    if (it == leases_.end() || it->second.member) continue;
-    const Lease& l = it->second;
-    if (reported_.count({key, l.create_revision})) continue;
+  auto check = [&](const Entry& e) {
+    const std::string& key = e.first;
+    const Lease& l = e.second;
+    if (l.member || reported_.count({key, l.create_revision})) return;
     const Entry* ip_holder = by_ip_.holder(l.lease.public_ip);
     const Entry* mac_holder = l3() ? by_mac_.holder(l.mac) : nullptr;
-    if (ip_holder != &*it) {
+    if (ip_holder != &e) {
       log_("skipping " + key + ": PublicIP " + l.lease.public_ip.str() + " is held by " + ip_holder->first +
            " already");
     } else if (mac_holder) {
@@ -219,9 +228,17 @@ void Registry::report_skipped() {
                           mac_holder->first + " already");
     }
     reported_.insert({key, l.create_revision});
+  };
+  if (report_all_) {
+    for (const auto& e : leases_) check(e);
+  } else {
+    for (const auto& key : unreported_) {
+      if (auto it = leases_.find(key); it != leases_.end()) check(*it);
+    }
   }
   for (const auto& line : mac_lines) log_(line);
   unreported_.clear();
+  report_all_ = false;
 }
 
 vxlan::Membership Registry::membership() {

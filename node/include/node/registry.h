@@ -104,6 +104,10 @@ class Registry {
   // Makes `key`'s member flag and text what the claims say, noting the
   // change for take_delta().
   void settle(const std::string& key);
+  // Notes `key`'s node as it was (nullopt: no member) for take_delta(),
+  // unless a change since the last take already did, and the key for
+  // report_skipped().
+  void note_change(const std::string& key, const std::optional<vxlan::Node>& was);
   // Reports each skipped lease among those changed since the last call,
   // once: address conflicts first, then MAC conflicts, in key order.
   void report_skipped();
@@ -121,6 +125,8 @@ class Registry {
   // (nullopt: no member).
   std::map<std::string, std::optional<vxlan::Node>> changed_;
   std::set<std::string> unreported_;  // changed since the last report_skipped()
+  bool report_all_ = false;           // reset() since the last report_skipped()
+  bool listing_ = false;              // inside reset()
   std::set<std::pair<std::string, int64_t>> reported_;  // (key, create revision)
 };
 
