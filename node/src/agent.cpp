@@ -455,6 +455,7 @@ int Agent::run() {
               // Whatever happened meanwhile: apply the membership again.
               log_line("watch stream back");
               dirty = true;
+              full_sync = true;
             }
             disconnected = false;
             break;

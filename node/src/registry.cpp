@@ -89,10 +89,6 @@ const Registry::Entry* Registry::Claims<V>::holder(const V& v) const {
 Registry::Registry(NetworkConfig net, std::string prefix, Log log)
     : net_(std::move(net)), prefix_(std::move(prefix)), log_(std::move(log)) {}
 
-vxlan::Node Registry::node_of(const Lease& l) const {
-  return {l.lease.public_ip, l.lease.subnet, l.mac};
-}
-
 void Registry::change(const std::string& key, std::optional<Lease> now) {
   // The keys whose standing may change: this one, and whoever held or now
   // holds an address or MAC it claimed or claims. A handful, whatever N.
@@ -104,12 +100,12 @@ void Registry::change(const std::string& key, std::optional<Lease> now) {
   // holders of their address, the oldest with a MAC holds it.
   auto claim_mac = [&](const Entry* e, bool add) {
     if (!l3()) return;
-    note(by_mac_.holder(e->second.mac));
-    add ? by_mac_.add(e->second.mac, e) : by_mac_.remove(e->second.mac, e);
-    note(by_mac_.holder(e->second.mac));
+    note(by_mac_.holder(e->second.node.mac));
+    add ? by_mac_.add(e->second.node.mac, e) : by_mac_.remove(e->second.node.mac, e);
+    note(by_mac_.holder(e->second.node.mac));
   };
   auto claim_ip = [&](const Entry* e, bool add) {
-    const knet::IP& ip = e->second.lease.public_ip;
+    const knet::IP& ip = e->second.node.vtep;
     const Entry* was = by_ip_.holder(ip);
     add ? by_ip_.add(ip, e) : by_ip_.remove(ip, e);
     const Entry* is = by_ip_.holder(ip);
@@ -126,7 +122,7 @@ void Registry::change(const std::string& key, std::optional<Lease> now) {
   std::optional<vxlan::Node> was;
   if (auto it = leases_.find(key); it != leases_.end()) {
     if (it->second.member) {
-      was = node_of(it->second);
+      was = it->second.node;
       --members_;
     }
     claim_ip(&*it, false);
@@ -154,17 +150,17 @@ void Registry::settle(const std::string& key) {
   auto it = leases_.find(key);
   if (it == leases_.end()) return;
   Lease& l = it->second;
-  bool member = by_ip_.holder(l.lease.public_ip) == &*it && (!l3() || by_mac_.holder(l.mac) == &*it);
+  bool member = by_ip_.holder(l.node.vtep) == &*it && (!l3() || by_mac_.holder(l.node.mac) == &*it);
   if (member == l.member) return;
-  note_change(key, l.member ? std::optional(node_of(l)) : std::nullopt);
+  note_change(key, l.member ? std::optional(l.node) : std::nullopt);
   l.member = member;
   l.text.clear();
   if (member) {
     ++members_;
     if (l3()) {
-      append_node(l.text, node_of(l));
+      append_node(l.text, l.node);
     } else {
-      quoted(l.text, l.lease.public_ip.str());
+      quoted(l.text, l.node.vtep.str());
     }
   } else {
     --members_;
@@ -174,12 +170,13 @@ void Registry::settle(const std::string& key) {
 
 void Registry::put(const etcd::KeyValue& kv) {
   try {
-    Lease l{parse_lease(net_, prefix_, kv.key, kv.value), kv.create_revision};
-    auto mac = vxlan::parse_mac(l.lease.vtep_mac);
-    if (!l.lease.vtep_mac.empty() && !(mac && vxlan::is_unicast_mac(*mac))) {
-      throw knet::Error("\"BackendData.VtepMAC\" \"" + l.lease.vtep_mac + "\" is not a unicast MAC");
+    SubnetLease sl = parse_lease(net_, prefix_, kv.key, kv.value);
+    auto mac = vxlan::parse_mac(sl.vtep_mac);
+    if (!sl.vtep_mac.empty() && !(mac && vxlan::is_unicast_mac(*mac))) {
+      throw knet::Error("\"BackendData.VtepMAC\" \"" + sl.vtep_mac + "\" is not a unicast MAC");
     }
-    if (l3()) l.mac = mac ? *mac : vxlan::vtep_mac_bits(net_.vni, l.lease.public_ip);
+    Lease l{{sl.public_ip, sl.subnet, 0}, kv.create_revision};
+    if (l3()) l.node.mac = mac ? *mac : vxlan::vtep_mac_bits(net_.vni, sl.public_ip);
     change(kv.key, std::move(l));
   } catch (const knet::Error& e) {
     change(kv.key, std::nullopt);
@@ -218,13 +215,13 @@ void Registry::report_skipped() {
     const std::string& key = e.first;
     const Lease& l = e.second;
     if (l.member || reported_.count({key, l.create_revision})) return;
-    const Entry* ip_holder = by_ip_.holder(l.lease.public_ip);
-    const Entry* mac_holder = l3() ? by_mac_.holder(l.mac) : nullptr;
+    const Entry* ip_holder = by_ip_.holder(l.node.vtep);
+    const Entry* mac_holder = l3() ? by_mac_.holder(l.node.mac) : nullptr;
     if (ip_holder != &e) {
-      log_("skipping " + key + ": PublicIP " + l.lease.public_ip.str() + " is held by " + ip_holder->first +
+      log_("skipping " + key + ": PublicIP " + l.node.vtep.str() + " is held by " + ip_holder->first +
            " already");
     } else if (mac_holder) {
-      mac_lines.push_back("skipping " + key + ": VtepMAC " + vxlan::mac_str(l.mac) + " is held by " +
+      mac_lines.push_back("skipping " + key + ": VtepMAC " + vxlan::mac_str(l.node.mac) + " is held by " +
                           mac_holder->first + " already");
     }
     reported_.insert({key, l.create_revision});
@@ -250,7 +247,7 @@ vxlan::Membership Registry::membership() {
     m.peers.reserve(members_);
   }
   for (const auto& [key, l] : leases_) {
-    if (l.member) add_member(m, net_.mode, node_of(l));
+    if (l.member) add_member(m, net_.mode, l.node);
   }
   if (l3()) m.network = net_.network;
   return m;
@@ -262,7 +259,7 @@ MembershipDelta Registry::take_delta() {
   for (const auto& [key, was] : changed_) {
     auto it = leases_.find(key);
     std::optional<vxlan::Node> is;
-    if (it != leases_.end() && it->second.member) is = node_of(it->second);
+    if (it != leases_.end() && it->second.member) is = it->second.node;
     if (was == is) continue;
     if (was) add_member(d.before, net_.mode, *was);
     if (is) add_member(d.after, net_.mode, *is);
@@ -288,7 +285,7 @@ std::string Registry::peers_file() const {
 std::optional<vxlan::Node> Registry::member_at(const knet::IP& vtep) const {
   const Entry* e = by_ip_.holder(vtep);
   if (!e || !e->second.member) return std::nullopt;
-  return node_of(e->second);
+  return e->second.node;
 }
 
 std::string peers_file_json(const vxlan::Membership& m, vxlan::Mode mode) {

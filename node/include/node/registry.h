@@ -68,9 +68,10 @@ class Registry {
 
  private:
   struct Lease {
-    SubnetLease lease;
+    // The lease's PublicIP and subnet; in l3 its VTEP MAC (published or
+    // derived), in l2 0: the member it makes.
+    vxlan::Node node;
     int64_t create_revision = 0;
-    uint64_t mac = 0;  // l3: the VTEP MAC (published or derived); l2: 0
     bool member = false;
     std::string text;  // a member's entry in the peersFile
   };
@@ -111,7 +112,6 @@ class Registry {
   // Reports each skipped lease among those changed since the last call,
   // once: address conflicts first, then MAC conflicts, in key order.
   void report_skipped();
-  vxlan::Node node_of(const Lease& l) const;
   bool l3() const { return net_.mode == vxlan::Mode::kL3; }
 
   NetworkConfig net_;
