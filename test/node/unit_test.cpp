@@ -313,8 +313,12 @@ std::map<std::string, vxlan::Node> brute_force(const std::map<std::string, Usabl
   std::map<std::string, vxlan::Node> out;
   for (const auto& a : holders) {
     bool oldest = true;
-    for (const auto& b : holders) oldest = oldest && !(mode == vxlan::Mode::kL3 && b.second.mac == a.second.mac && older(b, a));
-    auto subnet = *knet::IPNet::parse(a.first.substr(a.first.rfind('/') + 1, a.first.rfind('-') - a.first.rfind('/') - 1) + "/24");
+    for (const auto& b : holders) {
+      oldest = oldest && !(mode == vxlan::Mode::kL3 && b.second.mac == a.second.mac && older(b, a));
+    }
+    // "/knet/network/subnets/10.244.7.0-24" -> 10.244.7.0/24
+    size_t slash = a.first.rfind('/'), dash = a.first.rfind('-');
+    auto subnet = *knet::IPNet::parse(a.first.substr(slash + 1, dash - slash - 1) + "/24");
     if (oldest) out[a.first] = {a.second.ip, subnet, mode == vxlan::Mode::kL3 ? a.second.mac : 0};
   }
   return out;
@@ -425,8 +429,11 @@ TEST(Registry, IncrementalSameAsARebuild) {
         for (const auto& n : m.nodes) into.insert(tag(n.vtep, n.subnet));
         for (const auto& p : m.peers) into.insert(tag(p, {}));
       };
-      for (const auto& [k, n] : was) rebuilt.insert(tag(n.vtep, mode == vxlan::Mode::kL3 ? n.subnet : knet::IPNet{}));
-      for (const auto& [k, n] : want) now.insert(tag(n.vtep, mode == vxlan::Mode::kL3 ? n.subnet : knet::IPNet{}));
+      auto member = [&](const vxlan::Node& n) {
+        return tag(n.vtep, mode == vxlan::Mode::kL3 ? n.subnet : knet::IPNet{});
+      };
+      for (const auto& [k, n] : was) rebuilt.insert(member(n));
+      for (const auto& [k, n] : want) now.insert(member(n));
       side(d.before, before);
       side(d.after, after);
       for (const auto& x : before) {

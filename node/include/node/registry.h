@@ -27,7 +27,9 @@ namespace knet::node {
 // unchanged. `network` is left out (it never changes).
 struct MembershipDelta {
   vxlan::Membership before, after;
-  bool empty() const { return before.nodes.empty() && before.peers.empty() && after.nodes.empty() && after.peers.empty(); }
+  bool empty() const {
+    return before.nodes.empty() && before.peers.empty() && after.nodes.empty() && after.peers.empty();
+  }
   // Whether a member at `vtep` left, joined or changed.
   bool touches(const knet::IP& vtep) const;
 };
