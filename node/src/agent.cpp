@@ -79,8 +79,13 @@ std::optional<knet::IPNet> previous_subnet(const vxlan::Config& cfg, const knet:
   return std::nullopt;
 }
 
-bool same_membership(const vxlan::Membership& a, const vxlan::Membership& b) {
-  return a.peers == b.peers && a.nodes == b.nodes && a.network == b.network;
+// The nodes (l3) or peers (l2) of a MembershipDelta's side as a View for
+// apply_delta.
+vxlan::View changed_view(const vxlan::Membership& m) {
+  vxlan::View v;
+  v.peers = m.peers;
+  v.nodes = m.nodes;
+  return v;
 }
 
 }  // namespace
@@ -263,25 +268,37 @@ int Agent::run() {
   });
 
   Registry registry(net, opts_.etcd_prefix, log_line);
-  // What the kernel and the file hold since the last successful sync; empty
-  // when that is unknown (none yet, or the last one failed).
-  std::optional<vxlan::View> applied;
-  std::optional<vxlan::Membership> written;
+  // The kernel and the file hold the registry's membership as of the last
+  // take_delta(): the last sync succeeded. False when that is unknown (none
+  // yet, or the last one failed).
+  bool applied = false;
+  bool written = false;  // the file too
   // The next sync is a full one: reconcile lists the device's entries and
   // corrects whatever differs. Set after a list, for the resync, when the
   // watch stream comes back and after a failed sync; otherwise a watch
-  // event applies only what changed (vxlan::apply_delta).
+  // event applies only what changed (vxlan::apply_delta), from the
+  // registry's delta: no pass over the N nodes on the way to the kernel.
   bool full_sync = true;
   // Applies the registry to the kernel, then the file. False (nothing done)
   // while this node's own key is missing: it is being put back, and a
   // membership without this node must not reach the kernel.
   auto sync = [&] {
-    if (!registry.leases().count(own_key())) return false;
-    vxlan::Membership m = registry.membership();
-    vxlan::View view = vxlan::view_from(vcfg, m, underlay.local);
+    if (!registry.has(own_key())) return false;
+    MembershipDelta delta = registry.take_delta();
     // Unknown from here until the kernel and the file are both done.
-    std::optional<vxlan::View> prev = std::exchange(applied, std::nullopt);
-    const bool full = full_sync || !prev || prev->self != view.self;
+    const bool was_applied = std::exchange(applied, false);
+    // This node's own entry changed, or a new device: reconcile's job.
+    bool full = full_sync || !was_applied || delta.touches(underlay.local);
+    std::optional<vxlan::Membership> m;
+    vxlan::View view;
+    if (net.mode == vxlan::Mode::kL3) {
+      view.self = registry.member_at(underlay.local);  // all ensure_device needs
+      if (!view.self) full = true;                      // view_from says why
+    }
+    if (full) {
+      m = registry.membership();
+      view = vxlan::view_from(vcfg, *m, underlay.local);
+    }
     // The plugin's lock: ADDs and GC of this network on the node wait, and
     // see the device, the file and the entries agree (the file is written
     // under it: an ADD between the kernel and the file would reconcile the
@@ -290,29 +307,40 @@ int Agent::run() {
     bool created = false;
     nlw::LinkInfo dev = vxlan::ensure_device(*host, vcfg, opts_.cni_network, underlay, view, mtu, created);
     if (created) log_line("created VTEP " + dev.name + " (" + dev.mac + ") on " + underlay.link.name);
-    if (full || created) {
+    if (created && !full) {
+      full = true;
+      m = registry.membership();
+      view = vxlan::view_from(vcfg, *m, underlay.local);
+    }
+    if (full) {
       vxlan::reconcile(*host, dev, vcfg, view);
       if (net.mode == vxlan::Mode::kL3) vxlan::configure_overlay(*host, dev, view);
     } else {
-      vxlan::apply_delta(*host, dev, vcfg, *prev, view);
+      // Only the changed nodes (none of them this one): the others are in
+      // neither view, so apply_delta leaves them alone.
+      vxlan::apply_delta(*host, dev, vcfg, changed_view(delta.before), changed_view(delta.after));
     }
     // Who joined and left, once the kernel has them (the log is not in the
     // path of a change).
-    log_membership(m);
+    if (full) {
+      log_membership(*m);
+    } else {
+      log_membership_change(delta.before, delta.after);
+    }
     // The kernel first (it is what makes traffic flow), then the file,
     // rewritten by every full sync (it may have been removed by hand) and
     // otherwise only when the membership changed.
-    if (full || !written || !same_membership(*written, m)) {
-      written.reset();
+    if (full || !written || !delta.empty()) {
+      written = false;
       std::filesystem::create_directories(std::filesystem::path(opts_.peers_file).parent_path());
-      knet::write_file_atomic(opts_.peers_file, peers_file_json(m, net.mode));
-      written = std::move(m);
+      knet::write_file_atomic(opts_.peers_file, registry.peers_file());
+      written = true;
     }
-    status_.peers = static_cast<int64_t>(net.mode == vxlan::Mode::kL3 ? view.nodes.size() : view.peers.size());
+    status_.peers = static_cast<int64_t>(registry.size() - (registry.member_at(underlay.local) ? 1 : 0));
     status_.last_sync_unix = std::time(nullptr);
     ++status_.syncs;
     status_.synced = true;
-    applied = std::move(view);
+    applied = true;
     full_sync = false;
     return true;
   };
@@ -427,6 +455,7 @@ int Agent::run() {
               // Whatever happened meanwhile: apply the membership again.
               log_line("watch stream back");
               dirty = true;
+              full_sync = true;
             }
             disconnected = false;
             break;

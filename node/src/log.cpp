@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iterator>
 #include <mutex>
+#include <set>
 #include <tuple>
 #include <vector>
 
@@ -17,7 +18,7 @@ cni::Logger logger;                  // guarded by mu
 // A member: its address, and for an l3 node its subnet (address, prefix;
 // prefix -1 for an l2 peer).
 using Member = std::tuple<knet::IP, knet::IP, int>;
-std::vector<Member> last_members;  // sorted, guarded by mu
+std::set<Member> last_members;  // guarded by mu
 bool have_members = false;
 
 }  // namespace
@@ -47,31 +48,59 @@ void log_store_error(const std::string& msg) {
   log_event(cni::LogLevel::kError, "store error", msg);
 }
 
-void log_membership(const vxlan::Membership& m) {
-  // Compared as sorted addresses, strings only for who joined or left: the
-  // membership has thousands of nodes and comes at every watch event.
-  std::vector<Member> now;
-  now.reserve(m.nodes.size() + m.peers.size());
-  for (const auto& n : m.nodes) now.emplace_back(n.vtep, n.subnet.ip, n.subnet.prefix);
-  for (const auto& p : m.peers) now.emplace_back(p, knet::IP{}, -1);
-  std::sort(now.begin(), now.end());
-  std::vector<Member> joined, left;
-  {
-    std::lock_guard<std::mutex> l(mu);
-    if (have_members && now == last_members) return;
-    std::set_difference(now.begin(), now.end(), last_members.begin(), last_members.end(),
-                        std::back_inserter(joined));
-    std::set_difference(last_members.begin(), last_members.end(), now.begin(), now.end(),
-                        std::back_inserter(left));
-    last_members = std::move(now);
-    have_members = true;
-  }
+namespace {
+
+std::vector<Member> sorted_members(const vxlan::Membership& m) {
+  std::vector<Member> out;
+  out.reserve(m.nodes.size() + m.peers.size());
+  for (const auto& n : m.nodes) out.emplace_back(n.vtep, n.subnet.ip, n.subnet.prefix);
+  for (const auto& p : m.peers) out.emplace_back(p, knet::IP{}, -1);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void log_joined_and_left(const std::vector<Member>& joined, const std::vector<Member>& left) {
   auto str = [](const Member& x) {
     const auto& [ip, net, prefix] = x;
     return prefix < 0 ? ip.str() : ip.str() + " " + knet::IPNet{net, prefix}.str();
   };
   for (const auto& x : joined) log_event(cni::LogLevel::kInfo, "membership", "joined " + str(x));
   for (const auto& x : left) log_event(cni::LogLevel::kInfo, "membership", "left " + str(x));
+}
+
+}  // namespace
+
+void log_membership(const vxlan::Membership& m) {
+  // Compared as sorted addresses, strings only for who joined or left: the
+  // membership has thousands of nodes.
+  std::vector<Member> now = sorted_members(m);
+  std::vector<Member> joined, left;
+  {
+    std::lock_guard<std::mutex> l(mu);
+    if (have_members && std::equal(now.begin(), now.end(), last_members.begin(), last_members.end())) return;
+    std::set_difference(now.begin(), now.end(), last_members.begin(), last_members.end(),
+                        std::back_inserter(joined));
+    std::set_difference(last_members.begin(), last_members.end(), now.begin(), now.end(),
+                        std::back_inserter(left));
+    last_members = std::set<Member>(now.begin(), now.end());  // linear: `now` is sorted
+    have_members = true;
+  }
+  log_joined_and_left(joined, left);
+}
+
+void log_membership_change(const vxlan::Membership& before, const vxlan::Membership& after) {
+  // A member whose MAC alone changed is in both: neither joined nor left.
+  std::vector<Member> was = sorted_members(before), is = sorted_members(after);
+  std::vector<Member> joined, left;
+  std::set_difference(is.begin(), is.end(), was.begin(), was.end(), std::back_inserter(joined));
+  std::set_difference(was.begin(), was.end(), is.begin(), is.end(), std::back_inserter(left));
+  {
+    std::lock_guard<std::mutex> l(mu);
+    for (const auto& x : left) last_members.erase(x);
+    last_members.insert(joined.begin(), joined.end());
+    have_members = true;
+  }
+  log_joined_and_left(joined, left);
 }
 
 }  // namespace knet::node

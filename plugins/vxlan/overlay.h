@@ -111,8 +111,12 @@ void reconcile(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, c
 // them, as reconcile does. Wants the entries of each view unique (one node
 // per vtep, subnet and MAC, as view_from of a valid membership gives) and
 // the same device and this node (view.self) in both: a new device or a
-// changed self is reconcile's job. Failures as reconcile's; after one the
-// device's state is unknown and reconcile must follow.
+// changed self is reconcile's job. Only the peers / nodes of the views are
+// read, so they may hold just the change (`before` what left or changed, as
+// it was; `after` what joined or changed): the peers in neither are left
+// alone. knet-node passes that, O(change) whatever the membership's size.
+// Failures as reconcile's; after one the device's state is unknown and
+// reconcile must follow.
 void apply_delta(nlw::Socket& host, const nlw::LinkInfo& dev, const Config& cfg, const View& before,
                  const View& after);
 

@@ -12,7 +12,12 @@
 #include <fstream>
 #include <iterator>
 #include <functional>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "node/agent.h"
@@ -284,6 +289,190 @@ TEST(Registry, PublishesMacsAndTheNetwork) {
   m = r2.membership();
   EXPECT_EQ(m.peers.size(), 2u);
   EXPECT_FALSE(m.network);
+}
+
+// The membership by brute force from the usable leases (key -> PublicIP,
+// VTEP MAC, create revision): of the leases with one address the oldest
+// (create revision, then key) holds it; in l3, of those holders with one MAC
+// the oldest holds it; the holders in key order.
+struct Usable {
+  knet::IP ip;
+  uint64_t mac;
+  int64_t rev;
+};
+std::map<std::string, vxlan::Node> brute_force(const std::map<std::string, Usable>& leases, vxlan::Mode mode) {
+  auto older = [](const auto& a, const auto& b) {
+    return a.second.rev != b.second.rev ? a.second.rev < b.second.rev : a.first < b.first;
+  };
+  std::map<std::string, Usable> holders;
+  for (const auto& a : leases) {
+    bool oldest = true;
+    for (const auto& b : leases) oldest = oldest && !(b.second.ip == a.second.ip && older(b, a));
+    if (oldest) holders.insert(a);
+  }
+  std::map<std::string, vxlan::Node> out;
+  for (const auto& a : holders) {
+    bool oldest = true;
+    for (const auto& b : holders) {
+      oldest = oldest && !(mode == vxlan::Mode::kL3 && b.second.mac == a.second.mac && older(b, a));
+    }
+    // "/knet/network/subnets/10.244.7.0-24" -> 10.244.7.0/24
+    size_t slash = a.first.rfind('/'), dash = a.first.rfind('-');
+    auto subnet = *knet::IPNet::parse(a.first.substr(slash + 1, dash - slash - 1) + "/24");
+    if (oldest) out[a.first] = {a.second.ip, subnet, mode == vxlan::Mode::kL3 ? a.second.mac : 0};
+  }
+  return out;
+}
+
+// Random joins, leaves and changes (new address, new MAC, no MAC, garbage,
+// a bad MAC; a few addresses and MACs shared by many keys, so that holders
+// come and go), applied as watch events: after every step the registry's
+// membership, its delta, its peersFile and the membership log agree with a
+// brute-force rebuild and with a fresh registry listing the same keys.
+// A member as the membership log names it: address, subnet (address, prefix).
+using Tag = std::tuple<knet::IP, knet::IP, int>;
+Tag tag(const knet::IP& vtep, const knet::IPNet& subnet) { return {vtep, subnet.ip, subnet.prefix}; }
+
+TEST(Registry, IncrementalSameAsARebuild) {
+  TempDir dir;
+  struct LogBack {  // the log closed and its memory of members back to none, however the test ends
+    ~LogBack() {
+      open_log({});
+      log_membership({});
+    }
+  } log_back;
+  for (vxlan::Mode mode : {vxlan::Mode::kL3, vxlan::Mode::kL2}) {
+    SCOPED_TRACE(vxlan::to_string(mode));
+    NetworkConfig net = net16();
+    net.mode = mode;
+    cni::LogConfig lc;
+    lc.file = dir.path() + "/" + vxlan::to_string(mode) + ".log";
+    open_log(lc);
+    std::mt19937 rng(17);
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+    std::vector<std::string> log;
+    Registry r(net, "/knet/network", [&](const std::string& m) { log.push_back(m); });
+    std::map<std::string, etcd::KeyValue> store;  // what etcd holds
+    std::map<std::string, Usable> usable;         // of it, what parses
+    std::map<std::string, vxlan::Node> was;       // the membership before the step
+    std::set<Tag> logged;  // what the log's lines add up to
+    size_t log_read = 0;
+    int64_t rev = 1;
+    r.reset({});
+    open_log({});
+    log_membership(r.membership());  // none yet, whatever an earlier test left
+    open_log(lc);
+    for (int step = 0; step < 1500; ++step) {
+      SCOPED_TRACE("step " + std::to_string(step));
+      std::vector<etcd::Event> events(1 + pick(3));
+      for (auto& e : events) {
+        std::string key = "/knet/network/subnets/10.244." + std::to_string(1 + pick(40)) + ".0-24";
+        ++rev;
+        if (pick(3) == 0) {
+          e.type = etcd::Event::Type::kDelete;
+          e.kv.key = key;
+          store.erase(key);
+          usable.erase(key);
+          continue;
+        }
+        std::string ip = "192.0.2." + std::to_string(1 + pick(12));
+        int kind = pick(10);
+        std::string mac = kind < 5 ? "02:00:00:00:00:0" + std::to_string(1 + pick(6)) : kind < 8 ? "-" : "";
+        std::string value = kind == 8 ? "{broken" : kind == 9 ? lease_json(ip, 1, "vxlan", "01:00:5e:00:00:01")
+                                                               : lease_json(ip, 1, "vxlan", mac);
+        auto old = store.find(key);
+        int64_t created = old == store.end() ? rev : old->second.create_revision;
+        e.kv = {key, value, created, rev, 1, 7};
+        store[key] = e.kv;
+        if (kind >= 8) {
+          usable.erase(key);
+        } else {
+          auto a = *knet::IP::parse(ip);
+          usable[key] = {a, mac == "-" ? vxlan::vtep_mac_bits(1, a) : *vxlan::parse_mac(mac), created};
+        }
+      }
+      r.apply(events);
+      MembershipDelta d = r.take_delta();
+      std::map<std::string, vxlan::Node> want = brute_force(usable, mode);
+      vxlan::Membership wm;
+      for (const auto& [k, n] : want) {
+        if (mode == vxlan::Mode::kL3) {
+          wm.nodes.push_back(n);
+        } else {
+          wm.peers.push_back(n.vtep);
+        }
+      }
+      if (mode == vxlan::Mode::kL3) wm.network = net.network;
+
+      vxlan::Membership got = r.membership();
+      ASSERT_EQ(got.nodes, wm.nodes);
+      ASSERT_EQ(got.peers, wm.peers);
+      ASSERT_EQ(got.network, wm.network);
+      ASSERT_EQ(r.size(), want.size());
+      ASSERT_EQ(r.peers_file(), peers_file_json(wm, mode));
+      for (const auto& [k, n] : want) {
+        auto at = r.member_at(n.vtep);
+        ASSERT_TRUE(at && *at == n) << k;
+      }
+      // The same keys listed afresh.
+      Registry fresh(net, "/knet/network", [](const std::string&) {});
+      std::vector<etcd::KeyValue> list;
+      for (const auto& [k, kv] : store) list.push_back(kv);
+      fresh.reset(list);
+      ASSERT_EQ(fresh.membership().nodes, wm.nodes);
+      ASSERT_EQ(fresh.peers_file(), r.peers_file());
+
+      // The delta takes the previous membership to this one, and holds
+      // nothing unchanged.
+      std::multiset<Tag> rebuilt, now, before, after;
+      auto side = [&](const vxlan::Membership& m, auto& into) {
+        for (const auto& n : m.nodes) into.insert(tag(n.vtep, n.subnet));
+        for (const auto& p : m.peers) into.insert(tag(p, {}));
+      };
+      auto member = [&](const vxlan::Node& n) {
+        return tag(n.vtep, mode == vxlan::Mode::kL3 ? n.subnet : knet::IPNet{});
+      };
+      for (const auto& [k, n] : was) rebuilt.insert(member(n));
+      for (const auto& [k, n] : want) now.insert(member(n));
+      side(d.before, before);
+      side(d.after, after);
+      for (const auto& x : before) {
+        auto it = rebuilt.find(x);
+        ASSERT_NE(it, rebuilt.end()) << "left, but was no member: " << std::get<0>(x).str();
+        rebuilt.erase(it);
+      }
+      rebuilt.insert(after.begin(), after.end());
+      ASSERT_EQ(rebuilt, now);
+      for (const auto& n : d.before.nodes) {
+        ASSERT_EQ(std::count(d.after.nodes.begin(), d.after.nodes.end(), n), 0) << "unchanged in the delta";
+      }
+      // (In l2 an address passing from one key to another is in both: no
+      // kernel change, no log line, and the file may be rewritten.)
+      ASSERT_EQ(d.empty(), was == want);
+
+      // The log's joined / left lines of the change add up to the membership.
+      log_membership_change(d.before, d.after);
+      std::ifstream in(lc.file);
+      std::string line;
+      for (size_t i = 0; std::getline(in, line); ++i) {
+        if (i < log_read) continue;
+        ++log_read;
+        std::string msg = cni::json::parse(line).value("msg", "");
+        std::istringstream words(msg);
+        std::string verb, vtep, subnet;
+        words >> verb >> vtep >> subnet;
+        Tag m = tag(*knet::IP::parse(vtep), subnet.empty() ? knet::IPNet{} : *knet::IPNet::parse(subnet));
+        if (verb == "joined") {
+          ASSERT_TRUE(logged.insert(m).second) << msg;
+        } else {
+          ASSERT_EQ(verb, "left");
+          ASSERT_EQ(logged.erase(m), 1u) << msg;
+        }
+      }
+      ASSERT_EQ(logged, std::set<Tag>(now.begin(), now.end())) << "the log adds up to another membership";
+      was = want;
+    }
+  }
 }
 
 // What the agent writes is what the vxlan plugin reads.

@@ -25,5 +25,9 @@ void log_store_error(const std::string& msg);
 // Logs the nodes (l3) or peers (l2) that joined and left since the previous
 // call, one "membership" line each, at info; nothing when nothing changed.
 void log_membership(const vxlan::Membership& m);
+// The same from a change alone (MembershipDelta's `before` and `after`: the
+// members that left or changed, and those that joined or changed), after a
+// log_membership of the membership it changes. O(change · log N).
+void log_membership_change(const vxlan::Membership& before, const vxlan::Membership& after);
 
 }  // namespace knet::node
