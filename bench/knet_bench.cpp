@@ -481,7 +481,7 @@ void bench_kernel_floor() {
     nlw::set_up(host, bridge->index);
   }
   for (int i = 0; i < opt.runs; ++i) {
-    std::string ns = add_ns("f");
+    std::string ns = add_ns("f" + std::to_string(i));
     auto t0 = Clock::now();
     nlw::NetNS cns = nlw::NetNS::open("/var/run/netns/" + ns);
     nlw::Socket csock = nlw::Socket::in(cns);
@@ -504,8 +504,9 @@ void bench_kernel_floor() {
     auto t1 = Clock::now();
     nlw::delete_link_if_exists(csock, "eth0");
     del.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t1).count());
-    del_ns(ns);
+    retire_ns(ns);
   }
+  delete_retired();
   nlw::delete_link_if_exists(host, br);
   record("kernel floor ADD", "floor", add);
   record("kernel floor DEL", "floor", del);
