@@ -76,6 +76,27 @@ void del_ns(const std::string& name) {
   made.erase(std::remove(made.begin(), made.end(), name), made.end());
 }
 
+// The kernel tears a deleted network namespace down in a work item
+// (cleanup_net) tens of ms after `ip netns del`, with rcu_barrier() calls;
+// every RTM_DELLINK ends in an rcu_barrier() of its own, and they all queue
+// on one mutex. Deleting each run's namespace right after its DEL made the
+// next run's DEL wait for that teardown, and the more so the sooner its ADD
+// and CHECK were done, i.e. the faster implementation paid (traced on 6.18,
+// see bench/results.md "Reading the DEL rows"). So the groups that time DELs
+// retire their runs' namespaces and delete them when the group is done, then
+// let the kernel finish (settle) before anything else is timed.
+std::vector<std::string> retired;
+
+void settle() { std::this_thread::sleep_for(std::chrono::seconds(1)); }
+
+void retire_ns(const std::string& name) { retired.push_back(name); }
+
+void delete_retired() {
+  for (const auto& ns : retired) del_ns(ns);
+  retired.clear();
+  settle();
+}
+
 void cleanup() {
   // Leave the sandbox before removing it, or `ip netns del` of it misbehaves.
   if (orig_ns >= 0) ::setns(orig_ns, CLONE_NEWNET);
@@ -184,10 +205,11 @@ void bench_bridge_chain(bool with_bw, bool masq) {
   std::map<std::string, std::vector<double>> add, check, del, bw_del;
   Impl impls[2] = {{"knet", opt.knet_dir}, {"ref", opt.ref_dir}};
   std::string datadir = "/tmp/" + tag + "-ipam";
+  settle();  // what earlier groups deleted
   for (int i = 0; i < opt.runs; ++i) {
     for (int k = 0; k < 2; ++k) {
       const Impl& im = impls[(i + k) % 2];
-      std::string ns = add_ns("c");
+      std::string ns = add_ns("c" + std::to_string(2 * i + k));
       std::string cid = "bench" + std::to_string(i) + im.label;
       json bc = bridge_conf("bench-" + im.label, datadir, masq, im.label == "knet" ? "10.77.0.0/16" : "10.78.0.0/16");
       Call c{im.dir, "bridge", "ADD", ns, cid, "eth0", "", bc};
@@ -225,9 +247,10 @@ void bench_bridge_chain(bool with_bw, bool masq) {
       add[im.label].push_back(t_add);
       check[im.label].push_back(t_check);
       del[im.label].push_back(t_del);
-      del_ns(ns);
+      retire_ns(ns);
     }
   }
+  delete_retired();
   add_row("ADD " + label, "ms", add["knet"], add["ref"]);
   add_row("CHECK " + label, "ms", check["knet"], check["ref"]);
   add_row("DEL " + label, "ms", del["knet"], del["ref"]);
@@ -314,10 +337,11 @@ void bench_macvlan_chain() {
   Impl impls[2] = {{"knet", opt.knet_dir}, {"ref", opt.ref_dir}};
   std::string datadir = "/tmp/" + tag + "-ipam-mv";
   sh("ip link add kbm-nic type veth peer name kbm-nicp && ip link set kbm-nic up && ip link set kbm-nicp up");
+  settle();  // what earlier groups deleted
   for (int i = 0; i < opt.runs; ++i) {
     for (int k = 0; k < 2; ++k) {
       const Impl& im = impls[(i + k) % 2];
-      std::string ns = add_ns("c");
+      std::string ns = add_ns("c" + std::to_string(2 * i + k));
       std::string cid = "benchmv" + std::to_string(i) + im.label;
       json conf = {{"cniVersion", "1.0.0"},
                    {"name", "benchmv-" + im.label},
@@ -340,9 +364,10 @@ void bench_macvlan_chain() {
       add[im.label].push_back(a.ms);
       check[im.label].push_back(co.ms);
       del[im.label].push_back(d.ms);
-      del_ns(ns);
+      retire_ns(ns);
     }
   }
+  delete_retired();
   add_row("ADD macvlan+host-local", "ms", add["knet"], add["ref"]);
   add_row("CHECK macvlan+host-local", "ms", check["knet"], check["ref"]);
   add_row("DEL macvlan+host-local", "ms", del["knet"], del["ref"]);
@@ -422,17 +447,19 @@ void bench_runtime_chains() {
     fs::copy_file(netconf, dir + "/" + ch.name + ".conflist", fs::copy_options::overwrite_existing);
     std::string file = ch.libcni ? netconf : dir + "/" + ch.name + ".conflist";
     std::string cache = "/tmp/" + tag + "-cache";
+    settle();  // what earlier groups deleted
     for (int i = 0; i < opt.runs; ++i) {
       for (int k = 0; k < 2; ++k) {
         const Impl& im = impls[(i + k) % 2];
-        std::string ns = add_ns("rt");
+        std::string ns = add_ns("rt" + std::to_string(2 * i + k));
         std::string cid = "rt" + std::to_string(i) + im.label;
         add[im.label].push_back(runtime_verb(im, ch.libcni, "add", file, ns, cid, cache));
         check[im.label].push_back(runtime_verb(im, ch.libcni, "check", file, ns, cid, cache));
         del[im.label].push_back(runtime_verb(im, ch.libcni, "del", file, ns, cid, cache));
-        del_ns(ns);
+        retire_ns(ns);
       }
     }
+    delete_retired();
     add_row("ADD " + ch.label, "ms", add["knet"], add["ref"]);
     add_row("CHECK " + ch.label, "ms", check["knet"], check["ref"]);
     add_row("DEL " + ch.label, "ms", del["knet"], del["ref"]);
@@ -456,7 +483,7 @@ void bench_kernel_floor() {
     nlw::set_up(host, bridge->index);
   }
   for (int i = 0; i < opt.runs; ++i) {
-    std::string ns = add_ns("f");
+    std::string ns = add_ns("f" + std::to_string(i));
     auto t0 = Clock::now();
     nlw::NetNS cns = nlw::NetNS::open("/var/run/netns/" + ns);
     nlw::Socket csock = nlw::Socket::in(cns);
@@ -479,8 +506,9 @@ void bench_kernel_floor() {
     auto t1 = Clock::now();
     nlw::delete_link_if_exists(csock, "eth0");
     del.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t1).count());
-    del_ns(ns);
+    retire_ns(ns);
   }
+  delete_retired();
   nlw::delete_link_if_exists(host, br);
   record("kernel floor ADD", "floor", add);
   record("kernel floor DEL", "floor", del);

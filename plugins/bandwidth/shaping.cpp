@@ -122,14 +122,16 @@ void verify(nlw::Socket& sock, const Target& t, const Config& cfg, const knet::O
 void remove(nlw::Socket& sock, const nlw::LinkInfo* link, const knet::Owner& owner) {
   knet::Step step("tc remove shaping");
   auto ifb = find_ifb(sock, owner);
-  // The ifb goes before the filter that redirects to it: its mirred action
-  // lets go of a target being deleted at once, so the deletion waits for one
-  // RCU barrier. Deleted after the filter, the ifb is still held by the
-  // filter's action until an RCU callback and a work item free it, and the
-  // kernel waits with more barriers and sleeps (netdev_wait_allrefs_any):
-  // measured 16-32 ms for the RTM_DELLINK that way, 13-22 ms this way, under
-  // load. Packets the veth receives in between are dropped; its container is
-  // going.
+  // What this costs is the ifb's RTM_DELLINK: it ends in rcu_barrier(), one
+  // full RCU grace period (~15 ms on 6.18, the reference pays the same).
+  // The filter and root qdisc removals take ~0.1 ms each (the qdisc's graft
+  // waits for an expedited grace period). The order does not matter: the
+  // filter's mirred action drops its hold on the ifb in its unregister
+  // notifier either way (no netdev_wait_allrefs sleep traced in either);
+  // filter and qdisc first measured 0.99-1.01x of this order
+  // (bench/results.md, "Reading the DEL rows"). Packets the veth
+  // receives between the ifb's deletion and the filter's are dropped; its
+  // container is going.
   auto delete_ifb = [&] {
     if (ifb) delete_if_present(sock, ifb->index);
   };

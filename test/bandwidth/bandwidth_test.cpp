@@ -615,12 +615,11 @@ TEST_F(BandwidthTest, GcWithManyStaleIfbs) {
   EXPECT_LE(qdisc_dumps, 1 + 2 * kRedirected);
 }
 
-// What a DEL costs is mostly RCU grace periods: each qdisc deletion waits
-// for one, a link deletion for several. DEL deletes the ifb first, while
-// knet's filter still redirects to it (mirred then lets go of it at once, so
-// the kernel does not wait for the filter's action to be freed), then the
-// filter (no grace period) and one qdisc (knet's root; the ingress qdisc
-// stays) (read from strace, when it is installed; timing is in bench/).
+// What a DEL costs is RCU grace periods: a link deletion waits for a full
+// one (rcu_barrier), each qdisc deletion for an expedited one. DEL deletes
+// one link, the ifb, then the filter (no grace period) and one qdisc (knet's
+// root; the ingress qdisc stays) (read from strace, when it is installed;
+// timing is in bench/, the order's effect in bench/results.md).
 TEST_F(BandwidthTest, DelDeletesTheIfbThenOneQdisc) {
   if (!std::filesystem::exists("/usr/bin/strace")) GTEST_SKIP() << "strace not installed";
   std::string conf = config(both(10'000'000, 200'000));
