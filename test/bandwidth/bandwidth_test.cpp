@@ -565,6 +565,7 @@ TEST_F(BandwidthTest, GcWithManyStaleIfbs) {
   e.erase("CNI_CONTAINERID");
   e.erase("CNI_IFNAME");
   e["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin";
+  e["KNET_RUN_DIR"] = sb.run_dir();  // the sandbox's lock files, not the machine's /run/knet
   e["ASAN_OPTIONS"] = "detect_leaks=0";  // LeakSanitizer cannot run under ptrace
   TempDir trace_dir;
   std::string trace = trace_dir.path() + "/trace";
@@ -628,6 +629,7 @@ TEST_F(BandwidthTest, DelDeletesTheIfbThenOneQdisc) {
   std::string trace = trace_dir.path() + "/trace";
   auto e = env("DEL", "c1", cont);
   e["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin";
+  e["KNET_RUN_DIR"] = sb.run_dir();  // the sandbox's lock files, not the machine's /run/knet
   e["ASAN_OPTIONS"] = "detect_leaks=0";  // LeakSanitizer cannot run under ptrace
   RunResult r = run_process({"/usr/bin/strace", "-f", "-qq", "-o", trace, "-e", "trace=sendmsg",
                              plugin_path("bandwidth")},
